@@ -1,0 +1,22 @@
+# The two commands a newcomer needs (see README.md):
+#   make run    install what is missing, start Ferry end to end on the local stack
+#   make test   run every test (starts the local stack itself when it is not running)
+.PHONY: run test stop status logs install bench
+
+run:
+	@deploy/local/stack.sh up
+
+test:
+	@deploy/local/stack.sh test
+
+stop:
+	@deploy/local/stack.sh down
+
+status:
+	@deploy/local/stack.sh status
+
+logs:
+	@deploy/local/stack.sh logs
+
+install:
+	@deploy/local/stack.sh install

@@ -1,0 +1,151 @@
+// Package activities holds every step of Ferry's workflows that touches the
+// world: S3, DynamoDB and notification webhooks. Activities are methods on
+// one struct holding the clients, injected at worker start, so tests build
+// it with real local clients.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/notify"
+)
+
+// Registered activity names. Workflows call activities by these names so
+// that local and regular activities resolve through the worker's registry.
+const (
+	RecordReceivedName = "RecordReceived"
+	RecordStatusName   = "RecordStatus"
+	InspectName        = "Inspect"
+	DeliverName        = "Deliver"
+	NotifyName         = "Notify"
+)
+
+// Error types of non-retryable failures. Workflows branch on them and
+// list them in retry policies; they are part of the workflow history, so
+// never rename one.
+const (
+	// ErrRuleViolation: the file breaks a partner rule. Retrying reads the
+	// same bytes; only a person or a new upload changes the outcome.
+	ErrRuleViolation = "RuleViolation"
+	// ErrObjectVanished: the object version named by the event no longer exists.
+	ErrObjectVanished = "ObjectVanished"
+	// ErrChecksumMismatch: the bytes read disagree with the checksum S3
+	// stored for them.
+	ErrChecksumMismatch = "ChecksumMismatch"
+	// ErrDeliveryVerification: the delivered version disagrees with the source.
+	ErrDeliveryVerification = "DeliveryVerificationFailed"
+	// ErrStatusConflict: the file's record is already past the proposed status.
+	ErrStatusConflict = "StatusConflict"
+	// ErrNotifyRefused: a webhook rejected the notification itself (4xx).
+	ErrNotifyRefused = "NotifyRefused"
+)
+
+// Activities are Ferry's activities with the clients they use.
+type Activities struct {
+	S3       *s3.Client
+	Files    *filestore.Store
+	Notifier *notify.Notifier
+}
+
+// FileRef names one object version and the file ID (workflow ID) it has.
+type FileRef struct {
+	FileID    string
+	Partner   string
+	Bucket    string
+	Key       string
+	VersionID string
+	ETag      string
+}
+
+func (f FileRef) logger(ctx context.Context) *slog.Logger {
+	l := slog.Default().With("file_id", f.FileID, "partner", f.Partner, "bucket", f.Bucket, "key", f.Key, "version_id", f.VersionID)
+	if activity.IsActivity(ctx) {
+		info := activity.GetInfo(ctx)
+		l = l.With("workflow_id", info.WorkflowExecution.ID, "activity", info.ActivityType.Name, "attempt", info.Attempt)
+	}
+	return l
+}
+
+// RecordReceivedInput is RecordReceived's input.
+type RecordReceivedInput struct {
+	File  FileRef
+	Size  int64
+	RunID string
+}
+
+// RecordReceivedResult says whether the file was new.
+type RecordReceivedResult struct {
+	// AlreadyKnown is true when a record existed (a replayed event or a
+	// re-run workflow); Status is then the recorded status.
+	AlreadyKnown  bool
+	Status        filestatus.Status
+	SHA256        string
+	DestBucket    string
+	DestKey       string
+	DestVersionID string
+}
+
+// RecordReceived creates the file's record, or reports the one that exists.
+func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput) (*RecordReceivedResult, error) {
+	f := in.File
+	got, created, err := a.Files.Receive(ctx, filestore.File{
+		FileID: f.FileID, Partner: f.Partner, Bucket: f.Bucket, Key: f.Key,
+		VersionID: f.VersionID, ETag: f.ETag, Size: in.Size, WorkflowRunID: in.RunID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		f.logger(ctx).Info("file already recorded", "status", got.Status)
+	}
+	return &RecordReceivedResult{
+		AlreadyKnown: !created, Status: got.Status, SHA256: got.SHA256,
+		DestBucket: got.DestBucket, DestKey: got.DestKey, DestVersionID: got.DestVersionID,
+	}, nil
+}
+
+// RecordStatusInput is RecordStatus's input.
+type RecordStatusInput struct {
+	FileID string
+	Change filestore.Change
+}
+
+// RecordStatus moves the file's record to a new status, never backwards.
+func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) error {
+	err := a.Files.Move(ctx, in.FileID, in.Change)
+	var conflict *filestore.StatusConflictError
+	if errors.As(err, &conflict) {
+		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
+	}
+	return err
+}
+
+// NotifyInput is Notify's input.
+type NotifyInput struct {
+	Event notify.Event
+}
+
+// Notify posts the event to every configured webhook.
+func (a *Activities) Notify(ctx context.Context, in *NotifyInput) error {
+	if a.Notifier == nil || len(a.Notifier.Webhooks) == 0 {
+		return nil
+	}
+	err := a.Notifier.Send(ctx, in.Event)
+	var perm *notify.PermanentError
+	if errors.As(err, &perm) {
+		return temporal.NewNonRetryableApplicationError(perm.Error(), ErrNotifyRefused, err)
+	}
+	if err != nil {
+		return fmt.Errorf("notifying about %s: %w", in.Event.FileID, err)
+	}
+	return nil
+}

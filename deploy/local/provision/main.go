@@ -1,0 +1,195 @@
+// Command provision prepares a local stack for Ferry, idempotently: the
+// buckets (landing and quarantine versioned, destinations versioned with
+// Object Lock), the landing bucket's webhook notification to the bridge,
+// the DynamoDB tables, and one MinIO user per partner whose policy allows
+// only that partner's landing prefix (its SFTP login).
+//
+// It uses only S3 and DynamoDB APIs plus MinIO's admin API for users; in
+// AWS the same things are Terraform's job (deploy/terraform).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/madmin-go/v3"
+
+	"github.com/ferrydata/ferry/internal/awsclients"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/logging"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "provision:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	logging.Setup("provision")
+	configPath := flag.String("config", os.Getenv("FERRY_CONFIG"), "Ferry config file")
+	secrets := flag.String("secrets-dir", "", "folder keeping each partner's generated SFTP password")
+	target := flag.String("webhook-target", "FERRY", "MinIO notify_webhook target ID the landing bucket notifies")
+	flag.Parse()
+	if *secrets == "" {
+		return errors.New("--secrets-dir is required")
+	}
+	os.Setenv("FERRY_CONFIG", *configPath)
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	clients, err := awsclients.Load(ctx, cfg.S3.PathStyle)
+	if err != nil {
+		return err
+	}
+
+	if err := ensureBucket(ctx, clients.S3, cfg.Landing.Bucket, false); err != nil {
+		return err
+	}
+	if err := ensureBucket(ctx, clients.S3, cfg.Quarantine.Bucket, false); err != nil {
+		return err
+	}
+	for _, name := range cfg.PartnerNames() {
+		if err := ensureBucket(ctx, clients.S3, cfg.Partners[name].Destination.Bucket, true); err != nil {
+			return err
+		}
+	}
+	arn := fmt.Sprintf("arn:minio:sqs::%s:webhook", *target)
+	if _, err := clients.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(cfg.Landing.Bucket),
+		NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{{
+			Id: aws.String("ferry-bridge"), QueueArn: aws.String(arn), Events: []types.Event{"s3:ObjectCreated:*"},
+		}}},
+	}); err != nil {
+		return fmt.Errorf("sending %s's ObjectCreated events to %s (is MINIO_NOTIFY_WEBHOOK_ENABLE_%s=on set?): %w", cfg.Landing.Bucket, arn, *target, err)
+	}
+	slog.Info("landing notifications go to the bridge", "bucket", cfg.Landing.Bucket, "arn", arn)
+
+	if err := filestore.CreateTable(ctx, clients.DynamoDB, cfg.DynamoDB.FilesTable); err != nil {
+		return err
+	}
+	slog.Info("table ready", "table", cfg.DynamoDB.FilesTable)
+	return ensurePartners(ctx, cfg, *secrets)
+}
+
+func ensureBucket(ctx context.Context, c *s3.Client, bucket string, objectLock bool) error {
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(objectLock)})
+	var owned *types.BucketAlreadyOwnedByYou
+	var exists *types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("creating bucket %s: %w", bucket, err)
+	}
+	if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket: aws.String(bucket), VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		return fmt.Errorf("enabling versioning on %s: %w", bucket, err)
+	}
+	slog.Info("bucket ready", "bucket", bucket, "versioned", true, "object_lock", objectLock)
+	return nil
+}
+
+// partnerPolicy lets a partner list, read, write and delete only below
+// <landing>/<partner>/. MinIO's SFTP has no per-user home folder, so this
+// policy is the partner's jail.
+func partnerPolicy(landing, partner string) ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{
+			{"Effect": "Allow", "Action": []string{"s3:GetBucketLocation"}, "Resource": []string{"arn:aws:s3:::" + landing}},
+			// MinIO's SFTP write first checks that the bucket exists
+			// (HeadBucket). Granting s3:HeadBucket, not an unconditioned
+			// s3:ListBucket, keeps the bucket's listing closed.
+			{"Effect": "Allow", "Action": []string{"s3:HeadBucket"}, "Resource": []string{"arn:aws:s3:::" + landing}},
+			// Listing is allowed only inside the partner's own prefix, so
+			// partners cannot see each other's file names.
+			{
+				"Effect": "Allow", "Action": []string{"s3:ListBucket"}, "Resource": []string{"arn:aws:s3:::" + landing},
+				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": []string{partner, partner + "/", partner + "/*"}}},
+			},
+			{
+				"Effect":   "Allow",
+				"Action":   []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"},
+				"Resource": []string{"arn:aws:s3:::" + landing + "/" + partner + "/*"},
+			},
+		},
+	})
+}
+
+func ensurePartners(ctx context.Context, cfg *config.Config, secretsDir string) error {
+	endpoint := os.Getenv("AWS_ENDPOINT_URL_S3")
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("AWS_ENDPOINT_URL_S3=%q: partner users need MinIO's admin API at the S3 endpoint", endpoint)
+	}
+	adm, err := madmin.New(u.Host, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), u.Scheme == "https")
+	if err != nil {
+		return fmt.Errorf("MinIO admin client for %s: %w", u.Host, err)
+	}
+	dir := filepath.Join(secretsDir, "partners")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, p := range cfg.PartnerNames() {
+		secret, err := partnerSecret(filepath.Join(dir, p))
+		if err != nil {
+			return err
+		}
+		if err := adm.AddUser(ctx, p, secret); err != nil {
+			return fmt.Errorf("creating MinIO user %s: %w", p, err)
+		}
+		pol, err := partnerPolicy(cfg.Landing.Bucket, p)
+		if err != nil {
+			return err
+		}
+		name := "ferry-partner-" + p
+		if err := adm.AddCannedPolicy(ctx, name, pol); err != nil {
+			return fmt.Errorf("creating MinIO policy %s: %w", name, err)
+		}
+		//lint:ignore SA1019 SetPolicy replaces the user's policies, which makes re-runs idempotent; AttachPolicy errors on a re-run.
+		if err := adm.SetPolicy(ctx, name, p, false); err != nil {
+			return fmt.Errorf("attaching policy %s to user %s: %w", name, p, err)
+		}
+		slog.Info("partner login ready", "partner", p, "upload_to", fmt.Sprintf("/%s/%s/inbound/", cfg.Landing.Bucket, p))
+	}
+	return nil
+}
+
+// partnerSecret reads a partner's password, generating and keeping one on
+// first use so that logins survive restarts of the stack.
+func partnerSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	var sb strings.Builder
+	for range 24 {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		sb.WriteByte(alphabet[n.Int64()])
+	}
+	if err := os.WriteFile(path, []byte(sb.String()+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keeping partner password in %s: %w", path, err)
+	}
+	return sb.String(), nil
+}

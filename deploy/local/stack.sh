@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Ferry's local stack: real servers started as processes (no Docker).
+#
+#   stack.sh install   install pinned tools (cached per version in ~/.cache/ferry)
+#   stack.sh up        install, start what is not running, provision, print a summary
+#   stack.sh down      stop what this stack started (by the PIDs in .ferry/run)
+#   stack.sh status    show each process and whether it answers
+#   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
+#   stack.sh logs      follow every log
+#
+# Runtime data (databases, MinIO data, logs, pid files, generated secrets)
+# lives in .ferry/ at the repository root, which git ignores. Set FERRY_HOME
+# to put it elsewhere.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/deploy/local"
+FERRY_HOME="${FERRY_HOME:-$ROOT/.ferry}"
+CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
+
+# Pinned versions (see ../shared/DESIGN.md for why these).
+TEMPORAL_CLI_VERSION=v1.5.1
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
+MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
+
+# Ports must agree with deploy/local/ferry.yaml.
+TEMPORAL_ADDR=127.0.0.1:7233
+TEMPORAL_UI_PORT=8233
+S3_ADDR=127.0.0.1:9000
+MINIO_CONSOLE_ADDR=127.0.0.1:9001
+SFTP_ADDR=127.0.0.1:2022
+DYNAMODB_PORT=4567
+BRIDGE_ADDR=127.0.0.1:8085
+SINK_ADDR=127.0.0.1:8086
+
+DATA="$FERRY_HOME/data"
+LOGS="$FERRY_HOME/logs"
+PIDS="$FERRY_HOME/run"
+SECRETS="$FERRY_HOME/secrets"
+BIN="$FERRY_HOME/bin"
+ENV_FILE="$FERRY_HOME/stack.env"
+
+say() { printf '%s\n' "stack: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# --- install ---------------------------------------------------------------
+
+# go_tool BIN PACKAGE VERSION: build a pinned Go tool once per version into
+# the cache outside the clone, so fresh clones on this machine reuse it.
+go_tool() {
+	local bin="$1" pkg="$2" version="$3" dir
+	dir="$(dirname "$bin")"
+	[[ -x "$bin" ]] && return 0
+	mkdir -p "$dir" "$CACHE/logs"
+	say "building $pkg@$version (first time on this machine: about 5 minutes; log in $CACHE/logs)"
+	# GOFLAGS is cleared so a caller's -mod=vendor or the like cannot leak in.
+	if ! (cd /tmp && GOFLAGS= GOBIN="$dir.tmp" go install "$pkg@$version") >"$CACHE/logs/$(basename "$bin")-$version.log" 2>&1; then
+		tail -20 "$CACHE/logs/$(basename "$bin")-$version.log" >&2
+		die "building $pkg@$version failed (full log: $CACHE/logs/$(basename "$bin")-$version.log)"
+	fi
+	mv "$dir.tmp/$(basename "$bin")" "$bin" && rmdir "$dir.tmp"
+}
+
+install() {
+	mkdir -p "$CACHE"
+	# One installer at a time per machine: parallel test packages and a
+	# second clone may both get here.
+	exec 8>"$CACHE/install.lock"
+	flock 8
+
+	local missing=()
+	command -v sftp >/dev/null || missing+=(openssh-client)
+	command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+	command -v sshpass >/dev/null || missing+=(sshpass)
+	command -v curl >/dev/null || missing+=(curl)
+	command -v node >/dev/null || missing+=(nodejs npm)
+	if ((${#missing[@]})); then
+		[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
+		say "installing Debian packages: ${missing[*]}"
+		apt-get update -qq >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+
+	# The two slow builds run side by side.
+	local pids=()
+	[[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
+	[[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
+	for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
+
+	# npm ci from the committed lock file; redone only when the lock changes.
+	local stamp="$HERE/node_modules/.ferry-lock.sha256" want
+	want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
+	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+		say "installing dynalite and local-aws-sqs (npm ci)"
+		(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		echo "$want" >"$stamp"
+	fi
+	exec 8>&-
+
+	# Ferry's own binaries, from this clone (Go's build cache makes this quick).
+	mkdir -p "$BIN"
+	(cd "$ROOT" && go build -o "$BIN/" ./worker ./starter ./deploy/local/provision ./deploy/local/webhooksink)
+}
+
+# --- processes -------------------------------------------------------------
+
+starttime() { # PID -> the kernel's start time of the process (clock ticks since boot)
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
+}
+
+pid_of() { # NAME -> prints the PID if the process this stack started is alive
+	local f="$PIDS/$1.pid" pid started
+	[[ -f "$f" ]] || return 1
+	read -r pid started <"$f"
+	# Guard against PID reuse: the start time recorded with the PID must match.
+	[[ -n "$pid" && "$(starttime "$pid")" == "$started" ]] && echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+start() { # NAME ADDR COMMAND... : start unless running; refuse a port someone else holds
+	local name="$1" addr="$2"
+	shift 2
+	if pid_of "$name" >/dev/null; then return 0; fi
+	if [[ -n "$addr" ]] && port_open "$addr"; then
+		die "$addr is in use by a process this stack did not start (not in $PIDS): stop it, or stop the other Ferry stack with its own 'make stop'"
+	fi
+	say "starting $name"
+	# setsid: each process gets its own session, so stopping it stops its children too.
+	setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+	local pid=$!
+	echo "$pid $(starttime "$pid")" >"$PIDS/$name.pid"
+	if [[ -f "$1" ]]; then sha256sum "$1" | cut -d' ' -f1 >"$PIDS/$name.sha256"; fi
+}
+
+stop() { # NAME
+	local name="$1" pid
+	if pid="$(pid_of "$name")"; then
+		say "stopping $name (pid $pid)"
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do [[ -d "/proc/$pid" ]] || break; sleep 0.1; done
+		if [[ -d "/proc/$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; fi
+	fi
+	rm -f "$PIDS/$name.pid" "$PIDS/$name.sha256"
+}
+
+# restart_if_rebuilt NAME: Ferry's own processes run this clone's code, so a
+# rebuilt binary replaces the running one (tests must test current code).
+restart_if_rebuilt() {
+	local name="$1" bin="$BIN/$1"
+	if pid_of "$name" >/dev/null && [[ "$(sha256sum "$bin" | cut -d' ' -f1)" != "$(cat "$PIDS/$name.sha256" 2>/dev/null)" ]]; then
+		say "$name was rebuilt; restarting it"
+		stop "$name"
+	fi
+}
+
+wait_for() { # WHAT SECONDS COMMAND...
+	local what="$1" secs="$2"
+	shift 2
+	for _ in $(seq 1 $((secs * 5))); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	die "$what did not come up within ${secs}s; see $LOGS/"
+}
+
+secret() { # NAME COMMAND... : generate once, then reuse
+	local f="$SECRETS/$1"
+	shift
+	[[ -s "$f" ]] || { "$@" >"$f"; chmod 600 "$f"; }
+	cat "$f"
+}
+
+write_env() {
+	cat >"$ENV_FILE" <<EOF
+# Generated by deploy/local/stack.sh: the local stack's endpoints and
+# credentials. Use it with: source .ferry/stack.env
+export AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=ferryadmin
+export AWS_SECRET_ACCESS_KEY=$(cat "$SECRETS/minio_root_password")
+export AWS_ENDPOINT_URL_S3=http://$S3_ADDR
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+export FERRY_CONFIG=$HERE/ferry.yaml
+export FERRY_BRIDGE_AUTH_TOKEN=$(cat "$SECRETS/bridge_token")
+export FERRY_SFTP_ADDRESS=$SFTP_ADDR
+export FERRY_TEMPORAL_UI=http://127.0.0.1:$TEMPORAL_UI_PORT
+export FERRY_NOTIFICATIONS_FILE=$DATA/notifications.jsonl
+export FERRY_SECRETS_DIR=$SECRETS
+export FERRY_BIN=$BIN
+export TEMPORAL_ADDRESS=$TEMPORAL_ADDR
+export PATH=$(dirname "$TEMPORAL_BIN"):$BIN:\$PATH
+EOF
+}
+
+up() {
+	install
+	mkdir -p "$DATA" "$LOGS" "$PIDS" "$SECRETS"
+	exec 9>"$FERRY_HOME/stack.lock"
+	flock 9
+
+	secret minio_root_password sh -c "head -c 18 /dev/urandom | base64 | tr -d '/+='" >/dev/null
+	secret bridge_token sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
+	# MinIO's built-in KMS, so server-side encryption on the local stack is real.
+	secret minio_kms_key sh -c 'echo "ferry-local:$(head -c 32 /dev/urandom | base64)"' >/dev/null
+	[[ -f "$SECRETS/sftp_host_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C ferry-local-sftp -f "$SECRETS/sftp_host_ed25519"
+	write_env
+	# shellcheck disable=SC1090
+	source "$ENV_FILE"
+
+	start temporal "$TEMPORAL_ADDR" "$TEMPORAL_BIN" server start-dev \
+		--ip 127.0.0.1 --port "${TEMPORAL_ADDR##*:}" --ui-port "$TEMPORAL_UI_PORT" \
+		--db-filename "$DATA/temporal.db" --namespace default --log-level warn \
+		--search-attribute Partner=Keyword --search-attribute FileStatus=Keyword --search-attribute ObjectKey=Keyword
+
+	start dynalite "127.0.0.1:$DYNAMODB_PORT" node "$HERE/node_modules/dynalite/cli.js" \
+		--host 127.0.0.1 --port "$DYNAMODB_PORT" --path "$DATA/dynalite" --createTableMs 50
+
+	mkdir -p "$DATA/minio" "$DATA/minio-events"
+	start minio "$S3_ADDR" env \
+		MINIO_ROOT_USER=ferryadmin MINIO_ROOT_PASSWORD="$(cat "$SECRETS/minio_root_password")" \
+		MINIO_KMS_SECRET_KEY="$(cat "$SECRETS/minio_kms_key")" \
+		MINIO_NOTIFY_WEBHOOK_ENABLE_FERRY=on \
+		MINIO_NOTIFY_WEBHOOK_ENDPOINT_FERRY="http://$BRIDGE_ADDR/v1/s3-events" \
+		MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_FERRY="$(cat "$SECRETS/bridge_token")" \
+		MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_FERRY="$DATA/minio-events" \
+		MINIO_UPDATE=off \
+		"$MINIO_BIN" server "$DATA/minio" --quiet --address "$S3_ADDR" --console-address "$MINIO_CONSOLE_ADDR" \
+		--sftp="address=$SFTP_ADDR" --sftp="ssh-private-key=$SECRETS/sftp_host_ed25519"
+
+	wait_for "DynamoDB (dynalite)" 30 port_open "127.0.0.1:$DYNAMODB_PORT"
+	wait_for "MinIO" 60 curl -sf "http://$S3_ADDR/minio/health/live"
+	wait_for "MinIO SFTP" 30 port_open "$SFTP_ADDR"
+	wait_for "Temporal" 90 "$TEMPORAL_BIN" operator search-attribute list --address "$TEMPORAL_ADDR" --namespace default
+	wait_for "Temporal search attributes" 30 sh -c "'$TEMPORAL_BIN' operator search-attribute list --address '$TEMPORAL_ADDR' | grep -q FileStatus"
+
+	"$BIN/provision" --config "$FERRY_CONFIG" --secrets-dir "$SECRETS" >>"$LOGS/provision.log" 2>&1 ||
+		{ tail -5 "$LOGS/provision.log" >&2; die "provisioning failed; see $LOGS/provision.log"; }
+
+	for p in webhooksink starter worker; do restart_if_rebuilt "$p"; done
+	start webhooksink "$SINK_ADDR" "$BIN/webhooksink" --listen "$SINK_ADDR" --out "$DATA/notifications.jsonl"
+	start starter "$BRIDGE_ADDR" "$BIN/starter" bridge --config "$FERRY_CONFIG"
+	start worker "" "$BIN/worker" --config "$FERRY_CONFIG"
+	wait_for "webhook sink" 20 port_open "$SINK_ADDR"
+	wait_for "bridge" 30 curl -sf "http://$BRIDGE_ADDR/healthz"
+	sleep 0.5
+	pid_of worker >/dev/null || { tail -5 "$LOGS/worker.log" >&2; die "the worker exited; see $LOGS/worker.log"; }
+	exec 9>&-
+	summary
+}
+
+summary() {
+	# shellcheck disable=SC1090
+	source "$ENV_FILE"
+	cat <<EOF
+
+Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
+
+  Temporal UI    $FERRY_TEMPORAL_UI/namespaces/default/workflows
+  Temporal       $TEMPORAL_ADDR   (CLI: $TEMPORAL_BIN)
+  S3 (MinIO)     $AWS_ENDPOINT_URL_S3   user ferryadmin, password in ${SECRETS#"$ROOT"/}/minio_root_password
+  DynamoDB       $AWS_ENDPOINT_URL_DYNAMODB (dynalite)
+  Bridge         http://$BRIDGE_ADDR/v1/s3-events
+  Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
+  Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)
+
+SFTP ($SFTP_ADDR), one login per partner; each may write only below /landing/<partner>/:
+EOF
+	for f in "$SECRETS"/partners/*; do
+		local p
+		p="$(basename "$f")"
+		printf '  %-8s sshpass -p %s sftp -P %s %s@%s   then: put FILE /landing/%s/inbound/\n' \
+			"$p" "$(cat "$f")" "${SFTP_ADDR##*:}" "$p" "${SFTP_ADDR%:*}" "$p"
+	done
+	cat <<EOF
+
+Shell with the stack's endpoints and the temporal CLI on PATH:  source ${ENV_FILE#"$ROOT"/}
+Stop everything:  make stop
+EOF
+}
+
+down() {
+	[[ -d "$PIDS" ]] || { say "nothing to stop"; return 0; }
+	# Ferry's processes first, so nothing talks to a server that is going away.
+	for p in worker starter webhooksink minio dynalite temporal; do stop "$p"; done
+}
+
+status() {
+	for p in temporal dynalite minio webhooksink starter worker; do
+		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; fi
+	done
+}
+
+running() { # all six processes alive
+	for p in temporal dynalite minio webhooksink starter worker; do pid_of "$p" >/dev/null || return 1; done
+}
+
+run_tests() {
+	local started=0 rc=0
+	if ! running; then started=1; fi
+	up >/dev/null
+	# shellcheck disable=SC1090
+	source "$ENV_FILE"
+	cd "$ROOT"
+	say "go vet, gofmt"
+	go vet ./...
+	local unformatted
+	unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/local/node_modules/*'))"
+	[[ -z "$unformatted" ]] || { say "not gofmt-formatted: $unformatted"; rc=1; }
+	say "go test ./..."
+	go test -count=1 -timeout 30m "$@" ./... || rc=$?
+	if ((started)); then down; fi
+	return "$rc"
+}
+
+cmd="${1:-up}"
+shift || true
+case "$cmd" in
+install) install ;;
+up) up ;;
+down | stop) down ;;
+status) status ;;
+summary) summary ;;
+test) run_tests "$@" ;;
+logs) tail -n 20 -F "$LOGS"/*.log ;;
+*) die "unknown command $cmd (install, up, down, status, test, logs)" ;;
+esac

@@ -1,0 +1,159 @@
+// Package bridge turns S3 event notifications into IngestFile workflow
+// starts. An event is acknowledged (2xx) only after Temporal has durably
+// accepted the start; duplicates and replays land on the same workflow ID
+// and are no-ops, so the sender may retry freely.
+package bridge
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/landing"
+	"github.com/ferrydata/ferry/internal/s3event"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+// EventsPath is where S3 event notifications are POSTed.
+const EventsPath = "/v1/s3-events"
+
+// Starter starts workflows; client.Client satisfies it.
+type Starter interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+}
+
+// Bridge receives events and starts workflows.
+type Bridge struct {
+	Temporal Starter
+	Config   *config.Config
+	Log      *slog.Logger
+}
+
+// Outcome is what the bridge did with one event record.
+type Outcome struct {
+	WorkflowID string
+	// Started is false for a duplicate: the workflow already existed.
+	Started bool
+	// Ignored says why a record was not ingested; empty otherwise.
+	Ignored string
+}
+
+// Handler serves EventsPath and /healthz.
+func (b *Bridge) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+EventsPath, b.serveEvents)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	return mux
+}
+
+func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if !b.authorized(r) {
+		b.Log.Warn("refused event: bad or missing bearer token", "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ferry-bridge"`)
+		http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <bridge.auth_token>", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.Config.Bridge.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		http.Error(w, fmt.Sprintf("body over %d bytes: send one S3 event notification per request", tooBig.Limit), http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
+		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	objs, err := s3event.Parse(body)
+	if errors.Is(err, s3event.ErrTestEvent) {
+		b.Log.Info("acknowledged s3:TestEvent")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err != nil {
+		b.Log.Warn("refused malformed event", "error", err, "remote", r.RemoteAddr)
+		http.Error(w, "malformed S3 event: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	for _, o := range objs {
+		if _, err := b.Ingest(r.Context(), o); err != nil {
+			// 503 makes the sender keep the event and retry: nothing is lost
+			// while Temporal is unreachable.
+			http.Error(w, "could not start ingestion, retry later: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *Bridge) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(b.Config.Bridge.AuthToken)) == 1
+}
+
+// Ingest starts the IngestFile workflow for one event record, or says why
+// the record is ignored. It returns an error only when the start could not
+// be made durable; the caller must then not acknowledge the event.
+func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) {
+	log := b.Log.With("event", o.EventName, "bucket", o.Bucket, "key", o.Key, "version_id", o.VersionID)
+	ignore := func(reason string) (Outcome, error) {
+		log.Debug("ignored event", "reason", reason)
+		return Outcome{Ignored: reason}, nil
+	}
+	if !o.Created() {
+		return ignore("event " + o.EventName + " does not create an object")
+	}
+	if o.Bucket != b.Config.Landing.Bucket {
+		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, b.Config.Landing.Bucket))
+	}
+	up, err := landing.Route(o.Key, o.Size, b.Config.HasPartner)
+	var ign *landing.Ignored
+	if errors.As(err, &ign) {
+		return ignore(ign.Reason)
+	}
+	partner := b.Config.Partners[up.Partner]
+	id := fileid.WorkflowID(up.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
+	in := &workflows.IngestInput{
+		FileID: id, Partner: up.Partner, Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag,
+		Size: o.Size, EventName: o.EventName, EventTime: o.EventTime, Rules: partner.Rules,
+		DestBucket: partner.Destination.Bucket, DestKey: partner.Destination.Prefix + up.Path,
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: b.Config.Temporal.TaskQueue,
+		// One execution per object version, ever: a running duplicate joins
+		// the running workflow, a finished one is refused.
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.PartnerAttr.ValueSet(up.Partner),
+			workflows.ObjectKeyAttr.ValueSet(o.Key),
+			workflows.FileStatusAttr.ValueSet("received"),
+		),
+		StaticSummary: fmt.Sprintf("%s: %s", up.Partner, up.Path),
+		StaticDetails: fmt.Sprintf("s3://%s/%s\n\nversion `%s` · %d bytes · %s", o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag), o.Size, o.EventName),
+	}
+	run, err := b.Temporal.ExecuteWorkflow(ctx, opts, workflows.IngestFileName, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		log.Info("duplicate event: workflow already exists", "workflow_id", id)
+		return Outcome{WorkflowID: id}, nil
+	}
+	if err != nil {
+		log.Error("could not start workflow", "workflow_id", id, "error", err)
+		return Outcome{}, fmt.Errorf("starting workflow %s for s3://%s/%s: %w", id, o.Bucket, o.Key, err)
+	}
+	log.Info("ingestion start accepted", "workflow_id", id, "run_id", run.GetRunID(), "partner", up.Partner)
+	return Outcome{WorkflowID: id, Started: true}, nil
+}

@@ -1,0 +1,232 @@
+// Package config loads Ferry's one YAML configuration file, with every
+// scalar setting overridable by a FERRY_* environment variable (dots become
+// underscores: bridge.auth_token is FERRY_BRIDGE_AUTH_TOKEN) and by the
+// flags a command binds. A wrong or missing field stops start-up with a
+// message naming the field.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/ferrydata/ferry/internal/rules"
+)
+
+// Config is the whole of Ferry's configuration.
+type Config struct {
+	Temporal   Temporal           `mapstructure:"temporal"`
+	S3         S3                 `mapstructure:"s3"`
+	Landing    Bucket             `mapstructure:"landing"`
+	Quarantine Bucket             `mapstructure:"quarantine"`
+	DynamoDB   DynamoDB           `mapstructure:"dynamodb"`
+	Bridge     Bridge             `mapstructure:"bridge"`
+	Notify     Notify             `mapstructure:"notify"`
+	Partners   map[string]Partner `mapstructure:"partners"`
+}
+
+// Temporal says where the Temporal frontend is and which task queue Ferry uses.
+type Temporal struct {
+	Address   string `mapstructure:"address"`
+	Namespace string `mapstructure:"namespace"`
+	TaskQueue string `mapstructure:"task_queue"`
+}
+
+// S3 holds client settings. Endpoints never live here: they come from the
+// AWS config chain (AWS_ENDPOINT_URL_S3 and friends).
+type S3 struct {
+	// PathStyle addresses buckets as /bucket/key, which MinIO needs.
+	PathStyle bool `mapstructure:"path_style"`
+}
+
+// Bucket names one bucket.
+type Bucket struct {
+	Bucket string `mapstructure:"bucket"`
+}
+
+// DynamoDB names Ferry's tables.
+type DynamoDB struct {
+	FilesTable string `mapstructure:"files_table"`
+}
+
+// Bridge configures the HTTP endpoint that receives S3 event notifications.
+type Bridge struct {
+	Listen string `mapstructure:"listen"`
+	// AuthToken is the bearer token senders must present. Keep it out of
+	// the file: set FERRY_BRIDGE_AUTH_TOKEN.
+	AuthToken    string `mapstructure:"auth_token"`
+	MaxBodyBytes int64  `mapstructure:"max_body_bytes"`
+}
+
+// Notify lists where Ferry announces what happened to a file.
+type Notify struct {
+	Webhooks []Webhook     `mapstructure:"webhooks"`
+	Timeout  time.Duration `mapstructure:"timeout"`
+}
+
+// Webhook is one HTTP endpoint that receives a JSON notification per outcome.
+type Webhook struct {
+	Name string `mapstructure:"name"`
+	URL  string `mapstructure:"url"`
+}
+
+// Partner is one partner's destination and rules.
+type Partner struct {
+	Destination Destination `mapstructure:"destination"`
+	Rules       rules.Rules `mapstructure:"rules"`
+}
+
+// Destination is where a partner's accepted files are delivered.
+type Destination struct {
+	Bucket string `mapstructure:"bucket"`
+	// Prefix is prepended to the file's path below <partner>/inbound/.
+	Prefix string `mapstructure:"prefix"`
+}
+
+var partnerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,31}$`)
+
+// defaults also make every scalar key known to viper, which is what lets
+// FERRY_* variables override keys that the file leaves out.
+var defaults = map[string]any{
+	"temporal.address":      "127.0.0.1:7233",
+	"temporal.namespace":    "default",
+	"temporal.task_queue":   "ferry-ingest",
+	"s3.path_style":         false,
+	"landing.bucket":        "",
+	"quarantine.bucket":     "",
+	"dynamodb.files_table":  "ferry-files",
+	"bridge.listen":         "127.0.0.1:8085",
+	"bridge.auth_token":     "",
+	"bridge.max_body_bytes": 1 << 20,
+	"notify.timeout":        "10s",
+}
+
+// BindFlags adds the flags every Ferry process shares. Flag names are the
+// config keys, so --temporal.address overrides temporal.address.
+func BindFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "path of the YAML config file (or FERRY_CONFIG)")
+	fs.String("temporal.address", "", "Temporal frontend host:port")
+	fs.String("temporal.namespace", "", "Temporal namespace")
+	fs.String("bridge.listen", "", "address the bridge listens on")
+}
+
+// Load reads the file named by --config or FERRY_CONFIG, applies FERRY_*
+// variables and set flags, and validates the result.
+func Load(fs *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("FERRY")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	path := os.Getenv("FERRY_CONFIG")
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Changed {
+			path = f.Value.String()
+		}
+		var bindErr error
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Name != "config" && f.Changed && bindErr == nil {
+				bindErr = v.BindPFlag(f.Name, f)
+			}
+		})
+		if bindErr != nil {
+			return nil, fmt.Errorf("config: binding flags: %w", bindErr)
+		}
+	}
+	if path == "" {
+		return nil, errors.New("config: no config file given: pass --config FILE or set FERRY_CONFIG (the local stack's is deploy/local/ferry.yaml)")
+	}
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	var c Config
+	// UnmarshalExact refuses unknown keys, so a misspelt field is an error
+	// naming it rather than a silently ignored setting.
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Validate returns every problem found, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	need := func(field, val string) {
+		if strings.TrimSpace(val) == "" {
+			errs = append(errs, fmt.Errorf("%s is required", field))
+		}
+	}
+	need("temporal.address", c.Temporal.Address)
+	need("temporal.namespace", c.Temporal.Namespace)
+	need("temporal.task_queue", c.Temporal.TaskQueue)
+	need("landing.bucket", c.Landing.Bucket)
+	need("quarantine.bucket", c.Quarantine.Bucket)
+	need("dynamodb.files_table", c.DynamoDB.FilesTable)
+	need("bridge.listen", c.Bridge.Listen)
+	if c.Bridge.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("bridge.max_body_bytes must be positive, got %d", c.Bridge.MaxBodyBytes))
+	}
+	if c.Notify.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))
+	}
+	for i, w := range c.Notify.Webhooks {
+		field := fmt.Sprintf("notify.webhooks[%d]", i)
+		need(field+".name", w.Name)
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s.url %q must be an http(s) URL", field, w.URL))
+		}
+	}
+	if len(c.Partners) == 0 {
+		errs = append(errs, errors.New("partners: at least one partner is required"))
+	}
+	for _, name := range c.PartnerNames() {
+		p := c.Partners[name]
+		field := "partners." + name
+		if !partnerName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s: partner name must be 3-32 characters of a-z, 0-9 and '-' (it is the landing prefix and the SFTP login)", field))
+		}
+		need(field+".destination.bucket", p.Destination.Bucket)
+		if p.Destination.Prefix != "" && !strings.HasSuffix(p.Destination.Prefix, "/") {
+			errs = append(errs, fmt.Errorf("%s.destination.prefix %q must end with '/'", field, p.Destination.Prefix))
+		}
+		if p.Destination.Bucket == c.Landing.Bucket && c.Landing.Bucket != "" {
+			errs = append(errs, fmt.Errorf("%s.destination.bucket must differ from landing.bucket, or Ferry would ingest its own deliveries", field))
+		}
+		if err := p.Rules.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.rules.%w", field, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// PartnerNames returns the configured partners in a stable order.
+func (c *Config) PartnerNames() []string {
+	names := make([]string, 0, len(c.Partners))
+	for n := range c.Partners {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// HasPartner reports whether name is a configured partner.
+func (c *Config) HasPartner(name string) bool {
+	_, ok := c.Partners[name]
+	return ok
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, yaml string, args ...string) (*Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse(append([]string{"--config", path}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs)
+}
+
+func goodYAML(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestLoadGood(t *testing.T) {
+	c, err := load(t, goodYAML(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Temporal.TaskQueue != "ferry-ingest" || c.DynamoDB.FilesTable != "ferry-files" {
+		t.Errorf("defaults not applied: %+v %+v", c.Temporal, c.DynamoDB)
+	}
+	acme := c.Partners["acme"]
+	if acme.Destination.Bucket != "delivered" || acme.Rules.MaxSizeBytes != 1048576 || len(acme.Rules.AllowedExtensions) != 2 {
+		t.Errorf("partner acme not read: %+v", acme)
+	}
+}
+
+func TestEnvAndFlagsOverride(t *testing.T) {
+	t.Setenv("FERRY_BRIDGE_AUTH_TOKEN", "s3cret")
+	t.Setenv("FERRY_LANDING_BUCKET", "landing-from-env")
+	c, err := load(t, goodYAML(t), "--temporal.address", "temporal.example:7233")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bridge.AuthToken != "s3cret" || c.Landing.Bucket != "landing-from-env" {
+		t.Errorf("env did not override: token=%q landing=%q", c.Bridge.AuthToken, c.Landing.Bucket)
+	}
+	if c.Temporal.Address != "temporal.example:7233" {
+		t.Errorf("flag did not override: %q", c.Temporal.Address)
+	}
+}
+
+func TestInvalidConfigNamesTheField(t *testing.T) {
+	good := goodYAML(t)
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"missing landing", strings.Replace(good, "  bucket: landing\n", "", 1), "landing.bucket is required"},
+		{"misspelt key", strings.Replace(good, "max_size_bytes", "max_size_byte", 1), "max_size_byte"},
+		{"bad extension", strings.Replace(good, `".csv"`, `"csv"`, 1), "partners.acme.rules.allowed_extensions"},
+		{"bad webhook", strings.Replace(good, "http://127.0.0.1:8086/notify", "ftp://x", 1), "notify.webhooks[0].url"},
+		{"bad partner name", strings.Replace(good, "  acme:", "  acme_corp:", 1), "partners.acme_corp"},
+		{"prefix without slash", strings.Replace(good, "prefix: acme/", "prefix: acme", 1), "partners.acme.destination.prefix"},
+		{"delivering into landing", strings.Replace(good, "bucket: delivered", "bucket: landing", 1), "must differ from landing.bucket"},
+		{"no partners", good[:strings.Index(good, "partners:")], "at least one partner"},
+		{"not yaml", "temporal: [", "reading"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.yaml)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNoConfigFileSaysHowToGiveOne(t *testing.T) {
+	t.Setenv("FERRY_CONFIG", "")
+	_, err := Load(pflag.NewFlagSet("x", pflag.ContinueOnError))
+	if err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("got %v", err)
+	}
+}

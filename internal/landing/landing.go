@@ -1,0 +1,48 @@
+// Package landing decides whether an object in the landing bucket is a
+// partner's upload that Ferry must ingest, and whose it is. Landing keys
+// have the shape <partner>/inbound/<path>; each partner owns one prefix.
+package landing
+
+import (
+	"fmt"
+	"strings"
+)
+
+// InboundDir is the folder under each partner's prefix that partners upload into.
+const InboundDir = "inbound"
+
+// Upload is a landing key that belongs to a partner.
+type Upload struct {
+	Partner string
+	// Path is the part of the key below <partner>/inbound/, kept as the
+	// relative path of the delivered object.
+	Path string
+}
+
+// Ignored explains why an object is not a partner upload. It is not an
+// error: folder markers and foreign keys are expected and only logged.
+type Ignored struct{ Reason string }
+
+func (i *Ignored) Error() string { return i.Reason }
+
+// Route maps a decoded object key to the partner upload it is, or returns
+// *Ignored saying why it is not one. partners reports whether a partner
+// name is configured.
+func Route(key string, size int64, partners func(string) bool) (Upload, error) {
+	if strings.HasSuffix(key, "/") {
+		// `mkdir` over SFTP creates a zero-byte folder-marker object.
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("folder marker %q (size %d) is not a file", key, size)}
+	}
+	partner, rest, ok := strings.Cut(key, "/")
+	if !ok || partner == "" {
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is not under a partner prefix <partner>/%s/", key, InboundDir)}
+	}
+	if !partners(partner) {
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q: %q is not a configured partner", key, partner)}
+	}
+	dir, path, ok := strings.Cut(rest, "/")
+	if !ok || dir != InboundDir || path == "" {
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is outside partner %s's upload folder %s/%s/", key, partner, partner, InboundDir)}
+	}
+	return Upload{Partner: partner, Path: path}, nil
+}

@@ -1,0 +1,39 @@
+package landing
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestRoute(t *testing.T) {
+	known := func(p string) bool { return p == "acme" || p == "globex" }
+	tests := []struct {
+		key      string
+		wantPath string
+		ignored  bool
+	}{
+		{key: "acme/inbound/orders.csv", wantPath: "orders.csv"},
+		{key: "acme/inbound/2026/11/orders.csv", wantPath: "2026/11/orders.csv"},
+		{key: "globex/inbound/a b+c.txt", wantPath: "a b+c.txt"},
+		{key: "acme/inbound/", ignored: true},       // folder marker
+		{key: "acme/inbound/2026/", ignored: true},  // nested folder marker
+		{key: "acme/outbound/x.csv", ignored: true}, // not the upload folder
+		{key: "acme/x.csv", ignored: true},
+		{key: "initech/inbound/x.csv", ignored: true}, // unknown partner
+		{key: "x.csv", ignored: true},
+		{key: "/inbound/x.csv", ignored: true},
+	}
+	for _, tt := range tests {
+		up, err := Route(tt.key, 10, known)
+		var ign *Ignored
+		if tt.ignored {
+			if !errors.As(err, &ign) || ign.Reason == "" {
+				t.Errorf("Route(%q) = %+v, %v; want ignored with a reason", tt.key, up, err)
+			}
+			continue
+		}
+		if err != nil || up.Path != tt.wantPath {
+			t.Errorf("Route(%q) = %+v, %v; want path %q", tt.key, up, err, tt.wantPath)
+		}
+	}
+}

@@ -1,0 +1,100 @@
+// Package rules holds a partner's acceptance rules and the pure checks
+// behind them. The rules travel in the workflow input, so the history of
+// every file records the rules it was judged by.
+package rules
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxKeyBytes is S3's limit on object key length.
+const MaxKeyBytes = 1024
+
+// Rules are one partner's acceptance rules.
+type Rules struct {
+	// AllowedExtensions lists accepted file extensions, lower case with the
+	// leading dot (".csv"). Empty means any extension.
+	AllowedExtensions []string `mapstructure:"allowed_extensions" json:"allowedExtensions,omitempty"`
+	// MinSizeBytes is the smallest accepted file; zero-byte files are
+	// always refused.
+	MinSizeBytes int64 `mapstructure:"min_size_bytes" json:"minSizeBytes,omitempty"`
+	// MaxSizeBytes is the largest accepted file; 0 means no limit.
+	MaxSizeBytes int64 `mapstructure:"max_size_bytes" json:"maxSizeBytes,omitempty"`
+}
+
+// CheckKey returns every reason the key itself is unacceptable: hostile or
+// malformed names are caught before a single byte is read.
+func (r Rules) CheckKey(key string) []string {
+	var reasons []string
+	if len(key) > MaxKeyBytes {
+		reasons = append(reasons, fmt.Sprintf("key is %d bytes, over S3's limit of %d: use a shorter file name", len(key), MaxKeyBytes))
+	}
+	if !utf8.ValidString(key) {
+		reasons = append(reasons, "key is not valid UTF-8: rename the file using UTF-8 characters only")
+	}
+	for _, c := range key {
+		if unicode.IsControl(c) {
+			reasons = append(reasons, fmt.Sprintf("key contains control character %U: rename the file without control characters", c))
+			break
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == ".." || seg == "." {
+			reasons = append(reasons, fmt.Sprintf("key contains a %q path segment: upload with a plain path", seg))
+			break
+		}
+	}
+	if len(r.AllowedExtensions) > 0 {
+		ext := strings.ToLower(path.Ext(key))
+		if !contains(r.AllowedExtensions, ext) {
+			shown := ext
+			if shown == "" {
+				shown = "(none)"
+			}
+			reasons = append(reasons, fmt.Sprintf("extension %s is not allowed for this partner: allowed are %s", shown, strings.Join(r.AllowedExtensions, ", ")))
+		}
+	}
+	return reasons
+}
+
+// CheckSize returns the reasons a file of size bytes is unacceptable.
+func (r Rules) CheckSize(size int64) []string {
+	switch {
+	case size == 0:
+		return []string{"file is empty (0 bytes): upload the complete file again"}
+	case size < r.MinSizeBytes:
+		return []string{fmt.Sprintf("file is %d bytes, under this partner's minimum of %d bytes", size, r.MinSizeBytes)}
+	case r.MaxSizeBytes > 0 && size > r.MaxSizeBytes:
+		return []string{fmt.Sprintf("file is %d bytes, over this partner's maximum of %d bytes: split it or ask the operators to raise the limit", size, r.MaxSizeBytes)}
+	}
+	return nil
+}
+
+// Validate reports the first problem with the rules themselves, for config loading.
+func (r Rules) Validate() error {
+	for _, e := range r.AllowedExtensions {
+		if !strings.HasPrefix(e, ".") || e != strings.ToLower(e) || len(e) < 2 || strings.ContainsAny(e, "/ ") {
+			return fmt.Errorf("allowed_extensions: %q must be lower case with a leading dot, like \".csv\"", e)
+		}
+	}
+	if r.MinSizeBytes < 0 || r.MaxSizeBytes < 0 {
+		return fmt.Errorf("min_size_bytes and max_size_bytes must not be negative")
+	}
+	if r.MaxSizeBytes > 0 && r.MinSizeBytes > r.MaxSizeBytes {
+		return fmt.Errorf("min_size_bytes (%d) is larger than max_size_bytes (%d)", r.MinSizeBytes, r.MaxSizeBytes)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,93 @@
+// Command starter holds the processes and operator commands that start or
+// steer Ferry's workflows:
+//
+//	starter bridge   receive S3 event notifications over HTTP and start IngestFile
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ferrydata/ferry/internal/bridge"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/logging"
+	"github.com/ferrydata/ferry/internal/temporalclient"
+)
+
+const usage = `usage: starter <command> [flags]
+
+commands:
+  bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `) and start one IngestFile workflow per object version
+
+flags (every command): --config FILE (or FERRY_CONFIG), --temporal.address, --temporal.namespace, --bridge.listen
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "bridge":
+		err = runBridge(os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "starter: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+func runBridge(args []string) error {
+	log := logging.Setup("bridge")
+	fs := pflag.NewFlagSet("bridge", pflag.ContinueOnError)
+	config.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return err
+	}
+	if cfg.Bridge.AuthToken == "" {
+		return errors.New("bridge.auth_token is empty: set FERRY_BRIDGE_AUTH_TOKEN to the token the event sender presents")
+	}
+	tc, err := temporalclient.Dial(cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	b := &bridge.Bridge{Temporal: tc, Config: cfg, Log: log}
+	srv := &http.Server{Addr: cfg.Bridge.Listen, Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("bridge listening", "address", cfg.Bridge.Listen, "path", bridge.EventsPath, "landing_bucket", cfg.Landing.Bucket)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("bridge server on %s: %w", cfg.Bridge.Listen, err)
+	case <-ctx.Done():
+	}
+	// Finish in-flight requests: their events are acknowledged only after
+	// their starts are durable, or not at all (and then retried by the sender).
+	log.Info("bridge shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

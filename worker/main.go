@@ -1,0 +1,62 @@
+// Command worker hosts Ferry's workflows and activities.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/awsclients"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/logging"
+	"github.com/ferrydata/ferry/internal/notify"
+	"github.com/ferrydata/ferry/internal/temporalclient"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	log := logging.Setup("worker")
+	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
+	config.BindFlags(fs)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return err
+	}
+	aws, err := awsclients.Load(context.Background(), cfg.S3.PathStyle)
+	if err != nil {
+		return err
+	}
+	tc, err := temporalclient.Dial(cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: workflows.IngestFileName})
+	w.RegisterActivity(&activities.Activities{
+		S3:       aws.S3,
+		Files:    filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),
+		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
+	})
+	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue)
+	// Run stops on SIGINT/SIGTERM, letting in-flight activity attempts end
+	// (they are retried elsewhere if they cannot).
+	return w.Run(worker.InterruptCh())
+}

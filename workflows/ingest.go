@@ -1,0 +1,308 @@
+// Package workflows holds Ferry's deterministic workflow code. Nothing here
+// reads the clock, the environment, config files or random numbers: what a
+// workflow needs travels in its input or comes back from an activity.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/notify"
+	"github.com/ferrydata/ferry/internal/rules"
+)
+
+// Contract names (../shared/DESIGN.md): operators, dashboards and tests use them.
+const (
+	IngestFileName = "IngestFile"
+	StatusQuery    = "status"
+)
+
+// Search attributes operators filter the Temporal UI with.
+var (
+	PartnerAttr    = temporal.NewSearchAttributeKeyKeyword("Partner")
+	FileStatusAttr = temporal.NewSearchAttributeKeyKeyword("FileStatus")
+	ObjectKeyAttr  = temporal.NewSearchAttributeKeyKeyword("ObjectKey")
+)
+
+// IngestInput describes one uploaded object version and how to handle it.
+// The bridge fills it from the S3 event and the config at arrival, so the
+// history records the rules and destination each file was handled by.
+type IngestInput struct {
+	FileID    string // equals the workflow ID (internal/fileid)
+	Partner   string
+	Bucket    string
+	Key       string
+	VersionID string
+	ETag      string
+	// Size as the event reported it; inspection measures it again.
+	Size       int64
+	EventName  string
+	EventTime  time.Time
+	Rules      rules.Rules
+	DestBucket string
+	DestKey    string
+}
+
+// IngestResult is how the file ended.
+type IngestResult struct {
+	Status        filestatus.Status
+	Reasons       []string
+	SHA256        string
+	Size          int64
+	DestBucket    string
+	DestKey       string
+	DestVersionID string
+	// Duplicate is true when an earlier execution had already finished this
+	// object version; nothing was done again.
+	Duplicate bool
+}
+
+// StageChange is one entry of the status query's history.
+type StageChange struct {
+	Status filestatus.Status
+	At     time.Time
+}
+
+// FileState answers the status query.
+type FileState struct {
+	FileID              string
+	Partner             string
+	Bucket              string
+	Key                 string
+	VersionID           string
+	Stage               filestatus.Status
+	Reasons             []string
+	Size                int64
+	SHA256              string
+	ContentType         string
+	S3ChecksumAlgorithm string
+	S3Checksum          string
+	DestBucket          string
+	DestKey             string
+	DestVersionID       string
+	History             []StageChange
+}
+
+// ingest is one IngestFile execution's state.
+type ingest struct {
+	in    *IngestInput
+	state FileState
+}
+
+// IngestFile takes one uploaded object version from received to delivered:
+// record it, inspect it (one read: rules, SHA-256, stored checksum), copy it
+// server-side to the partner's destination and verify the copy, record the
+// outcome and notify. A rule violation ends the file as failed, with the
+// reasons recorded and announced.
+func IngestFile(ctx workflow.Context, in *IngestInput) (*IngestResult, error) {
+	if err := in.validate(workflow.GetInfo(ctx).WorkflowExecution.ID); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
+	}
+	w := &ingest{in: in, state: FileState{
+		FileID: in.FileID, Partner: in.Partner, Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, Size: in.Size,
+	}}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (FileState, error) { return w.state, nil }); err != nil {
+		return nil, fmt.Errorf("registering %s query: %w", StatusQuery, err)
+	}
+	return w.run(ctx)
+}
+
+func (in *IngestInput) validate(workflowID string) error {
+	var errs []error
+	// A slice, not a map: workflow code must not depend on map order.
+	for _, f := range []struct{ name, v string }{
+		{"FileID", in.FileID}, {"Partner", in.Partner}, {"Bucket", in.Bucket},
+		{"Key", in.Key}, {"DestBucket", in.DestBucket}, {"DestKey", in.DestKey},
+	} {
+		if f.v == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", f.name))
+		}
+	}
+	if in.VersionID == "" && in.ETag == "" {
+		errs = append(errs, errors.New("neither VersionID nor ETag is set, so the object version is unknown"))
+	}
+	if in.FileID != "" && in.FileID != workflowID {
+		errs = append(errs, fmt.Errorf("FileID %q differs from the workflow ID %q: start IngestFile with the ID from fileid.WorkflowID", in.FileID, workflowID))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid IngestFile input: %w", err)
+	}
+	return nil
+}
+
+func (w *ingest) ref() activities.FileRef {
+	return activities.FileRef{FileID: w.in.FileID, Partner: w.in.Partner, Bucket: w.in.Bucket, Key: w.in.Key, VersionID: w.in.VersionID, ETag: w.in.ETag}
+}
+
+func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
+	info := workflow.GetInfo(ctx)
+	w.enter(ctx, filestatus.Received)
+
+	var rec activities.RecordReceivedResult
+	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordReceivedName, &activities.RecordReceivedInput{
+		File: w.ref(), Size: w.in.Size, RunID: info.WorkflowExecution.RunID,
+	}).Get(ctx, &rec); err != nil {
+		return nil, fmt.Errorf("recording %s as received: %w", w.in.FileID, err)
+	}
+	if rec.AlreadyKnown && rec.Status.Terminal() {
+		// Only possible when this workflow ID was reused after an earlier
+		// execution finished (history retention passed, or a manual
+		// re-run): the record, not Temporal, is then what prevents a
+		// second delivery.
+		w.state.Stage, w.state.SHA256 = rec.Status, rec.SHA256
+		w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = rec.DestBucket, rec.DestKey, rec.DestVersionID
+		workflow.GetLogger(ctx).Info("file was already handled; not ingesting again", "status", rec.Status)
+		return &IngestResult{Status: rec.Status, SHA256: rec.SHA256, DestBucket: rec.DestBucket, DestKey: rec.DestKey,
+			DestVersionID: rec.DestVersionID, Duplicate: true}, nil
+	}
+
+	if err := w.move(ctx, filestore.Change{Status: filestatus.Inspecting}); err != nil {
+		return nil, err
+	}
+	var insp activities.InspectResult
+	err := workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, &activities.InspectInput{
+		File: w.ref(), Rules: w.in.Rules,
+	}).Get(ctx, &insp)
+	if v, ok := asViolation(err); ok {
+		return w.fail(ctx, v.Reasons, nil)
+	}
+	if err != nil {
+		return w.fail(ctx, []string{"inspection failed: " + failureMessage(err)}, err)
+	}
+	w.state.Size, w.state.SHA256, w.state.ContentType = insp.Size, insp.SHA256, insp.ContentType
+	w.state.S3ChecksumAlgorithm, w.state.S3Checksum = insp.S3ChecksumAlgorithm, insp.S3Checksum
+
+	if err := w.move(ctx, filestore.Change{
+		Status: filestatus.Delivering, SHA256: insp.SHA256, Size: insp.Size, ContentType: insp.ContentType,
+		S3Checksum: insp.S3Checksum, S3ChecksumAlg: insp.S3ChecksumAlgorithm,
+	}); err != nil {
+		return nil, err
+	}
+	var del activities.DeliverResult
+	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, &activities.DeliverInput{
+		File: w.ref(), Inspection: insp, DestBucket: w.in.DestBucket, DestKey: w.in.DestKey,
+	}).Get(ctx, &del); err != nil {
+		return w.fail(ctx, []string{"delivery failed: " + failureMessage(err)}, err)
+	}
+	w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = del.DestBucket, del.DestKey, del.DestVersionID
+
+	if err := w.move(ctx, filestore.Change{
+		Status: filestatus.Delivered, DestBucket: del.DestBucket, DestKey: del.DestKey, DestVersionID: del.DestVersionID,
+	}); err != nil {
+		return nil, err
+	}
+	w.notify(ctx, "file.delivered")
+	return w.result(), nil
+}
+
+// fail records the file as failed with reasons and announces it. cause is
+// the infrastructure error that led here, or nil for a rule violation: a
+// violation is an outcome (the workflow completes), an infrastructure
+// failure also fails the workflow so it stands out in the UI.
+func (w *ingest) fail(ctx workflow.Context, reasons []string, cause error) (*IngestResult, error) {
+	w.state.Reasons = append(w.state.Reasons, reasons...)
+	if err := w.move(ctx, filestore.Change{Status: filestatus.Failed, Reasons: reasons}); err != nil {
+		return nil, err
+	}
+	w.notify(ctx, "file.failed")
+	if cause != nil {
+		return nil, fmt.Errorf("file %s failed: %w", w.in.FileID, cause)
+	}
+	return w.result(), nil
+}
+
+// move records a status change in DynamoDB, then makes it visible to
+// operators (search attribute, current details, status query).
+func (w *ingest) move(ctx workflow.Context, c filestore.Change) error {
+	err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordStatusName, &activities.RecordStatusInput{
+		FileID: w.in.FileID, Change: c,
+	}).Get(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("recording %s as %s: %w", w.in.FileID, c.Status, err)
+	}
+	w.enter(ctx, c.Status)
+	return nil
+}
+
+func (w *ingest) enter(ctx workflow.Context, s filestatus.Status) {
+	w.state.Stage = s
+	w.state.History = append(w.state.History, StageChange{Status: s, At: workflow.Now(ctx)})
+	if err := workflow.UpsertTypedSearchAttributes(ctx, FileStatusAttr.ValueSet(string(s))); err != nil {
+		workflow.GetLogger(ctx).Warn("could not update FileStatus search attribute", "status", s, "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, w.details())
+}
+
+// details is the "current details" the Temporal UI shows for the workflow.
+func (w *ingest) details() string {
+	d := fmt.Sprintf("**%s** · partner `%s` · `s3://%s/%s`", w.state.Stage, w.in.Partner, w.in.Bucket, w.in.Key)
+	if w.state.SHA256 != "" {
+		d += fmt.Sprintf("\n\nSHA-256 `%s` (%d bytes)", w.state.SHA256, w.state.Size)
+	}
+	if w.state.DestVersionID != "" {
+		d += fmt.Sprintf("\n\nDelivered to `s3://%s/%s` version `%s`", w.state.DestBucket, w.state.DestKey, w.state.DestVersionID)
+	}
+	for _, r := range w.state.Reasons {
+		d += "\n\n- " + r
+	}
+	return d
+}
+
+// notify announces the outcome. A notification that cannot be sent does
+// not undo a delivery: it is logged and kept in the reasons.
+func (w *ingest) notify(ctx workflow.Context, typ string) {
+	s := w.state
+	ev := notify.Event{
+		Type: typ, FileID: s.FileID, Partner: s.Partner, Bucket: s.Bucket, Key: s.Key, VersionID: s.VersionID,
+		Size: s.Size, SHA256: s.SHA256, Status: string(s.Stage), Reasons: s.Reasons,
+		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVer: s.DestVersionID, At: workflow.Now(ctx),
+	}
+	if err := workflow.ExecuteLocalActivity(notifyCtx(ctx), activities.NotifyName, &activities.NotifyInput{Event: ev}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("notification failed", "type", typ, "error", err)
+		w.state.Reasons = append(w.state.Reasons, "notification "+typ+" failed: "+failureMessage(err))
+	}
+}
+
+func (w *ingest) result() *IngestResult {
+	s := w.state
+	return &IngestResult{Status: s.Stage, Reasons: s.Reasons, SHA256: s.SHA256, Size: s.Size,
+		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID}
+}
+
+func asViolation(err error) (activities.Violation, bool) {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrRuleViolation {
+		return activities.Violation{}, false
+	}
+	var v activities.Violation
+	if app.HasDetails() {
+		if derr := app.Details(&v); derr != nil {
+			v.Reasons = []string{app.Message()}
+		}
+	}
+	if len(v.Reasons) == 0 {
+		v.Reasons = []string{app.Message()}
+	}
+	return v, true
+}
+
+// failureMessage is the innermost message of an activity failure, which
+// says what went wrong without Temporal's wrapping.
+func failureMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) {
+		return "timed out (" + to.TimeoutType().String() + ")"
+	}
+	return err.Error()
+}

@@ -1,0 +1,76 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferrydata/ferry/activities"
+)
+
+// Activity options live beside each kind of step, chosen for that step.
+//
+// Records and notifications are short and idempotent, so they run as local
+// activities: each saves about 100 ms of task dispatch on this stack
+// (../shared/DESIGN.md, measured). Inspection and delivery stream or copy
+// bytes for as long as a file takes, so they are regular activities that
+// any worker may pick up and that heartbeat.
+
+func recordCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 10 * time.Minute, // DynamoDB unreachable this long fails the file loudly
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        200 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrStatusConflict},
+		},
+	})
+}
+
+func notifyCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    15 * time.Second,
+		ScheduleToCloseTimeout: 30 * time.Minute, // a receiver down for half an hour is told in the reasons
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrNotifyRefused},
+		},
+	})
+}
+
+func inspectCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// Long enough to stream the largest object S3 holds (5 TiB) at a
+		// modest rate; the heartbeat timeout is what catches a stuck read.
+		StartToCloseTimeout: 24 * time.Hour,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    2 * time.Minute,
+			MaximumAttempts:    10,
+			NonRetryableErrorTypes: []string{
+				activities.ErrRuleViolation, activities.ErrObjectVanished, activities.ErrChecksumMismatch,
+			},
+		},
+	})
+}
+
+func deliverCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// One server-side CopyObject (up to 5 GiB) takes minutes at most.
+		StartToCloseTimeout: time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        2 * time.Minute,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: []string{activities.ErrObjectVanished, activities.ErrDeliveryVerification},
+		},
+	})
+}
