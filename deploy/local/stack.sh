@@ -128,7 +128,8 @@ start() { # NAME ADDR COMMAND... : start unless running; refuse a port someone e
 	fi
 	say "starting $name"
 	# setsid: each process gets its own session, so stopping it stops its children too.
-	setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+	# 8>&- 9>&-: the daemon must not inherit (and so hold forever) the script's locks.
+	setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 8>&- 9>&- &
 	local pid=$!
 	echo "$pid $(starttime "$pid")" >"$PIDS/$name.pid"
 	if [[ -f "$1" ]]; then sha256sum "$1" | cut -d' ' -f1 >"$PIDS/$name.sha256"; fi
