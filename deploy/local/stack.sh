@@ -97,8 +97,12 @@ install() {
 		echo "$want" >"$stamp"
 	fi
 	exec 8>&-
+}
 
-	# Ferry's own binaries, from this clone (Go's build cache makes this quick).
+# build_ferry: Ferry's own binaries, from this clone (Go's build cache makes
+# this quick). Called under the stack lock: two test binaries running
+# `up` at once must not write the same files.
+build_ferry() {
 	mkdir -p "$BIN"
 	(cd "$ROOT" && go build -o "$BIN/" ./worker ./starter ./deploy/local/provision ./deploy/local/webhooksink)
 }
@@ -199,6 +203,7 @@ up() {
 	mkdir -p "$DATA" "$LOGS" "$PIDS" "$SECRETS"
 	exec 9>"$FERRY_HOME/stack.lock"
 	flock 9
+	build_ferry
 
 	secret minio_root_password sh -c "head -c 18 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	secret bridge_token sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
@@ -317,7 +322,7 @@ run_tests() {
 cmd="${1:-up}"
 shift || true
 case "$cmd" in
-install) install ;;
+install) install && build_ferry ;;
 up) up ;;
 down | stop) down ;;
 status) status ;;

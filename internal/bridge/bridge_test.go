@@ -1,0 +1,230 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ferrydata/ferry/internal/bridge"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/stacktest"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+const token = "test-token"
+
+// newBridge serves a bridge on the real Temporal server, starting workflows
+// on a task queue no worker polls, so they stay put for inspection.
+func newBridge(t *testing.T, tc client.Client) (*httptest.Server, *config.Config) {
+	t.Helper()
+	st := stacktest.Require(t)
+	cfg := *st.Config
+	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
+	cfg.Bridge.AuthToken = token
+	cfg.Bridge.MaxBodyBytes = 64 << 10
+	if tc == nil {
+		tc = st.Temporal
+	}
+	b := &bridge.Bridge{Temporal: tc, Config: &cfg, Log: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(b.Handler())
+	t.Cleanup(srv.Close)
+	return srv, &cfg
+}
+
+// uploadEvent is the body MinIO posted after an SFTP upload, re-keyed to a
+// fresh version so each test run has its own object version.
+func uploadEvent(t *testing.T) (body, version string) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/minio-sftp-put.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version = stacktest.Unique("v-")
+	return strings.Replace(string(b), "2e5dd852-7db6-46c5-829a-5922026f8827", version, 1), version
+}
+
+func post(t *testing.T, url, auth, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+bridge.EventsPath, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(msg)
+}
+
+func runsOf(t *testing.T, tc client.Client, id string) int {
+	t.Helper()
+	resp, err := tc.ListWorkflow(context.Background(), &workflowListRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(resp.Executions)
+}
+
+func terminate(t *testing.T, tc client.Client, id string) {
+	t.Cleanup(func() { _ = tc.TerminateWorkflow(context.Background(), id, "", "bridge test cleanup") })
+}
+
+func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
+	st := stacktest.Require(t)
+	srv, cfg := newBridge(t, nil)
+	body, version := uploadEvent(t)
+	id := fileid.WorkflowID("acme", "landing", "acme/inbound/Résumé 2026+final.csv", version)
+	terminate(t, st.Temporal, id)
+
+	// The same event three times at once, as an at-least-once sender may.
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range codes {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes[i], _ = post(t, srv.URL, "Bearer "+token, body) }()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusNoContent {
+			t.Fatalf("delivery %d answered %d, want 204", i, c)
+		}
+	}
+	// And once more later, after the first start is long durable.
+	if c, msg := post(t, srv.URL, "Bearer "+token, body); c != http.StatusNoContent {
+		t.Fatalf("replayed event answered %d: %s", c, msg)
+	}
+
+	desc, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatalf("the workflow %s was not started: %v", id, err)
+	}
+	info := desc.WorkflowExecutionInfo
+	if info.Type.Name != workflows.IngestFileName || info.TaskQueue != cfg.Temporal.TaskQueue {
+		t.Errorf("started %s on %s", info.Type.Name, info.TaskQueue)
+	}
+	sa := info.SearchAttributes.GetIndexedFields()
+	for attr, want := range map[string]string{"Partner": `"acme"`, "ObjectKey": `"acme/inbound/Résumé 2026+final.csv"`, "FileStatus": `"received"`} {
+		if got := string(sa[attr].GetData()); got != want {
+			t.Errorf("search attribute %s = %s, want %s", attr, got, want)
+		}
+	}
+	// Visibility is eventually consistent: wait for the run to be listed.
+	deadline := time.Now().Add(10 * time.Second)
+	for runsOf(t, st.Temporal, id) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := runsOf(t, st.Temporal, id); n != 1 {
+		t.Fatalf("%d runs of %s, want exactly 1", n, id)
+	}
+}
+
+func TestIgnoredEventsAreAcknowledgedWithoutAWorkflow(t *testing.T) {
+	st := stacktest.Require(t)
+	srv, _ := newBridge(t, nil)
+	marker, err := os.ReadFile("testdata/minio-sftp-mkdir.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, version := uploadEvent(t)
+	tests := map[string]string{
+		"folder marker":   string(marker),
+		"unknown partner": strings.ReplaceAll(body, "acme%2Finbound", "initech%2Finbound"),
+		"outside inbound": strings.ReplaceAll(body, "acme%2Finbound", "acme%2Foutbound"),
+		"other bucket":    strings.ReplaceAll(body, `"name": "landing"`, `"name": "delivered"`),
+		"delete event":    strings.ReplaceAll(body, "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:Delete"),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			if c, msg := post(t, srv.URL, "Bearer "+token, b); c != http.StatusNoContent {
+				t.Fatalf("answered %d (%s), want 204: an ignored event must not be redelivered forever", c, msg)
+			}
+		})
+	}
+	// None of them may have started a workflow under any ID it could map to.
+	const name = "Résumé 2026+final.csv"
+	for _, id := range []string{
+		fileid.WorkflowID("initech", "landing", "initech/inbound/"+name, version),
+		fileid.WorkflowID("acme", "landing", "acme/outbound/"+name, version),
+		fileid.WorkflowID("acme", "delivered", "acme/inbound/"+name, version),
+		fileid.WorkflowID("acme", "landing", "acme/inbound/"+name, version), // the delete event's object
+	} {
+		if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err == nil {
+			t.Errorf("workflow %s was started for an ignored event", id)
+		}
+	}
+}
+
+func TestBadRequestsAreRefusedWithAReason(t *testing.T) {
+	srv, _ := newBridge(t, nil)
+	body, _ := uploadEvent(t)
+	tests := []struct {
+		name, auth, body string
+		code             int
+		want             string
+	}{
+		{"no token", "", body, http.StatusUnauthorized, "bearer token"},
+		{"wrong token", "Bearer nope", body, http.StatusUnauthorized, "bearer token"},
+		{"basic auth", "Basic dGVzdDp0ZXN0", body, http.StatusUnauthorized, "bearer token"},
+		{"not json", "Bearer " + token, "hello", http.StatusBadRequest, "not an S3 event notification"},
+		{"no records", "Bearer " + token, `{"EventName":"s3:ObjectCreated:Put"}`, http.StatusBadRequest, `no "Records"`},
+		{"bad key encoding", "Bearer " + token, strings.Replace(body, "R%C3%A9sum", "R%ZZsum", 1), http.StatusBadRequest, "Records[0]"},
+		{"too large", "Bearer " + token, `{"Records":[` + strings.Repeat(" ", 70<<10) + `]}`, http.StatusRequestEntityTooLarge, "body over 65536 bytes"},
+		{"test event", "Bearer " + token, `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"landing"}`, http.StatusNoContent, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, msg := post(t, srv.URL, tt.auth, tt.body)
+			if code != tt.code || !strings.Contains(msg, tt.want) {
+				t.Fatalf("answered %d %q, want %d with %q", code, msg, tt.code, tt.want)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + bridge.EventsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET answered %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestTemporalUnreachableMeansRetryLater(t *testing.T) {
+	// A lazy client dials on first use: the start fails like a Temporal outage.
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(down.Close)
+	srv, _ := newBridge(t, down)
+	body, _ := uploadEvent(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+bridge.EventsPath, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// 503, not 2xx: the sender (MinIO's queue, SQS) keeps the event.
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("answered %d, want 503 so the sender retries", resp.StatusCode)
+	}
+}
+
+type workflowListRequest = workflowservice.ListWorkflowExecutionsRequest

@@ -1,0 +1,91 @@
+package filestore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/stacktest"
+)
+
+func TestReceiveIsIdempotentAndMovesNeverGoBackwards(t *testing.T) {
+	st := stacktest.Require(t).FilesTable(t)
+	ctx := context.Background()
+	f := filestore.File{FileID: "ingest-acme-1", Partner: "acme", Bucket: "landing", Key: "acme/inbound/a.csv", VersionID: "v1", Size: 3}
+
+	got, created, err := st.Receive(ctx, f)
+	if err != nil || !created || got.Status != filestatus.Received {
+		t.Fatalf("first Receive = %+v, %v, %v", got, created, err)
+	}
+	for _, c := range []filestore.Change{
+		{Status: filestatus.Inspecting},
+		{Status: filestatus.Delivering, SHA256: "abc", Size: 3, S3Checksum: "RbrvGg==", S3ChecksumAlg: "CRC32C"},
+		{Status: filestatus.Delivered, DestBucket: "delivered", DestKey: "acme/a.csv", DestVersionID: "dv1"},
+		{Status: filestatus.Delivered, DestBucket: "delivered", DestKey: "acme/a.csv", DestVersionID: "dv1"}, // a retried write
+	} {
+		if err := st.Move(ctx, f.FileID, c); err != nil {
+			t.Fatalf("Move to %s: %v", c.Status, err)
+		}
+	}
+
+	// A replayed event finds the record and changes nothing.
+	got, created, err = st.Receive(ctx, f)
+	if err != nil || created || got.Status != filestatus.Delivered {
+		t.Fatalf("second Receive = %+v, %v, %v; want the existing delivered record", got, created, err)
+	}
+
+	for _, back := range []filestatus.Status{filestatus.Inspecting, filestatus.Received, filestatus.Failed, filestatus.Delivering} {
+		err := st.Move(ctx, f.FileID, filestore.Change{Status: back})
+		var conflict *filestore.StatusConflictError
+		if !errors.As(err, &conflict) || conflict.Current != filestatus.Delivered {
+			t.Errorf("Move delivered -> %s: got %v, want a StatusConflictError naming delivered", back, err)
+		}
+	}
+
+	rec, err := st.Get(ctx, f.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != filestatus.Delivered || rec.SHA256 != "abc" || rec.DestVersionID != "dv1" || rec.S3ChecksumAlg != "CRC32C" {
+		t.Errorf("record = %+v", rec)
+	}
+	for _, s := range []filestatus.Status{filestatus.Received, filestatus.Inspecting, filestatus.Delivering, filestatus.Delivered} {
+		if rec.StageTimes[string(s)] == "" {
+			t.Errorf("no time recorded for stage %s: %v", s, rec.StageTimes)
+		}
+	}
+}
+
+func TestMoveUnknownFile(t *testing.T) {
+	st := stacktest.Require(t).FilesTable(t)
+	err := st.Move(context.Background(), "ingest-acme-nope", filestore.Change{Status: filestatus.Inspecting})
+	if !errors.Is(err, filestore.ErrNotFound) {
+		t.Fatalf("got %v, want ErrNotFound", err)
+	}
+}
+
+func TestListByStatusUsesTheIndex(t *testing.T) {
+	st := stacktest.Require(t).FilesTable(t)
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if _, _, err := st.Receive(ctx, filestore.File{FileID: id, Partner: "acme", Bucket: "landing", Key: id, VersionID: "v"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Move(ctx, "b", filestore.Change{Status: filestatus.Failed, Reasons: []string{"file is empty", "file is empty"}}); err != nil {
+		t.Fatal(err)
+	}
+	failed, err := st.ListByStatus(ctx, filestatus.Failed, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].FileID != "b" || len(failed[0].Reasons) != 1 {
+		t.Fatalf("failed files = %+v, want only b with its one reason", failed)
+	}
+	received, err := st.ListByStatus(ctx, filestatus.Received, 10)
+	if err != nil || len(received) != 2 {
+		t.Fatalf("received files = %+v, %v; want a and c", received, err)
+	}
+}
