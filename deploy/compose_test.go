@@ -1,0 +1,153 @@
+// Package deploy holds no code: this test keeps docker-compose.yml, which
+// cannot run on machines without a Docker engine, consistent by reading it
+// against Ferry's config, the bridge and the local stack's pinned versions.
+package deploy
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ferrydata/ferry/internal/bridge"
+	"github.com/ferrydata/ferry/internal/config"
+)
+
+type compose struct {
+	Services map[string]struct {
+		Build *struct {
+			Context    string `yaml:"context"`
+			Dockerfile string `yaml:"dockerfile"`
+		} `yaml:"build"`
+		Image       string            `yaml:"image"`
+		Environment map[string]string `yaml:"environment"`
+		Ports       []string          `yaml:"ports"`
+		Volumes     []string          `yaml:"volumes"`
+		DependsOn   any               `yaml:"depends_on"`
+	} `yaml:"services"`
+}
+
+func load(t *testing.T) (*compose, *config.Config) {
+	t.Helper()
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c compose
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	t.Setenv("FERRY_CONFIG", "docker/ferry.yaml")
+	cfg, err := config.Load(nil)
+	if err != nil {
+		t.Fatalf("the compose config is invalid: %v", err)
+	}
+	return &c, cfg
+}
+
+func TestComposeProvidesEveryServiceTheConfigNames(t *testing.T) {
+	c, cfg := load(t)
+	service := func(what, hostport string) {
+		t.Helper()
+		host, _, err := net.SplitHostPort(hostport)
+		if err != nil {
+			t.Errorf("%s: %q is not host:port", what, hostport)
+			return
+		}
+		if _, ok := c.Services[host]; !ok {
+			t.Errorf("%s names %q, which is not a service in docker-compose.yml", what, host)
+		}
+	}
+	service("temporal.address", cfg.Temporal.Address)
+	for _, w := range cfg.Notify.Webhooks {
+		u, _ := url.Parse(w.URL)
+		service("notify webhook "+w.Name, u.Host)
+	}
+	for _, name := range []string{"worker", "bridge", "provision"} {
+		env := c.Services[name].Environment
+		for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"} {
+			u, err := url.Parse(env[k])
+			if err != nil || u.Host == "" {
+				t.Errorf("service %s: %s=%q", name, k, env[k])
+				continue
+			}
+			service(name+" "+k, u.Host)
+		}
+		if env["FERRY_CONFIG"] != "/etc/ferry/ferry.yaml" {
+			t.Errorf("service %s reads config %q", name, env["FERRY_CONFIG"])
+		}
+	}
+}
+
+func TestMinIONotifiesTheBridgeWithItsToken(t *testing.T) {
+	c, cfg := load(t)
+	minio := c.Services["minio"].Environment
+	_, port, _ := net.SplitHostPort(cfg.Bridge.Listen)
+	if want := "http://bridge:" + port + bridge.EventsPath; minio["MINIO_NOTIFY_WEBHOOK_ENDPOINT_FERRY"] != want {
+		t.Errorf("MinIO notifies %q, want %q", minio["MINIO_NOTIFY_WEBHOOK_ENDPOINT_FERRY"], want)
+	}
+	if minio["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_FERRY"] != c.Services["bridge"].Environment["FERRY_BRIDGE_AUTH_TOKEN"] {
+		t.Error("MinIO's webhook token and the bridge's FERRY_BRIDGE_AUTH_TOKEN differ")
+	}
+	if minio["MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_FERRY"] == "" {
+		t.Error("MinIO has no queue dir: events would be lost while the bridge is down")
+	}
+}
+
+func TestComposeFilesExist(t *testing.T) {
+	c, _ := load(t)
+	for name, s := range c.Services {
+		if s.Build == nil && s.Image == "" {
+			t.Errorf("service %s has neither build nor image", name)
+		}
+		if s.Build != nil {
+			if _, err := os.Stat(filepath.Join("..", s.Build.Context, s.Build.Dockerfile)); err != nil {
+				t.Errorf("service %s builds from a missing Dockerfile: %v", name, err)
+			}
+		}
+		for _, v := range s.Volumes {
+			if src, _, ok := strings.Cut(v, ":"); ok && strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(filepath.Join("..", src)); err != nil {
+					t.Errorf("service %s mounts missing %s", name, src)
+				}
+			}
+		}
+	}
+}
+
+// The compose stack and the process stack must run the same versions.
+func TestPinnedVersionsAgreeWithTheLocalStack(t *testing.T) {
+	stack, err := os.ReadFile("local/stack.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, err := os.ReadFile("docker/Dockerfile.tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"MINIO_VERSION", "TEMPORAL_CLI_VERSION"} {
+		inStack := regexp.MustCompile(`(?m)^` + v + `=(\S+)$`).FindSubmatch(stack)
+		inTools := regexp.MustCompile(`(?m)^ARG ` + v + `=(\S+)$`).FindSubmatch(tools)
+		if inStack == nil || inTools == nil || string(inStack[1]) != string(inTools[1]) {
+			t.Errorf("%s: stack.sh has %q, Dockerfile.tools has %q", v, inStack, inTools)
+		}
+	}
+}
+
+func TestComposePartnersMatchTheLocalStack(t *testing.T) {
+	_, composeCfg := load(t)
+	t.Setenv("FERRY_CONFIG", "local/ferry.yaml")
+	localCfg, err := config.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(composeCfg.Partners, localCfg.Partners) {
+		t.Errorf("partners differ between deploy/docker/ferry.yaml and deploy/local/ferry.yaml:\n%+v\n%+v", composeCfg.Partners, localCfg.Partners)
+	}
+}
