@@ -44,8 +44,9 @@ type Bridge struct {
 // Outcome is what the bridge did with one event record.
 type Outcome struct {
 	WorkflowID string
-	// Started is false for a duplicate: the workflow already existed.
-	Started bool
+	// Accepted is true when Temporal accepted the start, or joined it to
+	// the running workflow of the same object version.
+	Accepted bool
 	// Ignored says why a record was not ingested; empty otherwise.
 	Ignored string
 }
@@ -107,20 +108,25 @@ func (b *Bridge) authorized(r *http.Request) bool {
 // be made durable; the caller must then not acknowledge the event.
 func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) {
 	log := b.Log.With("event", o.EventName, "bucket", o.Bucket, "key", o.Key, "version_id", o.VersionID)
-	ignore := func(reason string) (Outcome, error) {
-		log.Debug("ignored event", "reason", reason)
+	ignore := func(reason string, expected bool) (Outcome, error) {
+		if expected {
+			log.Debug("ignored event", "reason", reason)
+		} else {
+			// It may be a partner's file that nobody will deliver: say so.
+			log.Warn("ignored event: the object will not be ingested", "reason", reason)
+		}
 		return Outcome{Ignored: reason}, nil
 	}
 	if !o.Created() {
-		return ignore("event " + o.EventName + " does not create an object")
+		return ignore("event "+o.EventName+" does not create an object", true)
 	}
 	if o.Bucket != b.Config.Landing.Bucket {
-		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, b.Config.Landing.Bucket))
+		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, b.Config.Landing.Bucket), false)
 	}
 	up, err := landing.Route(o.Key, o.Size, b.Config.HasPartner)
 	var ign *landing.Ignored
 	if errors.As(err, &ign) {
-		return ignore(ign.Reason)
+		return ignore(ign.Reason, ign.Expected)
 	}
 	partner := b.Config.Partners[up.Partner]
 	id := fileid.WorkflowID(up.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
@@ -148,12 +154,12 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		log.Info("duplicate event: workflow already exists", "workflow_id", id)
-		return Outcome{WorkflowID: id}, nil
+		return Outcome{WorkflowID: id, Accepted: true}, nil
 	}
 	if err != nil {
 		log.Error("could not start workflow", "workflow_id", id, "error", err)
 		return Outcome{}, fmt.Errorf("starting workflow %s for s3://%s/%s: %w", id, o.Bucket, o.Key, err)
 	}
 	log.Info("ingestion start accepted", "workflow_id", id, "run_id", run.GetRunID(), "partner", up.Partner)
-	return Outcome{WorkflowID: id, Started: true}, nil
+	return Outcome{WorkflowID: id, Accepted: true}, nil
 }

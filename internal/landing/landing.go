@@ -20,8 +20,14 @@ type Upload struct {
 }
 
 // Ignored explains why an object is not a partner upload. It is not an
-// error: folder markers and foreign keys are expected and only logged.
-type Ignored struct{ Reason string }
+// error: the event is acknowledged and only logged.
+type Ignored struct {
+	Reason string
+	// Expected is true for objects that are never files (folder markers).
+	// Anything else may be a partner's file that will not be delivered, so
+	// operators should see it.
+	Expected bool
+}
 
 func (i *Ignored) Error() string { return i.Reason }
 
@@ -31,7 +37,7 @@ func (i *Ignored) Error() string { return i.Reason }
 func Route(key string, size int64, partners func(string) bool) (Upload, error) {
 	if strings.HasSuffix(key, "/") {
 		// `mkdir` over SFTP creates a zero-byte folder-marker object.
-		return Upload{}, &Ignored{Reason: fmt.Sprintf("folder marker %q (size %d) is not a file", key, size)}
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("folder marker %q (size %d) is not a file", key, size), Expected: true}
 	}
 	partner, rest, ok := strings.Cut(key, "/")
 	if !ok || partner == "" {

@@ -11,13 +11,14 @@ func TestRoute(t *testing.T) {
 		key      string
 		wantPath string
 		ignored  bool
+		expected bool // ignoring it is routine, not a warning
 	}{
 		{key: "acme/inbound/orders.csv", wantPath: "orders.csv"},
 		{key: "acme/inbound/2026/11/orders.csv", wantPath: "2026/11/orders.csv"},
 		{key: "globex/inbound/a b+c.txt", wantPath: "a b+c.txt"},
-		{key: "acme/inbound/", ignored: true},       // folder marker
-		{key: "acme/inbound/2026/", ignored: true},  // nested folder marker
-		{key: "acme/outbound/x.csv", ignored: true}, // not the upload folder
+		{key: "acme/inbound/", ignored: true, expected: true},      // folder marker
+		{key: "acme/inbound/2026/", ignored: true, expected: true}, // nested folder marker
+		{key: "acme/outbound/x.csv", ignored: true},                // not the upload folder
 		{key: "acme/x.csv", ignored: true},
 		{key: "initech/inbound/x.csv", ignored: true}, // unknown partner
 		{key: "x.csv", ignored: true},
@@ -29,6 +30,8 @@ func TestRoute(t *testing.T) {
 		if tt.ignored {
 			if !errors.As(err, &ign) || ign.Reason == "" {
 				t.Errorf("Route(%q) = %+v, %v; want ignored with a reason", tt.key, up, err)
+			} else if ign.Expected != tt.expected {
+				t.Errorf("Route(%q): Expected = %v, want %v", tt.key, ign.Expected, tt.expected)
 			}
 			continue
 		}
