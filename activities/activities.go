@@ -26,6 +26,8 @@ const (
 	RecordStatusName   = "RecordStatus"
 	InspectName        = "Inspect"
 	DeliverName        = "Deliver"
+	QuarantineName     = "Quarantine"
+	HandleSourceName   = "HandleSource"
 	NotifyName         = "Notify"
 )
 
@@ -47,6 +49,10 @@ const (
 	ErrStatusConflict = "StatusConflict"
 	// ErrNotifyRefused: a webhook rejected the notification itself (4xx).
 	ErrNotifyRefused = "NotifyRefused"
+	// ErrDestinationRefused: S3 refused the copy as invalid (HTTP 400), for
+	// example retention asked of a bucket without Object Lock. Only a
+	// configuration change helps.
+	ErrDestinationRefused = "DestinationRefused"
 )
 
 // Activities are Ferry's activities with the clients they use.

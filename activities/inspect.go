@@ -64,7 +64,8 @@ const heartbeatEvery = 2 * time.Second
 
 // Inspect checks the object version against the partner's rules and reads
 // it exactly once, computing SHA-256, the checksum S3 stored (to prove the
-// bytes read are the bytes stored) and the content type in the same pass.
+// bytes read are the bytes stored), the content type and the content
+// checks (signature against extension, text encoding) in the same pass.
 // Memory stays flat whatever the size: the body is streamed.
 func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectResult, error) {
 	f := in.File
@@ -96,8 +97,8 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	defer obj.Body.Close()
 
 	sha := sha256.New()
-	sniff := &prefix{max: 512}
-	writers := []io.Writer{sha, sniff}
+	content := in.Rules.NewContentCheck(f.Key)
+	writers := []io.Writer{sha, content}
 	if sum != nil {
 		writers = append(writers, sum)
 	}
@@ -115,7 +116,7 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	}
 	res := &InspectResult{
 		Size: size, SHA256: hex.EncodeToString(sha.Sum(nil)),
-		ContentType: http.DetectContentType(sniff.buf), BytesRead: n,
+		ContentType: http.DetectContentType(content.Head()), BytesRead: n,
 	}
 	if sum != nil {
 		got := base64.StdEncoding.EncodeToString(sum.Sum(nil))
@@ -125,6 +126,10 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 					f.Bucket, f.Key, f.VersionID, alg, got, want), ErrChecksumMismatch, nil)
 		}
 		res.S3ChecksumAlgorithm, res.S3Checksum = alg, want
+	}
+	if reasons := content.Reasons(); len(reasons) > 0 {
+		log.Warn("file content breaks partner rules", "reasons", reasons, "sha256", res.SHA256)
+		return nil, violation(reasons, *res)
 	}
 	log.Info("inspected file", "size", size, "sha256", res.SHA256, "content_type", res.ContentType, "s3_checksum_algorithm", res.S3ChecksumAlgorithm)
 	return res, nil
@@ -171,19 +176,6 @@ func classifyRead(f FileRef, err error) error {
 				f.Bucket, f.Key, orETag(f)), ErrObjectVanished, err)
 	}
 	return fmt.Errorf("reading s3://%s/%s (version %s): %w", f.Bucket, f.Key, orETag(f), err)
-}
-
-// prefix keeps the first max bytes written, for content sniffing.
-type prefix struct {
-	buf []byte
-	max int
-}
-
-func (p *prefix) Write(b []byte) (int, error) {
-	if room := p.max - len(p.buf); room > 0 {
-		p.buf = append(p.buf, b[:min(room, len(b))]...)
-	}
-	return len(b), nil
 }
 
 // progressWriter counts bytes and heartbeats progress.

@@ -75,3 +75,10 @@ func copySource(f FileRef) string {
 	}
 	return src
 }
+
+// isBadRequest reports an HTTP 400 from S3: the request itself is invalid
+// for that bucket (missing Object Lock, unknown KMS key, bad argument).
+func isBadRequest(err error) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/rules"
 )
@@ -48,6 +49,11 @@ type IngestInput struct {
 	Rules      rules.Rules
 	DestBucket string
 	DestKey    string
+	Governance governance.Policy
+	// QuarantineBucket and QuarantineKey say where a file that breaks a
+	// rule is copied; empty means such a file simply fails.
+	QuarantineBucket string
+	QuarantineKey    string
 }
 
 // IngestResult is how the file ended.
@@ -59,6 +65,8 @@ type IngestResult struct {
 	DestBucket    string
 	DestKey       string
 	DestVersionID string
+	// QuarantineVersionID is set when the file was quarantined.
+	QuarantineVersionID string
 	// Duplicate is true when an earlier execution had already finished this
 	// object version; nothing was done again.
 	Duplicate bool
@@ -87,6 +95,12 @@ type FileState struct {
 	DestBucket          string
 	DestKey             string
 	DestVersionID       string
+	Encryption          string
+	RetentionMode       string
+	RetainUntil         time.Time
+	QuarantineBucket    string
+	QuarantineKey       string
+	QuarantineVersionID string
 	History             []StageChange
 }
 
@@ -171,6 +185,15 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 		File: w.ref(), Rules: w.in.Rules,
 	}).Get(ctx, &insp)
 	if v, ok := asViolation(err); ok {
+		w.state.SHA256, w.state.ContentType = v.Result.SHA256, v.Result.ContentType
+		if v.Result.Size > 0 {
+			w.state.Size = v.Result.Size
+		}
+		// Versioned: histories recorded before quarantine existed replay
+		// down the old path.
+		if w.in.QuarantineBucket != "" && workflow.GetVersion(ctx, "quarantine-on-violation", workflow.DefaultVersion, 1) == 1 {
+			return w.quarantine(ctx, v.Reasons)
+		}
 		return w.fail(ctx, v.Reasons, nil)
 	}
 	if err != nil {
@@ -187,19 +210,65 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 	}
 	var del activities.DeliverResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, &activities.DeliverInput{
-		File: w.ref(), Inspection: insp, DestBucket: w.in.DestBucket, DestKey: w.in.DestKey,
+		File: w.ref(), Inspection: insp, DestBucket: w.in.DestBucket, DestKey: w.in.DestKey, Governance: w.in.Governance,
 	}).Get(ctx, &del); err != nil {
 		return w.fail(ctx, []string{"delivery failed: " + failureMessage(err)}, err)
 	}
 	w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = del.DestBucket, del.DestKey, del.DestVersionID
 
+	w.state.Encryption, w.state.RetentionMode, w.state.RetainUntil = del.Encryption, del.RetentionMode, del.RetainUntil
+
 	if err := w.move(ctx, filestore.Change{
 		Status: filestatus.Delivered, DestBucket: del.DestBucket, DestKey: del.DestKey, DestVersionID: del.DestVersionID,
+		Encryption: del.Encryption, KMSKeyID: del.KMSKeyID, RetentionMode: del.RetentionMode, RetainUntil: del.RetainUntil,
 	}); err != nil {
 		return nil, err
 	}
+	w.handleSource(ctx, del.DestVersionID)
 	w.notify(ctx, "file.delivered")
 	return w.result(), nil
+}
+
+// quarantine copies a file that broke a rule to the quarantine bucket and
+// records why. Approval or rejection by a person is a later stage; for now
+// the workflow ends with the file quarantined.
+func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResult, error) {
+	w.state.Reasons = append(w.state.Reasons, reasons...)
+	var q activities.QuarantineResult
+	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
+		File: w.ref(), Bucket: w.in.QuarantineBucket, Key: w.in.QuarantineKey, SHA256: w.state.SHA256,
+	}).Get(ctx, &q); err != nil {
+		return w.fail(ctx, []string{"quarantine failed: " + failureMessage(err)}, err)
+	}
+	w.state.QuarantineBucket, w.state.QuarantineKey, w.state.QuarantineVersionID = q.Bucket, q.Key, q.VersionID
+	if err := w.move(ctx, filestore.Change{
+		Status: filestatus.Quarantined, Reasons: reasons, SHA256: w.state.SHA256, Size: w.state.Size, ContentType: w.state.ContentType,
+		QuarantineBucket: q.Bucket, QuarantineKey: q.Key, QuarantineVersionID: q.VersionID,
+	}); err != nil {
+		return nil, err
+	}
+	w.notify(ctx, "file.quarantined")
+	return w.result(), nil
+}
+
+// handleSource deletes or tags the landing version once its delivery is
+// verified and recorded, per the partner's policy. A failure here does not
+// undo the delivery: it is logged and kept in the reasons.
+func (w *ingest) handleSource(ctx workflow.Context, destVersion string) {
+	action := w.in.Governance.SourceAfterDelivery
+	if action == "" || action == governance.Keep {
+		return
+	}
+	if workflow.GetVersion(ctx, "source-after-delivery", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.HandleSourceName, &activities.HandleSourceInput{
+		File: w.ref(), Action: action, DestVersionID: destVersion,
+	}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("handling the source after delivery failed", "action", action, "error", err)
+		w.state.Reasons = append(w.state.Reasons, "source "+action+" after delivery failed: "+failureMessage(err))
+	}
 }
 
 // fail records the file as failed with reasons and announces it. cause is
@@ -249,6 +318,9 @@ func (w *ingest) details() string {
 	if w.state.DestVersionID != "" {
 		d += fmt.Sprintf("\n\nDelivered to `s3://%s/%s` version `%s`", w.state.DestBucket, w.state.DestKey, w.state.DestVersionID)
 	}
+	if w.state.QuarantineVersionID != "" {
+		d += fmt.Sprintf("\n\nQuarantined at `s3://%s/%s` version `%s` because:", w.state.QuarantineBucket, w.state.QuarantineKey, w.state.QuarantineVersionID)
+	}
 	for _, r := range w.state.Reasons {
 		d += "\n\n- " + r
 	}
@@ -273,7 +345,7 @@ func (w *ingest) notify(ctx workflow.Context, typ string) {
 func (w *ingest) result() *IngestResult {
 	s := w.state
 	return &IngestResult{Status: s.Stage, Reasons: s.Reasons, SHA256: s.SHA256, Size: s.Size,
-		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID}
+		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID, QuarantineVersionID: s.QuarantineVersionID}
 }
 
 func asViolation(err error) (activities.Violation, bool) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
 )
 
@@ -217,6 +218,74 @@ func (s *ingestSuite) TestFileIDMustBeTheWorkflowID() {
 	s.ErrorContains(s.env.GetWorkflowError(), "differs from the workflow ID")
 }
 
+func (s *ingestSuite) TestRuleViolationIsQuarantined() {
+	in := input()
+	in.QuarantineBucket, in.QuarantineKey = "quarantine", "acme/orders.csv"
+	reasons := []string{"content is a Windows executable (MZ), not a .csv file: the partner must send the file the name promises"}
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError(reasons[0], activities.ErrRuleViolation, nil,
+			activities.Violation{Reasons: reasons, Result: activities.InspectResult{Size: 15, SHA256: "abc"}}))
+	s.env.OnActivity(activities.QuarantineName, mock.Anything, mock.MatchedBy(func(q *activities.QuarantineInput) bool {
+		return q.Bucket == "quarantine" && q.Key == "acme/orders.csv" && q.SHA256 == "abc" && q.File.VersionID == "v1"
+	})).Return(&activities.QuarantineResult{Bucket: "quarantine", Key: "acme/orders.csv", VersionID: "qv1"}, nil).Once()
+	// Deliver is not mocked: reaching it would fail the test.
+	s.execute(in)
+
+	s.NoError(s.env.GetWorkflowError())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Quarantined, res.Status)
+	s.Equal("qv1", res.QuarantineVersionID)
+	s.Equal(reasons, res.Reasons)
+	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Quarantined}, s.moves)
+	s.Equal([]string{"file.quarantined"}, s.notified)
+	s.Equal([]string{"received", "inspecting", "quarantined"}, s.statusAttr)
+}
+
+func (s *ingestSuite) TestQuarantineCopyFailureFailsTheFile() {
+	in := input()
+	in.QuarantineBucket, in.QuarantineKey = "quarantine", "acme/orders.csv"
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError("file is empty (0 bytes)", activities.ErrRuleViolation, nil, activities.Violation{Reasons: []string{"file is empty (0 bytes)"}}))
+	s.env.OnActivity(activities.QuarantineName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError("vanished", activities.ErrObjectVanished, nil))
+	s.execute(in)
+	s.ErrorContains(s.env.GetWorkflowError(), "vanished")
+	s.Equal(filestatus.Failed, s.moves[len(s.moves)-1])
+}
+
+func (s *ingestSuite) TestSourceIsHandledAfterTheDeliveryIsRecorded() {
+	in := input()
+	in.Governance = governance.Policy{SourceAfterDelivery: governance.Delete}
+	s.inspectOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	var handledAfter []filestatus.Status
+	s.env.OnActivity(activities.HandleSourceName, mock.Anything, mock.MatchedBy(func(h *activities.HandleSourceInput) bool {
+		return h.Action == governance.Delete && h.DestVersionID == "dv1"
+	})).Return(func(context.Context, *activities.HandleSourceInput) error {
+		handledAfter = append([]filestatus.Status{}, s.moves...)
+		return nil
+	}).Once()
+	s.execute(in)
+
+	s.NoError(s.env.GetWorkflowError())
+	// The source goes only once the delivery is verified and recorded.
+	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Delivering, filestatus.Delivered}, handledAfter)
+}
+
+func (s *ingestSuite) TestSourceKeptByDefault() {
+	s.inspectOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	called := false
+	s.env.OnActivity(activities.HandleSourceName, mock.Anything, mock.Anything).Return(func(context.Context, *activities.HandleSourceInput) error {
+		called = true
+		return nil
+	}).Maybe()
+	s.execute(input())
+	s.NoError(s.env.GetWorkflowError())
+	s.False(called, "the source must be kept when the policy says nothing")
+}
+
 // TestReplayRecordedHistories replays histories recorded from the real
 // local stack (temporal workflow show -o json). A change to IngestFile that
 // would break workflows already running in production fails here with a
@@ -225,6 +294,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, h := range []struct{ file, workflowID string }{
 		{"testdata/history-delivered.json", "ingest-acme-c40cb1eec6bb8ed26a96708887acfce9"},
 		{"testdata/history-rule-violation.json", "ingest-acme-557a68a2611a8f6023f24ba45974b3f2"},
+		{"testdata/history-quarantined.json", "ingest-acme-6d865746d84bde755decfaa95006abeb"},
+		{"testdata/history-delivered-source-tagged.json", "ingest-globex-77c1edd124c495023b892bcb53c3a5d8"},
 	} {
 		t.Run(strings.TrimPrefix(h.file, "testdata/"), func(t *testing.T) {
 			f, err := os.Open(h.file)

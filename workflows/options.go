@@ -70,7 +70,7 @@ func deliverCtx(ctx workflow.Context) workflow.Context {
 			BackoffCoefficient:     2,
 			MaximumInterval:        2 * time.Minute,
 			MaximumAttempts:        10,
-			NonRetryableErrorTypes: []string{activities.ErrObjectVanished, activities.ErrDeliveryVerification},
+			NonRetryableErrorTypes: []string{activities.ErrObjectVanished, activities.ErrDeliveryVerification, activities.ErrDestinationRefused},
 		},
 	})
 }

@@ -136,7 +136,7 @@ start() { # NAME ADDR COMMAND... : start unless running; refuse a port someone e
 	setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 8>&- 9>&- &
 	local pid=$!
 	echo "$pid $(starttime "$pid")" >"$PIDS/$name.pid"
-	if [[ -f "$1" ]]; then sha256sum "$1" | cut -d' ' -f1 >"$PIDS/$name.sha256"; fi
+	if [[ -f "$1" ]]; then fingerprint "$1" >"$PIDS/$name.sha256"; fi
 }
 
 stop() { # NAME
@@ -150,12 +150,17 @@ stop() { # NAME
 	rm -f "$PIDS/$name.pid" "$PIDS/$name.sha256"
 }
 
-# restart_if_rebuilt NAME: Ferry's own processes run this clone's code, so a
-# rebuilt binary replaces the running one (tests must test current code).
+# fingerprint BIN: what a running Ferry process was started from, its
+# binary and the config it read.
+fingerprint() { cat "$1" "$HERE/ferry.yaml" | sha256sum | cut -d' ' -f1; }
+
+# restart_if_rebuilt NAME: Ferry's own processes run this clone's code and
+# config, so a rebuilt binary or a changed ferry.yaml replaces the running
+# process (tests must test current code).
 restart_if_rebuilt() {
 	local name="$1" bin="$BIN/$1"
-	if pid_of "$name" >/dev/null && [[ "$(sha256sum "$bin" | cut -d' ' -f1)" != "$(cat "$PIDS/$name.sha256" 2>/dev/null)" ]]; then
-		say "$name was rebuilt; restarting it"
+	if pid_of "$name" >/dev/null && [[ "$(fingerprint "$bin")" != "$(cat "$PIDS/$name.sha256" 2>/dev/null)" ]]; then
+		say "$name was rebuilt or its config changed; restarting it"
 		stop "$name"
 	fi
 }

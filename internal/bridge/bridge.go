@@ -123,7 +123,7 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 	if o.Bucket != b.Config.Landing.Bucket {
 		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, b.Config.Landing.Bucket), false)
 	}
-	up, err := landing.Route(o.Key, o.Size, b.Config.HasPartner)
+	up, err := landing.Router{Partners: b.Config.HasPartner, TemporarySuffixes: b.Config.Landing.TemporarySuffixes}.Route(o.Key, o.Size)
 	var ign *landing.Ignored
 	if errors.As(err, &ign) {
 		return ignore(ign.Reason, ign.Expected)
@@ -134,6 +134,8 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 		FileID: id, Partner: up.Partner, Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag,
 		Size: o.Size, EventName: o.EventName, EventTime: o.EventTime, Rules: partner.Rules,
 		DestBucket: partner.Destination.Bucket, DestKey: partner.Destination.Prefix + up.Path,
+		Governance:       partner.Governance,
+		QuarantineBucket: b.Config.Quarantine.Bucket, QuarantineKey: up.Partner + "/" + up.Path,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        id,

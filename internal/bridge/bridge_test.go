@@ -228,3 +228,29 @@ func TestTemporalUnreachableMeansRetryLater(t *testing.T) {
 }
 
 type workflowListRequest = workflowservice.ListWorkflowExecutionsRequest
+
+// An SFTP client that uploads under a temporary name and renames at the
+// end (WinSCP's .filepart) produces a Put of the temporary name, ignored,
+// then a Copy to the final name (how S3 SFTP servers rename), ingested.
+func TestTemporaryUploadNameIgnoredAndRenameIngested(t *testing.T) {
+	st := stacktest.Require(t)
+	srv, _ := newBridge(t, nil)
+	body, version := uploadEvent(t)
+	partial := strings.ReplaceAll(body, "final.csv", "final.csv.filepart")
+	if c, msg := post(t, srv.URL, "Bearer "+token, partial); c != http.StatusNoContent {
+		t.Fatalf("temporary upload answered %d: %s", c, msg)
+	}
+	const name = "acme/inbound/Résumé 2026+final.csv"
+	if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), fileid.WorkflowID("acme", "landing", name+".filepart", version), ""); err == nil {
+		t.Fatal("a workflow was started for the temporary upload name")
+	}
+	renamed := strings.ReplaceAll(body, "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Copy")
+	if c, msg := post(t, srv.URL, "Bearer "+token, renamed); c != http.StatusNoContent {
+		t.Fatalf("rename answered %d: %s", c, msg)
+	}
+	id := fileid.WorkflowID("acme", "landing", name, version)
+	terminate(t, st.Temporal, id)
+	if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err != nil {
+		t.Fatalf("the renamed file was not ingested: %v", err)
+	}
+}

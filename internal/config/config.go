@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
 )
 
@@ -25,7 +26,7 @@ import (
 type Config struct {
 	Temporal   Temporal           `mapstructure:"temporal"`
 	S3         S3                 `mapstructure:"s3"`
-	Landing    Bucket             `mapstructure:"landing"`
+	Landing    Landing            `mapstructure:"landing"`
 	Quarantine Bucket             `mapstructure:"quarantine"`
 	DynamoDB   DynamoDB           `mapstructure:"dynamodb"`
 	Bridge     Bridge             `mapstructure:"bridge"`
@@ -50,6 +51,15 @@ type S3 struct {
 // Bucket names one bucket.
 type Bucket struct {
 	Bucket string `mapstructure:"bucket"`
+}
+
+// Landing is the bucket partners upload into.
+type Landing struct {
+	Bucket string `mapstructure:"bucket"`
+	// TemporarySuffixes are the endings SFTP clients give a file while it
+	// uploads (WinSCP .filepart, FileZilla/others .part, .tmp); such objects
+	// are not ingested, the renamed final file is.
+	TemporarySuffixes []string `mapstructure:"temporary_suffixes"`
 }
 
 // DynamoDB names Ferry's tables.
@@ -78,10 +88,11 @@ type Webhook struct {
 	URL  string `mapstructure:"url"`
 }
 
-// Partner is one partner's destination and rules.
+// Partner is one partner's destination, rules and delivery governance.
 type Partner struct {
-	Destination Destination `mapstructure:"destination"`
-	Rules       rules.Rules `mapstructure:"rules"`
+	Destination Destination       `mapstructure:"destination"`
+	Rules       rules.Rules       `mapstructure:"rules"`
+	Governance  governance.Policy `mapstructure:"governance"`
 }
 
 // Destination is where a partner's accepted files are delivered.
@@ -96,17 +107,18 @@ var partnerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,31}$`)
 // defaults also make every scalar key known to viper, which is what lets
 // FERRY_* variables override keys that the file leaves out.
 var defaults = map[string]any{
-	"temporal.address":      "127.0.0.1:7233",
-	"temporal.namespace":    "default",
-	"temporal.task_queue":   "ferry-ingest",
-	"s3.path_style":         false,
-	"landing.bucket":        "",
-	"quarantine.bucket":     "",
-	"dynamodb.files_table":  "ferry-files",
-	"bridge.listen":         "127.0.0.1:8085",
-	"bridge.auth_token":     "",
-	"bridge.max_body_bytes": 1 << 20,
-	"notify.timeout":        "10s",
+	"temporal.address":           "127.0.0.1:7233",
+	"temporal.namespace":         "default",
+	"temporal.task_queue":        "ferry-ingest",
+	"s3.path_style":              false,
+	"landing.bucket":             "",
+	"landing.temporary_suffixes": []string{".part", ".filepart", ".tmp", ".partial", ".crdownload"},
+	"quarantine.bucket":          "",
+	"dynamodb.files_table":       "ferry-files",
+	"bridge.listen":              "127.0.0.1:8085",
+	"bridge.auth_token":          "",
+	"bridge.max_body_bytes":      1 << 20,
+	"notify.timeout":             "10s",
 }
 
 // BindFlags adds the flags every Ferry process shares. Flag names are the
@@ -182,6 +194,14 @@ func (c *Config) Validate() error {
 	if c.Bridge.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("bridge.max_body_bytes must be positive, got %d", c.Bridge.MaxBodyBytes))
 	}
+	if c.Quarantine.Bucket != "" && c.Quarantine.Bucket == c.Landing.Bucket {
+		errs = append(errs, errors.New("quarantine.bucket must differ from landing.bucket, or Ferry would ingest what it quarantines"))
+	}
+	for i, sfx := range c.Landing.TemporarySuffixes {
+		if !strings.HasPrefix(sfx, ".") || len(sfx) < 2 {
+			errs = append(errs, fmt.Errorf("landing.temporary_suffixes[%d] %q must start with '.'", i, sfx))
+		}
+	}
 	if c.Notify.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))
 	}
@@ -207,6 +227,12 @@ func (c *Config) Validate() error {
 		}
 		if p.Destination.Bucket == c.Landing.Bucket && c.Landing.Bucket != "" {
 			errs = append(errs, fmt.Errorf("%s.destination.bucket must differ from landing.bucket, or Ferry would ingest its own deliveries", field))
+		}
+		if p.Destination.Bucket == c.Quarantine.Bucket && c.Quarantine.Bucket != "" {
+			errs = append(errs, fmt.Errorf("%s.destination.bucket must differ from quarantine.bucket", field))
+		}
+		if err := p.Governance.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.governance.%w", field, err))
 		}
 		if err := p.Rules.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.rules.%w", field, err))

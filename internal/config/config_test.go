@@ -37,6 +37,9 @@ func TestLoadGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(c.Landing.TemporarySuffixes) == 0 {
+		t.Error("no default temporary upload suffixes")
+	}
 	if c.Temporal.TaskQueue != "ferry-ingest" || c.DynamoDB.FilesTable != "ferry-files" {
 		t.Errorf("defaults not applied: %+v %+v", c.Temporal, c.DynamoDB)
 	}
@@ -75,6 +78,10 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"delivering into landing", strings.Replace(good, "bucket: delivered", "bucket: landing", 1), "must differ from landing.bucket"},
 		{"no partners", good[:strings.Index(good, "partners:")], "at least one partner"},
 		{"not yaml", "temporal: [", "reading"},
+		{"kms without key", strings.Replace(good, "    rules:", "    governance:\n      encryption: SSE-KMS\n    rules:", 1), "partners.acme.governance.encryption SSE-KMS needs kms_key_id"},
+		{"retention without days", strings.Replace(good, "    rules:", "    governance:\n      retention_mode: COMPLIANCE\n    rules:", 1), "partners.acme.governance.retention_mode COMPLIANCE needs retention_days"},
+		{"delivering into quarantine", strings.Replace(good, "bucket: delivered", "bucket: quarantine", 1), "must differ from quarantine.bucket"},
+		{"bad temporary suffix", strings.Replace(good, "  bucket: landing\n", "  bucket: landing\n  temporary_suffixes: [part]\n", 1), "landing.temporary_suffixes[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -163,6 +163,21 @@ func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
 		t.Fatalf("DynamoDB record %+v", rec)
 	}
 
+	// The partner's governance was applied: SSE-KMS and an Object Lock
+	// retention, read back from S3 and recorded.
+	if obj.ServerSideEncryption != "aws:kms" {
+		t.Errorf("delivered object encryption %q, want aws:kms", obj.ServerSideEncryption)
+	}
+	ret, err := st.AWS.S3.GetObjectRetention(context.Background(), &s3.GetObjectRetentionInput{
+		Bucket: aws.String("delivered"), Key: aws.String("acme/" + name), VersionId: aws.String(res.DestVersionID),
+	})
+	if err != nil || ret.Retention.Mode != "GOVERNANCE" || aws.ToTime(ret.Retention.RetainUntilDate).Before(time.Now().Add(6*24*time.Hour)) {
+		t.Errorf("retention %+v, %v; want GOVERNANCE for 7 days", ret, err)
+	}
+	if rec.Encryption != "aws:kms" || rec.RetentionMode != "GOVERNANCE" || rec.RetainUntil == "" {
+		t.Errorf("record does not show the governance applied: %+v", rec)
+	}
+
 	// The webhook was told.
 	ev := notification(t, st, id, "file.delivered")
 	if ev.SHA256 != wantSHA || ev.DestKey != "acme/"+name || ev.DestVer != res.DestVersionID {
@@ -182,26 +197,91 @@ func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
 	findWorkflow(t, st, fmt.Sprintf(`FileStatus="delivered" AND ObjectKey=%q`, key))
 }
 
-func TestSFTPUploadBreakingARuleIsRecordedAsFailedWithTheReason(t *testing.T) {
+func TestSFTPUploadBreakingARuleIsQuarantinedWithTheReason(t *testing.T) {
 	st := stacktest.Require(t)
-	name := stacktest.Unique("payload-") + ".exe"
-	out, err := sftpBatch(t, st, "acme", "cd /landing/acme/inbound", "put "+localFile(t, name, []byte("MZ\x90\x00\x03binary")))
-	if err != nil {
+	tests := []struct {
+		name, ext string
+		body      []byte
+		want      string
+	}{
+		{"disallowed extension", ".exe", []byte("MZ\x90\x00\x03binary"), "extension .exe is not allowed"},
+		{"executable disguised as csv", ".csv", []byte("MZ\x90\x00\x03binary"), "Windows executable (MZ), not a .csv file"},
+		{"csv not in UTF-8", ".csv", []byte("id,name\n1,Zo\xeb\n"), "is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := stacktest.Unique("payload-") + tt.ext
+			out, err := sftpBatch(t, st, "acme", "cd /landing/acme/inbound", "put "+localFile(t, name, tt.body))
+			if err != nil {
+				t.Fatalf("sftp upload failed: %v\n%s", err, out)
+			}
+			key := "acme/inbound/" + name
+			id := findWorkflow(t, st, fmt.Sprintf(`Partner="acme" AND ObjectKey=%q`, key))
+			res := waitResult(t, st, id)
+			if res.Status != filestatus.Quarantined || !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {
+				t.Fatalf("result %+v, want quarantined with %q", res, tt.want)
+			}
+			// Operators find it under the quarantined filter.
+			findWorkflow(t, st, fmt.Sprintf(`FileStatus="quarantined" AND ObjectKey=%q`, key))
+			// The bytes wait in the quarantine bucket, under the partner's prefix.
+			q, err := st.AWS.S3.GetObject(context.Background(), &s3.GetObjectInput{
+				Bucket: aws.String(st.Config.Quarantine.Bucket), Key: aws.String("acme/" + name), VersionId: aws.String(res.QuarantineVersionID),
+			})
+			if err != nil {
+				t.Fatalf("quarantined copy: %v", err)
+			}
+			got, _ := io.ReadAll(q.Body)
+			q.Body.Close()
+			if !bytes.Equal(got, tt.body) {
+				t.Fatal("quarantined bytes differ from the upload")
+			}
+			rec, err := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable).Get(context.Background(), id)
+			if err != nil || rec.Status != filestatus.Quarantined || rec.QuarantineVersionID != res.QuarantineVersionID || len(rec.Reasons) == 0 {
+				t.Fatalf("record %+v, %v", rec, err)
+			}
+			if ev := notification(t, st, id, "file.quarantined"); len(ev.Reasons) == 0 {
+				t.Fatalf("quarantine notification carries no reason: %+v", ev)
+			}
+			// Nothing was delivered.
+			if _, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("delivered"), Key: aws.String("acme/" + name)}); err == nil {
+				t.Fatal("a refused file was delivered")
+			}
+		})
+	}
+}
+
+func TestGlobexDeliveryIsSSES3AndTagsTheSource(t *testing.T) {
+	st := stacktest.Require(t)
+	name := stacktest.Unique("shipment-") + ".xml"
+	body := []byte("<?xml version=\"1.0\"?><shipment id=\"7\"/>\n")
+	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+localFile(t, name, body)); err != nil {
 		t.Fatalf("sftp upload failed: %v\n%s", err, out)
 	}
-	id := findWorkflow(t, st, fmt.Sprintf(`Partner="acme" AND ObjectKey="acme/inbound/%s"`, name))
+	key := "globex/inbound/" + name
+	id := findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey=%q`, key))
 	res := waitResult(t, st, id)
-	if res.Status != filestatus.Failed || len(res.Reasons) == 0 || !strings.Contains(res.Reasons[0], "extension .exe is not allowed") {
-		t.Fatalf("result %+v, want failed with the extension reason", res)
+	if res.Status != filestatus.Delivered {
+		t.Fatalf("result %+v", res)
 	}
-	findWorkflow(t, st, fmt.Sprintf(`FileStatus="failed" AND ObjectKey="acme/inbound/%s"`, name))
-	ev := notification(t, st, id, "file.failed")
-	if len(ev.Reasons) == 0 {
-		t.Fatalf("failure notification carries no reason: %+v", ev)
+	head, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("delivered"), Key: aws.String("globex/" + name), VersionId: aws.String(res.DestVersionID)})
+	if err != nil || head.ServerSideEncryption != "AES256" {
+		t.Fatalf("delivered object: %+v, %v; want SSE-S3 (AES256)", head, err)
 	}
-	// Nothing was delivered.
-	if _, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("delivered"), Key: aws.String("acme/" + name)}); err == nil {
-		t.Fatal("a refused file was delivered")
+	// The landing version is tagged as delivered, pointing at the delivery.
+	rec, err := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable).Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := st.AWS.S3.GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: aws.String("landing"), Key: aws.String(key), VersionId: aws.String(rec.VersionID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	for _, tag := range tags.TagSet {
+		found[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if found["ferry-status"] != "delivered" || found["ferry-file-id"] != id {
+		t.Fatalf("landing tags %v", found)
 	}
 }
 

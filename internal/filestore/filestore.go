@@ -45,9 +45,18 @@ type File struct {
 	DestBucket    string            `dynamodbav:"dest_bucket,omitempty"`
 	DestKey       string            `dynamodbav:"dest_key,omitempty"`
 	DestVersionID string            `dynamodbav:"dest_version_id,omitempty"`
-	WorkflowRunID string            `dynamodbav:"workflow_run_id,omitempty"`
-	ReceivedAt    string            `dynamodbav:"received_at"`
-	UpdatedAt     string            `dynamodbav:"updated_at"`
+	// Governance applied to the delivered version, as S3 reported it.
+	Encryption    string `dynamodbav:"encryption,omitempty"`
+	KMSKeyID      string `dynamodbav:"kms_key_id,omitempty"`
+	RetentionMode string `dynamodbav:"retention_mode,omitempty"`
+	RetainUntil   string `dynamodbav:"retain_until,omitempty"`
+	// Where a file that broke a rule was copied for examination.
+	QuarantineBucket    string `dynamodbav:"quarantine_bucket,omitempty"`
+	QuarantineKey       string `dynamodbav:"quarantine_key,omitempty"`
+	QuarantineVersionID string `dynamodbav:"quarantine_version_id,omitempty"`
+	WorkflowRunID       string `dynamodbav:"workflow_run_id,omitempty"`
+	ReceivedAt          string `dynamodbav:"received_at"`
+	UpdatedAt           string `dynamodbav:"updated_at"`
 	// StageTimes holds when the file entered each status (RFC 3339, UTC).
 	StageTimes map[string]string `dynamodbav:"stage_times"`
 }
@@ -124,6 +133,14 @@ type Change struct {
 	DestBucket    string
 	DestKey       string
 	DestVersionID string
+	Encryption    string
+	KMSKeyID      string
+	RetentionMode string
+	RetainUntil   time.Time
+
+	QuarantineBucket    string
+	QuarantineKey       string
+	QuarantineVersionID string
 }
 
 // Move applies a status change if the file's current status allows it
@@ -151,6 +168,15 @@ func (s *Store) Move(ctx context.Context, fileID string, c Change) error {
 	add("dest_bucket", c.DestBucket)
 	add("dest_key", c.DestKey)
 	add("dest_version_id", c.DestVersionID)
+	add("encryption", c.Encryption)
+	add("kms_key_id", c.KMSKeyID)
+	add("retention_mode", c.RetentionMode)
+	if !c.RetainUntil.IsZero() {
+		add("retain_until", c.RetainUntil.UTC().Format(time.RFC3339))
+	}
+	add("quarantine_bucket", c.QuarantineBucket)
+	add("quarantine_key", c.QuarantineKey)
+	add("quarantine_version_id", c.QuarantineVersionID)
 	if c.Size > 0 {
 		names["#size"] = "size"
 		values[":size"] = &types.AttributeValueMemberN{Value: fmt.Sprint(c.Size)}

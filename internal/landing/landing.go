@@ -31,10 +31,18 @@ type Ignored struct {
 
 func (i *Ignored) Error() string { return i.Reason }
 
+// Router maps landing keys to partner uploads.
+type Router struct {
+	// Partners reports whether a partner name is configured.
+	Partners func(string) bool
+	// TemporarySuffixes are upload-in-progress endings (".filepart").
+	TemporarySuffixes []string
+}
+
 // Route maps a decoded object key to the partner upload it is, or returns
-// *Ignored saying why it is not one. partners reports whether a partner
-// name is configured.
-func Route(key string, size int64, partners func(string) bool) (Upload, error) {
+// *Ignored saying why it is not one.
+func (r Router) Route(key string, size int64) (Upload, error) {
+	partners := r.Partners
 	if strings.HasSuffix(key, "/") {
 		// `mkdir` over SFTP creates a zero-byte folder-marker object.
 		return Upload{}, &Ignored{Reason: fmt.Sprintf("folder marker %q (size %d) is not a file", key, size), Expected: true}
@@ -49,6 +57,14 @@ func Route(key string, size int64, partners func(string) bool) (Upload, error) {
 	dir, path, ok := strings.Cut(rest, "/")
 	if !ok || dir != InboundDir || path == "" {
 		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is outside partner %s's upload folder %s/%s/", key, partner, partner, InboundDir)}
+	}
+	lower := strings.ToLower(path)
+	for _, sfx := range r.TemporarySuffixes {
+		if strings.HasSuffix(lower, strings.ToLower(sfx)) {
+			// The client renames it when the upload completes; that rename
+			// arrives as its own event and is ingested.
+			return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is a temporary upload name (%s): the final name will be ingested", key, sfx), Expected: true}
+		}
 	}
 	return Upload{Partner: partner, Path: path}, nil
 }

@@ -23,9 +23,13 @@ func TestRoute(t *testing.T) {
 		{key: "initech/inbound/x.csv", ignored: true}, // unknown partner
 		{key: "x.csv", ignored: true},
 		{key: "/inbound/x.csv", ignored: true},
+		{key: "acme/inbound/orders.csv.filepart", ignored: true, expected: true}, // WinSCP
+		{key: "acme/inbound/orders.csv.PART", ignored: true, expected: true},
+		{key: "acme/inbound/orders.part.csv", wantPath: "orders.part.csv"},
 	}
+	r := Router{Partners: known, TemporarySuffixes: []string{".part", ".filepart"}}
 	for _, tt := range tests {
-		up, err := Route(tt.key, 10, known)
+		up, err := r.Route(tt.key, 10)
 		var ign *Ignored
 		if tt.ignored {
 			if !errors.As(err, &ign) || ign.Reason == "" {

@@ -6,9 +6,12 @@ package rules
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxKeyBytes is S3's limit on object key length.
@@ -24,6 +27,16 @@ type Rules struct {
 	MinSizeBytes int64 `mapstructure:"min_size_bytes" json:"minSizeBytes,omitempty"`
 	// MaxSizeBytes is the largest accepted file; 0 means no limit.
 	MaxSizeBytes int64 `mapstructure:"max_size_bytes" json:"maxSizeBytes,omitempty"`
+	// NamePattern is a regular expression the file's name (the last path
+	// segment) must match in full; empty means any name.
+	NamePattern string `mapstructure:"name_pattern" json:"namePattern,omitempty"`
+	// CheckContent makes inspection check that the content agrees with the
+	// extension (no executable or archive under a .csv name; text files in
+	// TextEncoding).
+	CheckContent bool `mapstructure:"check_content" json:"checkContent,omitempty"`
+	// TextEncoding is the encoding text files must be in: "utf-8" (the
+	// default) or "ascii".
+	TextEncoding string `mapstructure:"text_encoding" json:"textEncoding,omitempty"`
 }
 
 // CheckKey returns every reason the key itself is unacceptable: hostile or
@@ -40,6 +53,16 @@ func (r Rules) CheckKey(key string) []string {
 		if unicode.IsControl(c) {
 			reasons = append(reasons, fmt.Sprintf("key contains control character %U: rename the file without control characters", c))
 			break
+		}
+	}
+	if utf8.ValidString(key) && !norm.NFC.IsNormalString(key) {
+		// The same visible name in two normal forms would be two different
+		// files; refusing the rarer form keeps one name per file.
+		reasons = append(reasons, "key is not in Unicode normal form C: rename the file (most systems save names in NFC)")
+	}
+	if r.NamePattern != "" {
+		if re, err := regexp.Compile("^(?:" + r.NamePattern + ")$"); err == nil && !re.MatchString(path.Base(key)) {
+			reasons = append(reasons, fmt.Sprintf("file name %q does not match this partner's pattern %s", path.Base(key), r.NamePattern))
 		}
 	}
 	for _, seg := range strings.Split(key, "/") {
@@ -80,6 +103,16 @@ func (r Rules) Validate() error {
 		if !strings.HasPrefix(e, ".") || e != strings.ToLower(e) || len(e) < 2 || strings.ContainsAny(e, "/ ") {
 			return fmt.Errorf("allowed_extensions: %q must be lower case with a leading dot, like \".csv\"", e)
 		}
+	}
+	if r.NamePattern != "" {
+		if _, err := regexp.Compile("^(?:" + r.NamePattern + ")$"); err != nil {
+			return fmt.Errorf("name_pattern: %w", err)
+		}
+	}
+	switch r.TextEncoding {
+	case "", "utf-8", "ascii":
+	default:
+		return fmt.Errorf("text_encoding: %q is not supported: use utf-8 or ascii", r.TextEncoding)
 	}
 	if r.MinSizeBytes < 0 || r.MaxSizeBytes < 0 {
 		return fmt.Errorf("min_size_bytes and max_size_bytes must not be negative")

@@ -30,11 +30,18 @@ type Object struct {
 	Size      int64
 }
 
-// Created reports whether the event announces a new object version (put,
-// multipart completion, copy — a rename over SFTP arrives as a copy).
-// AWS names these "ObjectCreated:Put", MinIO "s3:ObjectCreated:Put".
+// Created reports whether the event announces a new object version with
+// new content: a put, a POST upload, a completed multipart upload, or a
+// copy (a rename over SFTP arrives as a copy). AWS names these
+// "ObjectCreated:Put", MinIO "s3:ObjectCreated:Put". MinIO also reports
+// tagging and retention changes as s3:ObjectCreated:PutTagging and the
+// like; those change no bytes and are not uploads.
 func (o Object) Created() bool {
-	return strings.HasPrefix(strings.TrimPrefix(o.EventName, "s3:"), "ObjectCreated:")
+	switch strings.TrimPrefix(o.EventName, "s3:") {
+	case "ObjectCreated:Put", "ObjectCreated:Post", "ObjectCreated:Copy", "ObjectCreated:CompleteMultipartUpload":
+		return true
+	}
+	return false
 }
 
 // body is the union of the documents Parse accepts.

@@ -75,6 +75,8 @@ func TestCreated(t *testing.T) {
 	for name, want := range map[string]bool{
 		"ObjectCreated:Put": true, "s3:ObjectCreated:Copy": true, "ObjectCreated:CompleteMultipartUpload": true,
 		"s3:ObjectRemoved:Delete": false, "ObjectRestore:Completed": false, "s3:ObjectAccessed:Get": false,
+		"s3:ObjectCreated:PutTagging": false, "s3:ObjectCreated:PutRetention": false, "s3:ObjectCreated:PutLegalHold": false,
+		"s3:ObjectCreated:Post": true,
 	} {
 		if got := (Object{EventName: name}).Created(); got != want {
 			t.Errorf("Created(%q) = %v, want %v", name, got, want)

@@ -1,0 +1,200 @@
+package activities_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/rules"
+)
+
+// The local stack's MinIO runs its built-in KMS with this key
+// (MINIO_KMS_SECRET_KEY in deploy/local/stack.sh), so SSE here is real.
+const localKMSKey = "ferry-local"
+
+func TestDeliverAppliesAndVerifiesGovernance(t *testing.T) {
+	tests := []struct {
+		name       string
+		policy     governance.Policy
+		encryption types.ServerSideEncryption
+	}{
+		{"SSE-KMS and compliance retention", governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: localKMSKey, RetentionMode: governance.Compliance, RetentionDays: 1}, types.ServerSideEncryptionAwsKms},
+		{"SSE-S3 and governance retention", governance.Policy{Encryption: governance.SSES3, RetentionMode: governance.Governance, RetentionDays: 30}, types.ServerSideEncryptionAes256},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			dest := f.stack.Bucket(t, true)
+			body := []byte("batch,qty\n7,100\n")
+			ref := f.ref("acme/inbound/batch.csv", f.put(t, "acme/inbound/batch.csv", body))
+			insp, err := f.inspect(t, ref, csvRules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now()
+			res, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/batch.csv", Governance: tt.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			// Read the controls back from S3 as an auditor would.
+			ret, err := f.stack.AWS.S3.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(dest), Key: aws.String("acme/batch.csv"), VersionId: aws.String(res.DestVersionID)})
+			if err != nil {
+				t.Fatalf("reading retention back: %v", err)
+			}
+			if string(ret.Retention.Mode) != tt.policy.RetentionMode {
+				t.Errorf("retention mode %s, want %s", ret.Retention.Mode, tt.policy.RetentionMode)
+			}
+			wantUntil := before.Add(time.Duration(tt.policy.RetentionDays) * 24 * time.Hour)
+			if until := aws.ToTime(ret.Retention.RetainUntilDate); until.Before(wantUntil.Add(-time.Minute)) || until.After(wantUntil.Add(time.Hour)) {
+				t.Errorf("retained until %v, want about %v", until, wantUntil)
+			}
+			obj, err := f.stack.AWS.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(dest), Key: aws.String("acme/batch.csv"), VersionId: aws.String(res.DestVersionID)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(obj.Body)
+			obj.Body.Close()
+			if obj.ServerSideEncryption != tt.encryption || !bytes.Equal(got, body) {
+				t.Errorf("encryption %s, bytes %q; want %s and the uploaded bytes", obj.ServerSideEncryption, got, tt.encryption)
+			}
+			if res.Encryption != string(tt.encryption) || res.RetentionMode != tt.policy.RetentionMode || res.RetainUntil.IsZero() {
+				t.Errorf("result does not record the controls: %+v", res)
+			}
+			tags, err := f.stack.AWS.S3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(dest), Key: aws.String("acme/batch.csv"), VersionId: aws.String(res.DestVersionID)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := map[string]string{}
+			for _, tag := range tags.TagSet {
+				found[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+			}
+			if found["ferry-sha256"] != insp.SHA256 || found["ferry-partner"] != "acme" || found["ferry-file-id"] != ref.FileID {
+				t.Errorf("tags %v", found)
+			}
+			// A locked version cannot be deleted: the lock is real.
+			if _, err := f.stack.AWS.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(dest), Key: aws.String("acme/batch.csv"), VersionId: aws.String(res.DestVersionID)}); err == nil {
+				t.Error("deleted a version under Object Lock retention")
+			}
+			// Retried delivery re-verifies the governed version and reuses it.
+			again, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/batch.csv", Governance: tt.policy})
+			if err != nil || !again.Reused || again.DestVersionID != res.DestVersionID {
+				t.Fatalf("retry = %+v, %v", again, err)
+			}
+		})
+	}
+}
+
+func TestDeliverRefusesAVersionMissingItsControls(t *testing.T) {
+	f := newFixture(t)
+	dest := f.stack.Bucket(t, false) // no Object Lock: retention cannot be applied
+	ref := f.ref("acme/inbound/a.csv", f.put(t, "acme/inbound/a.csv", []byte("a,b\n")))
+	insp, err := f.inspect(t, ref, csvRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/a.csv",
+		Governance: governance.Policy{RetentionMode: governance.Compliance, RetentionDays: 1}})
+	app := appErr(t, err, activities.ErrDestinationRefused)
+	if !strings.Contains(app.Message(), "retention needs Object Lock") {
+		t.Fatalf("message %q does not say what to fix", app.Message())
+	}
+}
+
+func TestInspectFindsContentViolationsInTheSameRead(t *testing.T) {
+	f := newFixture(t)
+	r := rules.Rules{AllowedExtensions: []string{".csv"}, CheckContent: true}
+	tests := map[string]struct {
+		body []byte
+		want string
+	}{
+		"exe renamed csv": {[]byte("MZ\x90\x00\x03\x00\x00\x00"), "Windows executable (MZ), not a .csv file"},
+		"latin-1 csv":     {[]byte("id,name\n1,Zo\xeb\n"), "byte 12 is not valid UTF-8"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			ref := f.ref("acme/inbound/x.csv", f.put(t, "acme/inbound/x.csv", tt.body))
+			_, err := f.inspect(t, ref, r)
+			app := appErr(t, err, activities.ErrRuleViolation)
+			var v activities.Violation
+			if err := app.Details(&v); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.Join(v.Reasons, "; "), tt.want) {
+				t.Fatalf("reasons %v, want %q", v.Reasons, tt.want)
+			}
+			// The file was read once and its checksum is known for the record.
+			if v.Result.SHA256 == "" || v.Result.BytesRead != int64(len(tt.body)) {
+				t.Fatalf("violation carries no checksum of the read: %+v", v.Result)
+			}
+		})
+	}
+}
+
+func TestQuarantineCopiesTheVersionAndKeepsTheSource(t *testing.T) {
+	f := newFixture(t)
+	qb := f.stack.Bucket(t, false)
+	ref := f.ref("acme/inbound/x.csv", f.put(t, "acme/inbound/x.csv", []byte("MZ\x90\x00")))
+	v, err := f.env.ExecuteActivity(activities.QuarantineName, &activities.QuarantineInput{File: ref, Bucket: qb, Key: "acme/x.csv", SHA256: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q activities.QuarantineResult
+	if err := v.Get(&q); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := f.stack.AWS.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(qb), Key: aws.String("acme/x.csv"), VersionId: aws.String(q.VersionID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if string(got) != "MZ\x90\x00" || obj.Metadata["ferry-file-id"] != ref.FileID {
+		t.Fatalf("quarantined %q with metadata %v", got, obj.Metadata)
+	}
+	if _, err := f.stack.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(f.src), Key: aws.String(ref.Key), VersionId: aws.String(ref.VersionID)}); err != nil {
+		t.Fatalf("the source was not kept: %v", err)
+	}
+}
+
+func TestHandleSource(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+
+	tagged := f.ref("acme/inbound/t.csv", f.put(t, "acme/inbound/t.csv", []byte("a\n")))
+	if _, err := f.env.ExecuteActivity(activities.HandleSourceName, &activities.HandleSourceInput{File: tagged, Action: governance.Tag, DestVersionID: "dv1"}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := f.stack.AWS.S3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(f.src), Key: aws.String(tagged.Key), VersionId: aws.String(tagged.VersionID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags.TagSet) != 3 {
+		t.Fatalf("tags %v", tags.TagSet)
+	}
+
+	key := "acme/inbound/d.csv"
+	old := f.ref(key, f.put(t, key, []byte("old\n")))
+	newer := f.put(t, key, []byte("a newer upload\n"))
+	for range 2 { // deleting twice is fine: a retry must not fail
+		if _, err := f.env.ExecuteActivity(activities.HandleSourceName, &activities.HandleSourceInput{File: old, Action: governance.Delete}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.stack.AWS.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.src), Key: aws.String(key), VersionId: aws.String(old.VersionID)}); err == nil {
+		t.Fatal("the delivered version is still in landing")
+	}
+	// Only the delivered version goes; a newer upload of the same name stays.
+	if _, err := f.stack.AWS.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.src), Key: aws.String(key), VersionId: aws.String(newer)}); err != nil {
+		t.Fatalf("the newer upload was deleted too: %v", err)
+	}
+}

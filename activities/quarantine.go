@@ -1,0 +1,82 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/ferrydata/ferry/internal/governance"
+)
+
+// QuarantineInput is Quarantine's input.
+type QuarantineInput struct {
+	File   FileRef
+	Bucket string
+	Key    string
+	// SHA256 is known when the violation was found while reading.
+	SHA256 string
+}
+
+// QuarantineResult names the quarantined copy.
+type QuarantineResult struct {
+	Bucket    string
+	Key       string
+	VersionID string
+}
+
+// Quarantine copies a file that broke a rule into the quarantine bucket,
+// where people can examine it without it ever reaching the destination. The
+// landing object stays as it was. Idempotent like Deliver.
+func (a *Activities) Quarantine(ctx context.Context, in *QuarantineInput) (*QuarantineResult, error) {
+	head, _, err := a.copyVersion(ctx, in.File, in.Bucket, in.Key, "", in.SHA256, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &QuarantineResult{Bucket: in.Bucket, Key: in.Key, VersionID: aws.ToString(head.VersionId)}
+	in.File.logger(ctx).Warn("quarantined file", "quarantine_bucket", in.Bucket, "quarantine_key", in.Key, "quarantine_version_id", res.VersionID)
+	return res, nil
+}
+
+// HandleSourceInput is HandleSource's input.
+type HandleSourceInput struct {
+	File FileRef
+	// Action is governance.Delete or governance.Tag.
+	Action        string
+	DestVersionID string
+}
+
+// HandleSource deletes or tags the landing version after its delivery was
+// verified, per the partner's policy. Both are idempotent: deleting a
+// version that is already gone succeeds.
+func (a *Activities) HandleSource(ctx context.Context, in *HandleSourceInput) error {
+	f := in.File
+	switch in.Action {
+	case governance.Delete:
+		// Deleting by version ID removes that version for good; later
+		// versions of the same key (new uploads) are untouched.
+		_, err := a.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(f.Bucket), Key: aws.String(f.Key), VersionId: versionPtr(f.VersionID)})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("deleting delivered source s3://%s/%s version %s: %w", f.Bucket, f.Key, orETag(f), err)
+		}
+	case governance.Tag:
+		tags := []types.Tag{
+			{Key: aws.String("ferry-status"), Value: aws.String("delivered")},
+			{Key: aws.String("ferry-file-id"), Value: aws.String(f.FileID)},
+			{Key: aws.String("ferry-delivered-version"), Value: aws.String(url.QueryEscape(in.DestVersionID))},
+		}
+		_, err := a.S3.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
+			Bucket: aws.String(f.Bucket), Key: aws.String(f.Key), VersionId: versionPtr(f.VersionID), Tagging: &types.Tagging{TagSet: tags},
+		})
+		if err != nil {
+			return fmt.Errorf("tagging delivered source s3://%s/%s version %s: %w", f.Bucket, f.Key, orETag(f), err)
+		}
+	default:
+		return fmt.Errorf("unknown source action %q", in.Action)
+	}
+	f.logger(ctx).Info("handled source after delivery", "action", in.Action)
+	return nil
+}
