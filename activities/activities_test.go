@@ -85,7 +85,10 @@ func appErr(t *testing.T, err error, typ string) *temporal.ApplicationError {
 	return app
 }
 
-var csvRules = rules.Rules{AllowedExtensions: []string{".csv"}, MaxSizeBytes: 1 << 20}
+var (
+	csvRules = rules.Rules{AllowedExtensions: []string{".csv"}, MaxSizeBytes: 1 << 20}
+	rulesAny = rules.Rules{}
+)
 
 func TestInspectReadsOnceAndComputesChecksums(t *testing.T) {
 	f := newFixture(t)

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -9,19 +10,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/governance"
 )
 
-// DeliverInput is Deliver's input: the inspected source, its destination
-// and the partner's governance policy.
+// DeliverInput is Deliver's input: the inspected source, its destination,
+// the partner's governance policy and how to copy.
 type DeliverInput struct {
 	File       FileRef
 	Inspection InspectResult
 	DestBucket string
 	DestKey    string
 	Governance governance.Policy
+	Copy       CopyOptions
+	// MaxAttempts is the retry policy's limit: the last attempt aborts a
+	// multipart upload it cannot finish instead of leaving its parts.
+	MaxAttempts int32
 }
 
 // DeliverResult names the delivered version and the controls applied to it,
@@ -32,7 +38,11 @@ type DeliverResult struct {
 	DestVersionID string
 	// Reused is true when an earlier attempt had already delivered this
 	// file and its version was verified and kept instead of copying again.
-	Reused        bool
+	Reused bool
+	// Multipart is true for a copy in parts; PartsResumed counts the parts
+	// an earlier (crashed) attempt had copied and this one kept.
+	Multipart     bool
+	PartsResumed  int
 	Encryption    string    // as S3 reports it: AES256 or aws:kms
 	KMSKeyID      string    // for aws:kms
 	RetentionMode string    // GOVERNANCE or COMPLIANCE
@@ -48,91 +58,104 @@ const (
 )
 
 // Deliver copies the inspected version server-side to the destination (the
-// bytes never pass through the worker), applies the partner's governance
+// bytes never pass through the worker) — in one CopyObject, or in parallel
+// parts above the multipart threshold — applies the partner's governance
 // (encryption, Object Lock retention, tags) and verifies the new version:
 // size, SHA-256, S3 checksum and every control, as S3 reports them. It is
 // idempotent: a retry finds and re-verifies the version an earlier attempt
-// wrote instead of writing a second one.
-func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (*DeliverResult, error) {
+// wrote, or continues the multipart upload it started.
+func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (res *DeliverResult, err error) {
 	f, insp, gov := in.File, in.Inspection, in.Governance
-	tags := url.Values{"ferry-partner": {f.Partner}, "ferry-sha256": {insp.SHA256}, "ferry-file-id": {f.FileID}}
-	head, reused, err := a.copyVersion(ctx, f, in.DestBucket, in.DestKey, insp.ContentType, insp.SHA256, func(c *s3.CopyObjectInput) {
-		c.Tagging, c.TaggingDirective = aws.String(tags.Encode()), types.TaggingDirectiveReplace
-		switch gov.Encryption {
-		case governance.SSES3:
-			c.ServerSideEncryption = types.ServerSideEncryptionAes256
-		case governance.SSEKMS:
-			c.ServerSideEncryption, c.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(gov.KMSKeyID)
+	w := writeOptions{
+		contentType: insp.ContentType,
+		tagging:     url.Values{"ferry-partner": {f.Partner}, "ferry-sha256": {insp.SHA256}, "ferry-file-id": {f.FileID}}.Encode(),
+	}
+	switch gov.Encryption {
+	case governance.SSES3:
+		w.sse = types.ServerSideEncryptionAes256
+	case governance.SSEKMS:
+		w.sse, w.kmsKeyID = types.ServerSideEncryptionAwsKms, gov.KMSKeyID
+	}
+	if gov.RetentionMode != "" {
+		w.lockMode, w.retainUntil = types.ObjectLockMode(gov.RetentionMode), gov.RetainUntil(time.Now())
+	}
+	c := &copier{a: a, f: f, bucket: in.DestBucket, key: in.DestKey, size: insp.Size, opts: in.Copy.withDefaults()}
+	defer func() {
+		if err != nil && lastAttempt(ctx, err, in.MaxAttempts) {
+			c.abort(ctx)
 		}
-		if gov.RetentionMode != "" {
-			c.ObjectLockMode = types.ObjectLockMode(gov.RetentionMode)
-			c.ObjectLockRetainUntilDate = aws.Time(gov.RetainUntil(time.Now()))
-		}
-	})
+	}()
+	head, reused, err := a.copyVersion(ctx, c, insp.SHA256, w)
 	if err != nil {
 		return nil, err
 	}
 	if err := verify(in, head); err != nil {
 		return nil, err
 	}
-	res := &DeliverResult{
+	res = &DeliverResult{
 		DestBucket: in.DestBucket, DestKey: in.DestKey, DestVersionID: aws.ToString(head.VersionId), Reused: reused,
+		Multipart: c.progress.UploadID != "", PartsResumed: c.resumed,
 		Encryption: string(head.ServerSideEncryption), KMSKeyID: aws.ToString(head.SSEKMSKeyId),
 		RetentionMode: string(head.ObjectLockMode), RetainUntil: aws.ToTime(head.ObjectLockRetainUntilDate),
 	}
 	f.logger(ctx).Info("delivered file", "dest_bucket", in.DestBucket, "dest_key", in.DestKey, "dest_version_id", res.DestVersionID,
-		"reused", reused, "encryption", res.Encryption, "retention_mode", res.RetentionMode, "retain_until", res.RetainUntil)
+		"reused", reused, "multipart", res.Multipart, "parts_resumed", res.PartsResumed,
+		"encryption", res.Encryption, "retention_mode", res.RetentionMode, "retain_until", res.RetainUntil)
 	return res, nil
 }
 
-// copyVersion copies the source version to bucket/key unless the current
-// version there was already written for this file (a retried attempt), and
-// returns the destination version's metadata as S3 reports it.
-func (a *Activities) copyVersion(ctx context.Context, f FileRef, bucket, key, contentType, sha string, opts func(*s3.CopyObjectInput)) (*s3.HeadObjectOutput, bool, error) {
+// lastAttempt reports whether err ends the activity for good: it is
+// non-retryable, the activity was cancelled, or this was the last attempt.
+func lastAttempt(ctx context.Context, err error, maxAttempts int32) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.NonRetryable() {
+		return true
+	}
+	if errors.Is(err, context.Canceled) {
+		return true
+	}
+	return activity.IsActivity(ctx) && maxAttempts > 0 && activity.GetInfo(ctx).Attempt >= maxAttempts
+}
+
+// copyVersion copies the source version to the copier's destination unless
+// the current version there was already written for this file (a retried
+// attempt), and returns the destination version's metadata as S3 reports it.
+func (a *Activities) copyVersion(ctx context.Context, c *copier, sha string, w writeOptions) (*s3.HeadObjectOutput, bool, error) {
+	f := c.f
 	headOf := func(version *string) (*s3.HeadObjectOutput, error) {
-		return a.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: version, ChecksumMode: types.ChecksumModeEnabled})
+		return a.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(c.key), VersionId: version, ChecksumMode: types.ChecksumModeEnabled})
 	}
 	prev, err := headOf(nil)
 	if err == nil && prev.Metadata[metaFileID] == f.FileID {
 		return prev, true, nil
 	}
 	if err != nil && !isNotFound(err) {
-		return nil, false, fmt.Errorf("checking s3://%s/%s: %w", bucket, key, err)
+		return nil, false, fmt.Errorf("checking s3://%s/%s: %w", c.bucket, c.key, err)
 	}
-	in := &s3.CopyObjectInput{
-		Bucket:            aws.String(bucket),
-		Key:               aws.String(key),
-		CopySource:        aws.String(copySource(f)),
-		CopySourceIfMatch: etagCondition(f),
-		MetadataDirective: types.MetadataDirectiveReplace,
-		ContentType:       aws.String(contentType),
-		Metadata: map[string]string{
-			metaFileID: f.FileID, metaPartner: f.Partner, metaSHA256: sha, metaSourceVersion: orETag(f),
-		},
-	}
-	if contentType == "" {
-		in.ContentType = nil
-	}
-	if opts != nil {
-		opts(in)
-	}
-	out, err := a.S3.CopyObject(ctx, in)
-	if err != nil {
-		if isNotFound(err) || isPreconditionFailed(err) {
-			return nil, false, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("s3://%s/%s version %s vanished (deleted or overwritten) before it could be copied to s3://%s/%s; the partner must upload it again",
-					f.Bucket, f.Key, orETag(f), bucket, key), ErrObjectVanished, err)
+	w.metadata = map[string]string{metaFileID: f.FileID, metaPartner: f.Partner, metaSHA256: sha, metaSourceVersion: orETag(f)}
+	stop := c.keepAlive(ctx)
+	defer stop()
+
+	var version string
+	if c.size > c.opts.MultipartThresholdBytes {
+		if version, err = c.multipart(ctx, w); err != nil {
+			return nil, false, err
 		}
-		if isBadRequest(err) {
-			return nil, false, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("S3 refused to copy s3://%s/%s to s3://%s/%s as invalid: %v; check the partner's governance against the bucket (retention needs Object Lock, enabled when the bucket is created; SSE-KMS needs an existing key), fix the config, then reset the workflow",
-					f.Bucket, f.Key, bucket, key, err), ErrDestinationRefused, err)
+	} else {
+		in := &s3.CopyObjectInput{
+			Bucket: aws.String(c.bucket), Key: aws.String(c.key),
+			CopySource: aws.String(copySource(f)), CopySourceIfMatch: etagCondition(f),
 		}
-		return nil, false, fmt.Errorf("copying s3://%s/%s (version %s) to s3://%s/%s: %w", f.Bucket, f.Key, orETag(f), bucket, key, err)
+		w.copyObject(in)
+		out, err := a.S3.CopyObject(ctx, in)
+		if err != nil {
+			return nil, false, c.classify(err)
+		}
+		version = aws.ToString(out.VersionId)
 	}
-	head, err := headOf(versionPtr(aws.ToString(out.VersionId)))
+	head, err := headOf(versionPtr(version))
 	if err != nil {
-		return nil, false, fmt.Errorf("reading back s3://%s/%s version %s: %w", bucket, key, aws.ToString(out.VersionId), err)
+		return nil, false, fmt.Errorf("reading back s3://%s/%s version %s: %w", c.bucket, c.key, version, err)
 	}
 	return head, false, nil
 }

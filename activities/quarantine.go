@@ -19,6 +19,8 @@ type QuarantineInput struct {
 	Key    string
 	// SHA256 is known when the violation was found while reading.
 	SHA256 string
+	Size   int64
+	Copy   CopyOptions
 }
 
 // QuarantineResult names the quarantined copy.
@@ -32,7 +34,8 @@ type QuarantineResult struct {
 // where people can examine it without it ever reaching the destination. The
 // landing object stays as it was. Idempotent like Deliver.
 func (a *Activities) Quarantine(ctx context.Context, in *QuarantineInput) (*QuarantineResult, error) {
-	head, _, err := a.copyVersion(ctx, in.File, in.Bucket, in.Key, "", in.SHA256, nil)
+	c := &copier{a: a, f: in.File, bucket: in.Bucket, key: in.Key, size: in.Size, opts: in.Copy.withDefaults()}
+	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ type IngestInput struct {
 	// rule is copied; empty means such a file simply fails.
 	QuarantineBucket string
 	QuarantineKey    string
+	// Copy tunes the server-side copies (multipart threshold, part size,
+	// concurrency).
+	Copy activities.CopyOptions
 }
 
 // IngestResult is how the file ended.
@@ -101,7 +104,10 @@ type FileState struct {
 	QuarantineBucket    string
 	QuarantineKey       string
 	QuarantineVersionID string
-	History             []StageChange
+	// DeliveryPartsResumed counts the parts of a multipart copy that a
+	// crashed attempt had finished and a later attempt kept.
+	DeliveryPartsResumed int
+	History              []StageChange
 }
 
 // ingest is one IngestFile execution's state.
@@ -211,12 +217,14 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 	var del activities.DeliverResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, &activities.DeliverInput{
 		File: w.ref(), Inspection: insp, DestBucket: w.in.DestBucket, DestKey: w.in.DestKey, Governance: w.in.Governance,
+		Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
 	}).Get(ctx, &del); err != nil {
 		return w.fail(ctx, []string{"delivery failed: " + failureMessage(err)}, err)
 	}
 	w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = del.DestBucket, del.DestKey, del.DestVersionID
 
 	w.state.Encryption, w.state.RetentionMode, w.state.RetainUntil = del.Encryption, del.RetentionMode, del.RetainUntil
+	w.state.DeliveryPartsResumed = del.PartsResumed
 
 	if err := w.move(ctx, filestore.Change{
 		Status: filestatus.Delivered, DestBucket: del.DestBucket, DestKey: del.DestKey, DestVersionID: del.DestVersionID,
@@ -237,6 +245,7 @@ func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResu
 	var q activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
 		File: w.ref(), Bucket: w.in.QuarantineBucket, Key: w.in.QuarantineKey, SHA256: w.state.SHA256,
+		Size: w.state.Size, Copy: w.in.Copy,
 	}).Get(ctx, &q); err != nil {
 		return w.fail(ctx, []string{"quarantine failed: " + failureMessage(err)}, err)
 	}

@@ -61,15 +61,22 @@ func inspectCtx(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// deliverMaxAttempts is also passed to Deliver, whose last attempt aborts a
+// multipart upload it cannot finish.
+const deliverMaxAttempts = 10
+
 func deliverCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// One server-side CopyObject (up to 5 GiB) takes minutes at most.
-		StartToCloseTimeout: time.Hour,
+		// A multipart copy of the largest object S3 holds takes hours; the
+		// heartbeat (every 5 s while copying) is what catches a dead worker,
+		// whose successor continues the same multipart upload.
+		StartToCloseTimeout: 12 * time.Hour,
+		HeartbeatTimeout:    20 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        2 * time.Minute,
-			MaximumAttempts:        10,
+			MaximumAttempts:        deliverMaxAttempts,
 			NonRetryableErrorTypes: []string{activities.ErrObjectVanished, activities.ErrDeliveryVerification, activities.ErrDestinationRefused},
 		},
 	})

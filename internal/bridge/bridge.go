@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/landing"
@@ -136,6 +137,11 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 		DestBucket: partner.Destination.Bucket, DestKey: partner.Destination.Prefix + up.Path,
 		Governance:       partner.Governance,
 		QuarantineBucket: b.Config.Quarantine.Bucket, QuarantineKey: up.Partner + "/" + up.Path,
+		Copy: activities.CopyOptions{
+			MultipartThresholdBytes: b.Config.Delivery.MultipartThresholdBytes,
+			PartSizeBytes:           b.Config.Delivery.PartSizeBytes,
+			Concurrency:             b.Config.Delivery.CopyConcurrency,
+		},
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        id,

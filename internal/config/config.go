@@ -30,6 +30,7 @@ type Config struct {
 	Quarantine Bucket             `mapstructure:"quarantine"`
 	DynamoDB   DynamoDB           `mapstructure:"dynamodb"`
 	Bridge     Bridge             `mapstructure:"bridge"`
+	Delivery   Delivery           `mapstructure:"delivery"`
 	Notify     Notify             `mapstructure:"notify"`
 	Partners   map[string]Partner `mapstructure:"partners"`
 }
@@ -76,6 +77,15 @@ type Bridge struct {
 	MaxBodyBytes int64  `mapstructure:"max_body_bytes"`
 }
 
+// Delivery tunes server-side copies.
+type Delivery struct {
+	// MultipartThresholdBytes: larger objects are copied in parts
+	// (at most 5 GiB, S3's CopyObject limit).
+	MultipartThresholdBytes int64 `mapstructure:"multipart_threshold_bytes"`
+	PartSizeBytes           int64 `mapstructure:"part_size_bytes"`
+	CopyConcurrency         int   `mapstructure:"copy_concurrency"`
+}
+
 // Notify lists where Ferry announces what happened to a file.
 type Notify struct {
 	Webhooks []Webhook     `mapstructure:"webhooks"`
@@ -107,18 +117,21 @@ var partnerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,31}$`)
 // defaults also make every scalar key known to viper, which is what lets
 // FERRY_* variables override keys that the file leaves out.
 var defaults = map[string]any{
-	"temporal.address":           "127.0.0.1:7233",
-	"temporal.namespace":         "default",
-	"temporal.task_queue":        "ferry-ingest",
-	"s3.path_style":              false,
-	"landing.bucket":             "",
-	"landing.temporary_suffixes": []string{".part", ".filepart", ".tmp", ".partial", ".crdownload"},
-	"quarantine.bucket":          "",
-	"dynamodb.files_table":       "ferry-files",
-	"bridge.listen":              "127.0.0.1:8085",
-	"bridge.auth_token":          "",
-	"bridge.max_body_bytes":      1 << 20,
-	"notify.timeout":             "10s",
+	"temporal.address":                   "127.0.0.1:7233",
+	"temporal.namespace":                 "default",
+	"temporal.task_queue":                "ferry-ingest",
+	"s3.path_style":                      false,
+	"landing.bucket":                     "",
+	"landing.temporary_suffixes":         []string{".part", ".filepart", ".tmp", ".partial", ".crdownload"},
+	"quarantine.bucket":                  "",
+	"dynamodb.files_table":               "ferry-files",
+	"bridge.listen":                      "127.0.0.1:8085",
+	"bridge.auth_token":                  "",
+	"bridge.max_body_bytes":              1 << 20,
+	"delivery.multipart_threshold_bytes": 5 << 30,
+	"delivery.part_size_bytes":           256 << 20,
+	"delivery.copy_concurrency":          4,
+	"notify.timeout":                     "10s",
 }
 
 // BindFlags adds the flags every Ferry process shares. Flag names are the
@@ -201,6 +214,15 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(sfx, ".") || len(sfx) < 2 {
 			errs = append(errs, fmt.Errorf("landing.temporary_suffixes[%d] %q must start with '.'", i, sfx))
 		}
+	}
+	if d := c.Delivery; d.MultipartThresholdBytes < 5<<20 || d.MultipartThresholdBytes > 5<<30 {
+		errs = append(errs, fmt.Errorf("delivery.multipart_threshold_bytes must be between 5 MiB and 5 GiB (S3's CopyObject limit), got %d", d.MultipartThresholdBytes))
+	}
+	if d := c.Delivery; d.PartSizeBytes < 5<<20 || d.PartSizeBytes > 5<<30 {
+		errs = append(errs, fmt.Errorf("delivery.part_size_bytes must be between 5 MiB and 5 GiB (S3's part limits), got %d", d.PartSizeBytes))
+	}
+	if c.Delivery.CopyConcurrency < 1 || c.Delivery.CopyConcurrency > 64 {
+		errs = append(errs, fmt.Errorf("delivery.copy_concurrency must be 1 to 64, got %d", c.Delivery.CopyConcurrency))
 	}
 	if c.Notify.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))

@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/stacktest"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+// TestWorkerKilledDuringMultipartCopyResumes kills the worker process with
+// SIGKILL while it copies a file in parts, starts a new one, and checks
+// the new attempt continued the same multipart upload and delivered the
+// exact bytes.
+func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
+	st := stacktest.Require(t)
+	// Whatever happens, leave a running worker behind for other tests.
+	t.Cleanup(func() { restartWorker(t, st) })
+
+	// 480 MiB of text: far above the local stack's 64 MiB multipart
+	// threshold (60 parts of 8 MiB), and valid UTF-8 for acme's content check.
+	name := stacktest.Unique("large-") + ".csv"
+	path := filepath.Join(t.TempDir(), name)
+	header := fmt.Appendf(nil, "file,%s\n", name)
+	block := bytes.Repeat([]byte("lot,0000123,assay,98.7,passed,2026-11-24T06:00:00Z\n"), 20_000)
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.New()
+	w := io.MultiWriter(fh, sum)
+	_, _ = w.Write(header)
+	var size int64 = int64(len(header))
+	for size < 480<<20 {
+		n, _ := w.Write(block)
+		size += int64(n)
+	}
+	fh.Close()
+	wantSHA := hex.EncodeToString(sum.Sum(nil))
+
+	t.Cleanup(func() {
+		removeAllVersions(t, st, "landing", "acme/inbound/"+name)
+		removeAllVersions(t, st, "delivered", "acme/"+name)
+	})
+	if out, err := sftpBatch(t, st, "acme", "cd /landing/acme/inbound", "put "+path); err != nil {
+		t.Fatalf("sftp upload failed: %v\n%s", err, out)
+	}
+	id := findWorkflow(t, st, fmt.Sprintf(`Partner="acme" AND ObjectKey="acme/inbound/%s"`, name))
+
+	// Wait until the Deliver activity has heartbeated its upload ID and S3
+	// lists at least two finished parts of it, then kill the worker in the
+	// middle of the copy.
+	deadline := time.Now().Add(2 * time.Minute)
+	var progress activities.CopyProgress
+	for {
+		desc, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			t.Fatalf("the workflow finished before the worker could be killed mid-copy (status %s)", desc.WorkflowExecutionInfo.Status)
+		}
+		var partsDone int
+		for _, pa := range desc.PendingActivities {
+			if pa.ActivityType.GetName() != activities.DeliverName || pa.HeartbeatDetails == nil {
+				continue
+			}
+			if err := converter.GetDefaultDataConverter().FromPayloads(pa.HeartbeatDetails, &progress); err != nil {
+				t.Fatalf("decoding the copy's heartbeat: %v", err)
+			}
+			parts, err := st.AWS.S3.ListParts(context.Background(), &s3.ListPartsInput{
+				Bucket: aws.String(progress.Bucket), Key: aws.String(progress.Key), UploadId: aws.String(progress.UploadID),
+			})
+			if err == nil {
+				partsDone = len(parts.Parts)
+			}
+		}
+		if partsDone >= 2 {
+			t.Logf("S3 lists %d of %d parts copied", partsDone, progress.PartsTotal)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery never started copying")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pid := workerPID(t, st)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing worker %d: %v", pid, err)
+	}
+	t.Logf("killed worker pid %d during the multipart copy", pid)
+	restartWorker(t, st)
+
+	res := waitResult(t, st, id)
+	if res.Status != filestatus.Delivered || res.SHA256 != wantSHA {
+		t.Fatalf("result %+v, want delivered with SHA-256 %s", res, wantSHA)
+	}
+	var state workflows.FileState
+	q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", workflows.StatusQuery)
+	if err != nil || q.Get(&state) != nil {
+		t.Fatalf("status query: %v", err)
+	}
+	if state.DeliveryPartsResumed == 0 {
+		t.Fatal("the delivery after the crash started over instead of continuing the upload")
+	}
+	t.Logf("the new worker kept %d parts the killed one had copied", state.DeliveryPartsResumed)
+
+	obj, err := st.AWS.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("delivered"), Key: aws.String("acme/" + name), VersionId: aws.String(res.DestVersionID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sha256.New()
+	n, err := io.Copy(got, obj.Body)
+	obj.Body.Close()
+	if err != nil || n != size || hex.EncodeToString(got.Sum(nil)) != wantSHA {
+		t.Fatalf("delivered %d bytes with SHA-256 %x, want %d bytes with %s", n, got.Sum(nil), size, wantSHA)
+	}
+	// Only one version was delivered, and no upload was left behind.
+	vers, err := st.AWS.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String("delivered"), Prefix: aws.String("acme/" + name)})
+	if err != nil || len(vers.Versions) != 1 {
+		t.Fatalf("%d delivered versions (%v), want 1", len(vers.Versions), err)
+	}
+	ups, err := st.AWS.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String("delivered"), Prefix: aws.String("acme/" + name)})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Fatalf("%d multipart uploads left (%v)", len(ups.Uploads), err)
+	}
+}
+
+func workerPID(t *testing.T, st *stacktest.Stack) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(st.Root, ".ferry/run/worker.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func restartWorker(t *testing.T, st *stacktest.Stack) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(st.Root, "deploy/local/stack.sh"), "up")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restarting the stack's worker: %v\n%s", err, out)
+	}
+}
+
+// removeAllVersions frees the space a large test file takes on a
+// developer's stack. acme's retention is GOVERNANCE, which the stack's
+// admin may bypass; COMPLIANCE could not be removed.
+func removeAllVersions(t *testing.T, st *stacktest.Stack, bucket, key string) {
+	vers, err := st.AWS.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	if err != nil {
+		t.Logf("cleaning %s/%s: %v", bucket, key, err)
+		return
+	}
+	for _, v := range vers.Versions {
+		if _, err := st.AWS.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{
+			Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true),
+		}); err != nil {
+			t.Logf("cleaning %s/%s: %v", bucket, aws.ToString(v.Key), err)
+		}
+	}
+}
