@@ -20,3 +20,7 @@ logs:
 
 install:
 	@deploy/local/stack.sh install
+
+# Measure a 1 GiB ingest against bare GET / SHA-256 / CopyObject baselines.
+bench:
+	@deploy/local/stack.sh bench

@@ -98,15 +98,13 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 
 	sha := sha256.New()
 	content := in.Rules.NewContentCheck(f.Key)
-	writers := []io.Writer{sha, content}
+	others := []io.Writer{content, &progressWriter{ctx: ctx, total: size}}
 	if sum != nil {
-		writers = append(writers, sum)
+		others = append(others, sum)
 	}
-	pw := &progressWriter{ctx: ctx, total: size}
-	writers = append(writers, pw)
-	// A 1 MiB buffer keeps per-write overhead (hashing calls, heartbeat
-	// checks) negligible next to the network read.
-	n, err := io.CopyBuffer(io.MultiWriter(writers...), obj.Body, make([]byte, 1<<20))
+	// SHA-256 on one goroutine, everything else on another, both fed by
+	// the one read: 1 MiB buffers keep per-call overhead negligible.
+	n, err := teeParallel(obj.Body, sha, io.MultiWriter(others...), 1<<20, 4)
 	if err != nil {
 		return nil, fmt.Errorf("reading s3://%s/%s (version %s) after %d of %d bytes: %w", f.Bucket, f.Key, f.VersionID, n, size, err)
 	}

@@ -7,6 +7,7 @@
 #   stack.sh status    show each process and whether it answers
 #   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
 #   stack.sh logs      follow every log
+#   stack.sh bench     measure one large ingest against baselines (figures, no pass/fail)
 #
 # Runtime data (databases, MinIO data, logs, pid files, generated secrets)
 # lives in .ferry/ at the repository root, which git ignores. Set FERRY_HOME
@@ -333,6 +334,12 @@ down | stop) down ;;
 status) status ;;
 summary) summary ;;
 test) run_tests "$@" ;;
+bench)
+	up >/dev/null
+	# shellcheck disable=SC1090
+	source "$ENV_FILE"
+	cd "$ROOT" && go run ./deploy/local/bench --worker-pid-file "$PIDS/worker.pid" --out "$FERRY_HOME/bench/last.json" "$@"
+	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
 *) die "unknown command $cmd (install, up, down, status, test, logs)" ;;
 esac
