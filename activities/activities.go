@@ -28,6 +28,7 @@ const (
 	DeliverName        = "Deliver"
 	QuarantineName     = "Quarantine"
 	HandleSourceName   = "HandleSource"
+	FetchSidecarName   = "FetchSidecar"
 	NotifyName         = "Notify"
 )
 

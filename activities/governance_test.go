@@ -3,6 +3,7 @@ package activities_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/governance"
@@ -196,5 +198,35 @@ func TestHandleSource(t *testing.T) {
 	// Only the delivered version goes; a newer upload of the same name stays.
 	if _, err := f.stack.AWS.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.src), Key: aws.String(key), VersionId: aws.String(newer)}); err != nil {
 		t.Fatalf("the newer upload was deleted too: %v", err)
+	}
+}
+
+func TestFetchSidecar(t *testing.T) {
+	f := newFixture(t)
+	ref := f.ref("globex/inbound/orders.csv", f.put(t, "globex/inbound/orders.csv", []byte("a,b\n")))
+	fetch := func() (*activities.FetchSidecarResult, error) {
+		v, err := f.env.ExecuteActivity(activities.FetchSidecarName, &activities.FetchSidecarInput{File: ref})
+		if err != nil {
+			return nil, err
+		}
+		var r activities.FetchSidecarResult
+		return &r, v.Get(&r)
+	}
+	// Not there yet: a retryable failure, which is how the workflow waits.
+	_, err := fetch()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrSidecarMissing || app.NonRetryable() {
+		t.Fatalf("missing sidecar: %v, want a retryable %s", err, activities.ErrSidecarMissing)
+	}
+	sum := strings.Repeat("ab", 32)
+	f.put(t, "globex/inbound/orders.csv.sha256", []byte(sum+"  orders.csv\n"))
+	got, err := fetch()
+	if err != nil || got.SHA256 != sum || got.Key != "globex/inbound/orders.csv.sha256" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	f.put(t, "globex/inbound/orders.csv.sha256", []byte(sum+"  invoice.csv\n"))
+	_, err = fetch()
+	if app := appErr(t, err, activities.ErrSidecarInvalid); !strings.Contains(app.Message(), `names "invoice.csv"`) {
+		t.Fatalf("message %q", app.Message())
 	}
 }

@@ -93,6 +93,7 @@ type FileState struct {
 	Size                int64
 	SHA256              string
 	ContentType         string
+	PartnerSHA256       string
 	S3ChecksumAlgorithm string
 	S3Checksum          string
 	DestBucket          string
@@ -104,6 +105,8 @@ type FileState struct {
 	QuarantineBucket    string
 	QuarantineKey       string
 	QuarantineVersionID string
+	// WaitingFor says what the file waits for, when it waits.
+	WaitingFor string
 	// DeliveryPartsResumed counts the parts of a multipart copy that a
 	// crashed attempt had finished and a later attempt kept.
 	DeliveryPartsResumed int
@@ -208,9 +211,19 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 	w.state.Size, w.state.SHA256, w.state.ContentType = insp.Size, insp.SHA256, insp.ContentType
 	w.state.S3ChecksumAlgorithm, w.state.S3Checksum = insp.S3ChecksumAlgorithm, insp.S3Checksum
 
+	if w.in.Rules.Sidecar.Required && workflow.GetVersion(ctx, "sidecar-checksum", workflow.DefaultVersion, 1) == 1 {
+		reasons, err := w.checkSidecar(ctx)
+		if err != nil {
+			return w.fail(ctx, []string{"checksum sidecar check failed: " + failureMessage(err)}, err)
+		}
+		if len(reasons) > 0 {
+			return w.quarantine(ctx, reasons)
+		}
+	}
+
 	if err := w.move(ctx, filestore.Change{
 		Status: filestatus.Delivering, SHA256: insp.SHA256, Size: insp.Size, ContentType: insp.ContentType,
-		S3Checksum: insp.S3Checksum, S3ChecksumAlg: insp.S3ChecksumAlgorithm,
+		S3Checksum: insp.S3Checksum, S3ChecksumAlg: insp.S3ChecksumAlgorithm, PartnerSHA256: w.state.PartnerSHA256,
 	}); err != nil {
 		return nil, err
 	}
@@ -235,6 +248,37 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 	w.handleSource(ctx, del.DestVersionID)
 	w.notify(ctx, "file.delivered")
 	return w.result(), nil
+}
+
+// checkSidecar waits (durably: the activity's retry policy is the wait) for
+// the partner's <file>.sha256 and compares it with the SHA-256 inspection
+// computed. It returns the reasons the file fails the check, or an error
+// when the check itself could not be made.
+func (w *ingest) checkSidecar(ctx workflow.Context) ([]string, error) {
+	sidecar := w.in.Key + rules.SidecarSuffix
+	timeout := w.in.Rules.Sidecar.Timeout
+	w.state.WaitingFor = fmt.Sprintf("checksum sidecar `%s` (up to %s)", sidecar, timeout)
+	workflow.SetCurrentDetails(ctx, w.details())
+	defer func() { w.state.WaitingFor = ""; workflow.SetCurrentDetails(ctx, w.details()) }()
+
+	var sc activities.FetchSidecarResult
+	err := workflow.ExecuteActivity(sidecarCtx(ctx, timeout), activities.FetchSidecarName, &activities.FetchSidecarInput{File: w.ref()}).Get(ctx, &sc)
+	var app *temporal.ApplicationError
+	var to *temporal.TimeoutError
+	switch {
+	case errors.As(err, &to) || (errors.As(err, &app) && app.Type() == activities.ErrSidecarMissing):
+		return []string{fmt.Sprintf("no checksum sidecar %s arrived within %s, and this partner's policy requires one: upload it (sha256sum format)", sidecar, timeout)}, nil
+	case errors.As(err, &app) && app.Type() == activities.ErrSidecarInvalid:
+		return []string{app.Message()}, nil
+	case err != nil:
+		return nil, err
+	}
+	w.state.PartnerSHA256 = sc.SHA256
+	if sc.SHA256 != w.state.SHA256 {
+		return []string{fmt.Sprintf("checksum sidecar %s says SHA-256 %s, but the file read has %s: the file changed in transit or the sidecar is for another version",
+			sidecar, sc.SHA256, w.state.SHA256)}, nil
+	}
+	return nil, nil
 }
 
 // quarantine copies a file that broke a rule to the quarantine bucket and
@@ -323,6 +367,9 @@ func (w *ingest) details() string {
 	d := fmt.Sprintf("**%s** · partner `%s` · `s3://%s/%s`", w.state.Stage, w.in.Partner, w.in.Bucket, w.in.Key)
 	if w.state.SHA256 != "" {
 		d += fmt.Sprintf("\n\nSHA-256 `%s` (%d bytes)", w.state.SHA256, w.state.Size)
+	}
+	if w.state.WaitingFor != "" {
+		d += "\n\nWaiting for " + w.state.WaitingFor
 	}
 	if w.state.DestVersionID != "" {
 		d += fmt.Sprintf("\n\nDelivered to `s3://%s/%s` version `%s`", w.state.DestBucket, w.state.DestKey, w.state.DestVersionID)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
@@ -286,6 +287,72 @@ func (s *ingestSuite) TestSourceKeptByDefault() {
 	s.False(called, "the source must be kept when the policy says nothing")
 }
 
+func sidecarInput() *IngestInput {
+	in := input()
+	in.QuarantineBucket, in.QuarantineKey = "quarantine", "acme/orders.csv"
+	in.Rules.Sidecar = rules.Sidecar{Required: true, Timeout: 10 * time.Minute}
+	return in
+}
+
+const fileSHA = "cd74993f7257b5af3649f8440ed272ae2ee39109cb23889e629b5fbdeba28fea"
+
+func (s *ingestSuite) quarantineOK() {
+	s.env.OnActivity(activities.QuarantineName, mock.Anything, mock.Anything).Return(&activities.QuarantineResult{Bucket: "quarantine", Key: "acme/orders.csv", VersionID: "qv1"}, nil)
+}
+
+func (s *ingestSuite) TestMatchingSidecarLetsTheFileThrough() {
+	s.inspectOK()
+	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(&activities.FetchSidecarResult{SHA256: fileSHA}, nil)
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	s.execute(sidecarInput())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+}
+
+func (s *ingestSuite) TestMismatchingSidecarQuarantinesWithBothValues() {
+	s.inspectOK()
+	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(&activities.FetchSidecarResult{SHA256: strings.Repeat("0", 64)}, nil)
+	s.quarantineOK()
+	s.execute(sidecarInput())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Quarantined, res.Status)
+	s.Require().Len(res.Reasons, 1)
+	s.Contains(res.Reasons[0], strings.Repeat("0", 64))
+	s.Contains(res.Reasons[0], fileSHA)
+}
+
+func (s *ingestSuite) TestMissingSidecarQuarantinesAfterTheTimeout() {
+	s.inspectOK()
+	attempts := 0
+	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(
+		func(context.Context, *activities.FetchSidecarInput) (*activities.FetchSidecarResult, error) {
+			attempts++
+			return nil, temporal.NewApplicationError("not yet", activities.ErrSidecarMissing)
+		})
+	s.quarantineOK()
+	s.execute(sidecarInput())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Quarantined, res.Status)
+	s.Contains(res.Reasons[0], "no checksum sidecar acme/inbound/orders.csv.sha256 arrived within 10m0s")
+	// It kept looking for the whole wait, not once.
+	s.Greater(attempts, 3)
+}
+
+func (s *ingestSuite) TestInvalidSidecarQuarantinesWithItsProblem() {
+	s.inspectOK()
+	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError(`checksum sidecar acme/inbound/orders.csv.sha256: sidecar names "x.csv", not "orders.csv"`, activities.ErrSidecarInvalid, nil))
+	s.quarantineOK()
+	s.execute(sidecarInput())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Quarantined, res.Status)
+	s.Contains(res.Reasons[0], `sidecar names "x.csv"`)
+}
+
 // TestReplayRecordedHistories replays histories recorded from the real
 // local stack (temporal workflow show -o json). A change to IngestFile that
 // would break workflows already running in production fails here with a
@@ -295,6 +362,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		{"testdata/history-delivered.json", "ingest-acme-c40cb1eec6bb8ed26a96708887acfce9"},
 		{"testdata/history-rule-violation.json", "ingest-acme-557a68a2611a8f6023f24ba45974b3f2"},
 		{"testdata/history-quarantined.json", "ingest-acme-6d865746d84bde755decfaa95006abeb"},
+		{"testdata/history-delivered-with-sidecar.json", "ingest-globex-0ed7a397f3b1fc45f042e8831f9aa800"},
 		{"testdata/history-delivered-source-tagged.json", "ingest-globex-77c1edd124c495023b892bcb53c3a5d8"},
 	} {
 		t.Run(strings.TrimPrefix(h.file, "testdata/"), func(t *testing.T) {

@@ -81,3 +81,19 @@ func deliverCtx(ctx workflow.Context) workflow.Context {
 		},
 	})
 }
+
+// sidecarCtx waits up to timeout for a partner's checksum sidecar: each
+// attempt looks once, and the retry policy's backoff (capped at 30 s) is
+// the wait, kept by the server as timers, so it survives worker restarts.
+func sidecarCtx(ctx workflow.Context, timeout time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: timeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     1.5,
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrSidecarInvalid},
+		},
+	})
+}

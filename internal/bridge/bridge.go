@@ -124,7 +124,12 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 	if o.Bucket != b.Config.Landing.Bucket {
 		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, b.Config.Landing.Bucket), false)
 	}
-	up, err := landing.Router{Partners: b.Config.HasPartner, TemporarySuffixes: b.Config.Landing.TemporarySuffixes}.Route(o.Key, o.Size)
+	router := landing.Router{
+		Partners:          b.Config.HasPartner,
+		TemporarySuffixes: b.Config.Landing.TemporarySuffixes,
+		Sidecars:          func(p string) bool { return b.Config.Partners[p].Rules.Sidecar.Required },
+	}
+	up, err := router.Route(o.Key, o.Size)
 	var ign *landing.Ignored
 	if errors.As(err, &ign) {
 		return ignore(ign.Reason, ign.Expected)

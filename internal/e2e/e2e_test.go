@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/notify"
@@ -254,7 +255,11 @@ func TestGlobexDeliveryIsSSES3AndTagsTheSource(t *testing.T) {
 	st := stacktest.Require(t)
 	name := stacktest.Unique("shipment-") + ".xml"
 	body := []byte("<?xml version=\"1.0\"?><shipment id=\"7\"/>\n")
-	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+localFile(t, name, body)); err != nil {
+	file := localFile(t, name, body)
+	// globex vouches for each file with a sha256sum sidecar, made by the
+	// real sha256sum as a partner would.
+	sidecar := sha256sumFile(t, file)
+	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+file, "put "+sidecar); err != nil {
 		t.Fatalf("sftp upload failed: %v\n%s", err, out)
 	}
 	key := "globex/inbound/" + name
@@ -285,6 +290,53 @@ func TestGlobexDeliveryIsSSES3AndTagsTheSource(t *testing.T) {
 	}
 }
 
+// sha256sumFile writes <file>.sha256 next to file with coreutils' sha256sum.
+func sha256sumFile(t *testing.T, file string) string {
+	t.Helper()
+	cmd := exec.Command("sha256sum", filepath.Base(file))
+	cmd.Dir = filepath.Dir(file)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sha256sum: %v", err)
+	}
+	p := file + ".sha256"
+	if err := os.WriteFile(p, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSidecarThatDisagreesQuarantinesTheFile(t *testing.T) {
+	st := stacktest.Require(t)
+	name := stacktest.Unique("shipment-") + ".xml"
+	file := localFile(t, name, []byte("<shipment id=\"8\"/>\n"))
+	// A sidecar made for other content: the file changed after it was summed.
+	other := localFile(t, name+".orig", []byte("<shipment id=\"9\"/>\n"))
+	sum := sha256sumFile(t, other)
+	wrong, _ := os.ReadFile(sum)
+	sidecar := file + ".sha256"
+	if err := os.WriteFile(sidecar, bytes.Replace(wrong, []byte(name+".orig"), []byte(name), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+sidecar, "put "+file); err != nil {
+		t.Fatalf("sftp upload failed: %v\n%s", err, out)
+	}
+	id := findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey="globex/inbound/%s"`, name))
+	res := waitResult(t, st, id)
+	if res.Status != filestatus.Quarantined || len(res.Reasons) == 0 || !strings.Contains(res.Reasons[0], "says SHA-256 "+strings.Fields(string(wrong))[0]) {
+		t.Fatalf("result %+v, want quarantined naming the sidecar's SHA-256", res)
+	}
+	// The sidecar itself was not ingested as a file.
+	if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(st.TemporalCLI(), "workflow", "list", "--address", st.Config.Temporal.Address,
+		"--query", fmt.Sprintf(`ObjectKey="globex/inbound/%s.sha256"`, name), "--output", "json").Output()
+	if err != nil || strings.Contains(string(out), "workflowId") {
+		t.Fatalf("the sidecar was ingested as a file: %s %v", out, err)
+	}
+}
+
 func TestPartnerCannotWriteIntoAnotherPartnersPrefix(t *testing.T) {
 	st := stacktest.Require(t)
 	name := stacktest.Unique("intrusion-") + ".csv"
@@ -303,5 +355,47 @@ func TestPartnerCannotWriteIntoAnotherPartnersPrefix(t *testing.T) {
 	// Its own prefix it can list (the policy is not simply closed).
 	if out, err := sftpBatch(t, st, "acme", "ls /landing/acme/inbound"); err != nil {
 		t.Fatalf("acme cannot list its own folder: %v\n%s", err, out)
+	}
+}
+
+// Uploads through the S3 API, as partners with S3 clients (or Transfer
+// Family) make them: MinIO's SFTP server cannot carry these.
+func TestS3UploadsThatBreakRulesAreQuarantined(t *testing.T) {
+	st := stacktest.Require(t)
+	tests := []struct {
+		name, key string
+		body      []byte
+		want      string
+	}{
+		{"zero bytes", stacktest.Unique("acme/inbound/empty-") + ".csv", nil, "file is empty (0 bytes)"},
+		{"control character in the name", stacktest.Unique("acme/inbound/bell\a-") + ".csv", []byte("a,b\n"), "control character U+0007"},
+		{"decomposed unicode name", stacktest.Unique("acme/inbound/Re\u0301sume\u0301-") + ".csv", []byte("a,b\n"), "not in Unicode normal form C"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			put, err := st.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{
+				Bucket: aws.String("landing"), Key: aws.String(tt.key), Body: bytes.NewReader(tt.body),
+			})
+			if err != nil {
+				t.Fatalf("S3 refused the upload itself: %v", err)
+			}
+			// The documented workflow ID, from bucket, key and version: no
+			// query string has to spell a control character.
+			id := fileid.WorkflowID("acme", "landing", tt.key, aws.ToString(put.VersionId))
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("workflow %s was not started", id)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			res := waitResult(t, st, id)
+			if res.Status != filestatus.Quarantined || !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {
+				t.Fatalf("result %+v, want quarantined with %q", res, tt.want)
+			}
+		})
 	}
 }

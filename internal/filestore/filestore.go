@@ -29,22 +29,24 @@ const (
 
 // File is one object version's record.
 type File struct {
-	FileID        string            `dynamodbav:"file_id"`
-	Partner       string            `dynamodbav:"partner"`
-	Bucket        string            `dynamodbav:"bucket"`
-	Key           string            `dynamodbav:"key"`
-	VersionID     string            `dynamodbav:"version_id,omitempty"`
-	ETag          string            `dynamodbav:"etag,omitempty"`
-	Size          int64             `dynamodbav:"size"`
-	Status        filestatus.Status `dynamodbav:"status"`
-	Reasons       []string          `dynamodbav:"reasons,omitempty"`
-	SHA256        string            `dynamodbav:"sha256,omitempty"`
-	ContentType   string            `dynamodbav:"content_type,omitempty"`
-	S3Checksum    string            `dynamodbav:"s3_checksum,omitempty"`
-	S3ChecksumAlg string            `dynamodbav:"s3_checksum_algorithm,omitempty"`
-	DestBucket    string            `dynamodbav:"dest_bucket,omitempty"`
-	DestKey       string            `dynamodbav:"dest_key,omitempty"`
-	DestVersionID string            `dynamodbav:"dest_version_id,omitempty"`
+	FileID      string            `dynamodbav:"file_id"`
+	Partner     string            `dynamodbav:"partner"`
+	Bucket      string            `dynamodbav:"bucket"`
+	Key         string            `dynamodbav:"key"`
+	VersionID   string            `dynamodbav:"version_id,omitempty"`
+	ETag        string            `dynamodbav:"etag,omitempty"`
+	Size        int64             `dynamodbav:"size"`
+	Status      filestatus.Status `dynamodbav:"status"`
+	Reasons     []string          `dynamodbav:"reasons,omitempty"`
+	SHA256      string            `dynamodbav:"sha256,omitempty"`
+	ContentType string            `dynamodbav:"content_type,omitempty"`
+	// PartnerSHA256 is the checksum the partner's sidecar vouched for.
+	PartnerSHA256 string `dynamodbav:"partner_sha256,omitempty"`
+	S3Checksum    string `dynamodbav:"s3_checksum,omitempty"`
+	S3ChecksumAlg string `dynamodbav:"s3_checksum_algorithm,omitempty"`
+	DestBucket    string `dynamodbav:"dest_bucket,omitempty"`
+	DestKey       string `dynamodbav:"dest_key,omitempty"`
+	DestVersionID string `dynamodbav:"dest_version_id,omitempty"`
 	// Governance applied to the delivered version, as S3 reported it.
 	Encryption    string `dynamodbav:"encryption,omitempty"`
 	KMSKeyID      string `dynamodbav:"kms_key_id,omitempty"`
@@ -128,6 +130,7 @@ type Change struct {
 	SHA256        string
 	Size          int64
 	ContentType   string
+	PartnerSHA256 string
 	S3Checksum    string
 	S3ChecksumAlg string
 	DestBucket    string
@@ -163,6 +166,7 @@ func (s *Store) Move(ctx context.Context, fileID string, c Change) error {
 	}
 	add("sha256", c.SHA256)
 	add("content_type", c.ContentType)
+	add("partner_sha256", c.PartnerSHA256)
 	add("s3_checksum", c.S3Checksum)
 	add("s3_checksum_algorithm", c.S3ChecksumAlg)
 	add("dest_bucket", c.DestBucket)

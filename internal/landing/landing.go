@@ -37,6 +37,9 @@ type Router struct {
 	Partners func(string) bool
 	// TemporarySuffixes are upload-in-progress endings (".filepart").
 	TemporarySuffixes []string
+	// Sidecars reports whether a partner sends <file>.sha256 checksum
+	// files, which are read by their data file's workflow, not ingested.
+	Sidecars func(partner string) bool
 }
 
 // Route maps a decoded object key to the partner upload it is, or returns
@@ -59,6 +62,9 @@ func (r Router) Route(key string, size int64) (Upload, error) {
 		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is outside partner %s's upload folder %s/%s/", key, partner, partner, InboundDir)}
 	}
 	lower := strings.ToLower(path)
+	if r.Sidecars != nil && r.Sidecars(partner) && strings.HasSuffix(lower, ".sha256") {
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is a checksum sidecar, read by the workflow of %s", key, strings.TrimSuffix(key, key[len(key)-len(".sha256"):])), Expected: true}
+	}
 	for _, sfx := range r.TemporarySuffixes {
 		if strings.HasSuffix(lower, strings.ToLower(sfx)) {
 			// The client renames it when the upload completes; that rename

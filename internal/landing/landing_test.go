@@ -26,8 +26,10 @@ func TestRoute(t *testing.T) {
 		{key: "acme/inbound/orders.csv.filepart", ignored: true, expected: true}, // WinSCP
 		{key: "acme/inbound/orders.csv.PART", ignored: true, expected: true},
 		{key: "acme/inbound/orders.part.csv", wantPath: "orders.part.csv"},
+		{key: "globex/inbound/orders.csv.sha256", ignored: true, expected: true}, // globex sends sidecars
+		{key: "acme/inbound/orders.csv.sha256", wantPath: "orders.csv.sha256"},   // acme does not: a file like any other
 	}
-	r := Router{Partners: known, TemporarySuffixes: []string{".part", ".filepart"}}
+	r := Router{Partners: known, TemporarySuffixes: []string{".part", ".filepart"}, Sidecars: func(p string) bool { return p == "globex" }}
 	for _, tt := range tests {
 		up, err := r.Route(tt.key, 10)
 		var ign *Ignored

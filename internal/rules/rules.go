@@ -37,6 +37,8 @@ type Rules struct {
 	// TextEncoding is the encoding text files must be in: "utf-8" (the
 	// default) or "ascii".
 	TextEncoding string `mapstructure:"text_encoding" json:"textEncoding,omitempty"`
+	// Sidecar asks for a partner-supplied checksum file per upload.
+	Sidecar Sidecar `mapstructure:"sidecar" json:"sidecar,omitempty"`
 }
 
 // CheckKey returns every reason the key itself is unacceptable: hostile or
@@ -108,6 +110,9 @@ func (r Rules) Validate() error {
 		if _, err := regexp.Compile("^(?:" + r.NamePattern + ")$"); err != nil {
 			return fmt.Errorf("name_pattern: %w", err)
 		}
+	}
+	if r.Sidecar.Required && r.Sidecar.Timeout <= 0 {
+		return fmt.Errorf("sidecar.timeout must be a positive duration like 10m when sidecar.required is set")
 	}
 	switch r.TextEncoding {
 	case "", "utf-8", "ascii":
