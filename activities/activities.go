@@ -29,6 +29,7 @@ const (
 	QuarantineName     = "Quarantine"
 	HandleSourceName   = "HandleSource"
 	FetchSidecarName   = "FetchSidecar"
+	RejectName         = "Reject"
 	NotifyName         = "Notify"
 )
 

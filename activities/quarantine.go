@@ -83,3 +83,31 @@ func (a *Activities) HandleSource(ctx context.Context, in *HandleSourceInput) er
 	f.logger(ctx).Info("handled source after delivery", "action", in.Action)
 	return nil
 }
+
+// RejectInput names the quarantined copy to move.
+type RejectInput struct {
+	File             FileRef
+	QuarantineBucket string
+	QuarantineKey    string
+	QuarantineVer    string
+	RejectedKey      string
+	Size             int64
+	SHA256           string
+}
+
+// Reject moves a rejected file's quarantined copy under the rejected
+// prefix: copy (idempotent, like every copy here), then delete the
+// quarantined version. The landing object is left as it is.
+func (a *Activities) Reject(ctx context.Context, in *RejectInput) (*QuarantineResult, error) {
+	src := FileRef{FileID: in.File.FileID, Partner: in.File.Partner, Bucket: in.QuarantineBucket, Key: in.QuarantineKey, VersionID: in.QuarantineVer}
+	c := &copier{a: a, f: src, bucket: in.QuarantineBucket, key: in.RejectedKey, size: in.Size, opts: CopyOptions{}.withDefaults()}
+	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(in.QuarantineBucket), Key: aws.String(in.QuarantineKey), VersionId: versionPtr(in.QuarantineVer)}); err != nil && !isNotFound(err) {
+		return nil, fmt.Errorf("removing the quarantined copy s3://%s/%s: %w", in.QuarantineBucket, in.QuarantineKey, err)
+	}
+	in.File.logger(ctx).Warn("rejected file moved", "rejected_bucket", in.QuarantineBucket, "rejected_key", in.RejectedKey)
+	return &QuarantineResult{Bucket: in.QuarantineBucket, Key: in.RejectedKey, VersionID: aws.ToString(head.VersionId)}, nil
+}

@@ -6,12 +6,14 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/governance"
@@ -57,6 +59,12 @@ type IngestInput struct {
 	// Copy tunes the server-side copies (multipart threshold, part size,
 	// concurrency).
 	Copy activities.CopyOptions
+	// Approval says who may release or reject the file once quarantined;
+	// RejectedKey is where a rejected file's copy goes in the quarantine
+	// bucket. Uploader is who wrote the object, who may not decide on it.
+	Approval    approval.Policy
+	RejectedKey string
+	Uploader    string
 }
 
 // IngestResult is how the file ended.
@@ -70,6 +78,7 @@ type IngestResult struct {
 	DestVersionID string
 	// QuarantineVersionID is set when the file was quarantined.
 	QuarantineVersionID string
+	Decisions           []approval.Decision
 	// Duplicate is true when an earlier execution had already finished this
 	// object version; nothing was done again.
 	Duplicate bool
@@ -107,6 +116,10 @@ type FileState struct {
 	QuarantineVersionID string
 	// WaitingFor says what the file waits for, when it waits.
 	WaitingFor string
+	// Decisions lists every approve and reject received, refused ones
+	// included with the reason; RequiredApprovals is how many a release needs.
+	Decisions         []approval.Decision
+	RequiredApprovals int
 	// DeliveryPartsResumed counts the parts of a multipart copy that a
 	// crashed attempt had finished and a later attempt kept.
 	DeliveryPartsResumed int
@@ -116,7 +129,12 @@ type FileState struct {
 // ingest is one IngestFile execution's state.
 type ingest struct {
 	in    *IngestInput
+	id    string
 	state FileState
+	// insp is what inspection learnt, also when the file broke a rule.
+	insp activities.InspectResult
+	// rejected is set by an accepted reject decision.
+	rejected *approval.Decision
 }
 
 // IngestFile takes one uploaded object version from received to delivered:
@@ -128,12 +146,17 @@ func IngestFile(ctx workflow.Context, in *IngestInput) (*IngestResult, error) {
 	if err := in.validate(workflow.GetInfo(ctx).WorkflowExecution.ID); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
-	w := &ingest{in: in, state: FileState{
+	w := &ingest{in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: FileState{
 		FileID: in.FileID, Partner: in.Partner, Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, Size: in.Size,
+		RequiredApprovals: in.Approval.Required(),
 	}}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (FileState, error) { return w.state, nil }); err != nil {
 		return nil, fmt.Errorf("registering %s query: %w", StatusQuery, err)
 	}
+	// Decisions are judged the moment they arrive, against the file's
+	// stage then: an approval sent before the file is quarantined is
+	// refused, not kept for later.
+	workflow.Go(ctx, w.receiveDecisions)
 	return w.run(ctx)
 }
 
@@ -194,6 +217,7 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 		File: w.ref(), Rules: w.in.Rules,
 	}).Get(ctx, &insp)
 	if v, ok := asViolation(err); ok {
+		w.insp = v.Result
 		w.state.SHA256, w.state.ContentType = v.Result.SHA256, v.Result.ContentType
 		if v.Result.Size > 0 {
 			w.state.Size = v.Result.Size
@@ -208,6 +232,7 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 	if err != nil {
 		return w.fail(ctx, []string{"inspection failed: " + failureMessage(err)}, err)
 	}
+	w.insp = insp
 	w.state.Size, w.state.SHA256, w.state.ContentType = insp.Size, insp.SHA256, insp.ContentType
 	w.state.S3ChecksumAlgorithm, w.state.S3Checksum = insp.S3ChecksumAlgorithm, insp.S3Checksum
 
@@ -221,6 +246,12 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 		}
 	}
 
+	return w.deliverFile(ctx, insp)
+}
+
+// deliverFile copies the inspected file to its destination, verifies and
+// records the delivery, handles the source and notifies.
+func (w *ingest) deliverFile(ctx workflow.Context, insp activities.InspectResult) (*IngestResult, error) {
 	if err := w.move(ctx, filestore.Change{
 		Status: filestatus.Delivering, SHA256: insp.SHA256, Size: insp.Size, ContentType: insp.ContentType,
 		S3Checksum: insp.S3Checksum, S3ChecksumAlg: insp.S3ChecksumAlgorithm, PartnerSHA256: w.state.PartnerSHA256,
@@ -301,6 +332,113 @@ func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResu
 		return nil, err
 	}
 	w.notify(ctx, "file.quarantined")
+	if !w.in.Approval.Enabled() || workflow.GetVersion(ctx, "await-decision", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return w.result(), nil
+	}
+	return w.awaitDecision(ctx)
+}
+
+// awaitDecision waits, durably and for as long as it takes, until enough
+// approvers released the file or one rejected it.
+func (w *ingest) awaitDecision(ctx workflow.Context) (*IngestResult, error) {
+	workflow.SetCurrentDetails(ctx, w.details())
+	if err := workflow.Await(ctx, func() bool {
+		return w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required()
+	}); err != nil {
+		return nil, err
+	}
+	if d := w.rejected; d != nil {
+		return w.reject(ctx, *d)
+	}
+	return w.release(ctx)
+}
+
+// receiveDecisions judges every approve and reject signal as it arrives.
+func (w *ingest) receiveDecisions(ctx workflow.Context) {
+	approveCh := workflow.GetSignalChannel(ctx, approval.ApproveSignal)
+	rejectCh := workflow.GetSignalChannel(ctx, approval.RejectSignal)
+	for {
+		var p approval.Payload
+		var kind string
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.ApproveSignal })
+		sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.RejectSignal })
+		sel.Select(ctx)
+		w.judge(ctx, p, kind)
+	}
+}
+
+// judge records one decision, accepted or refused with the reason.
+func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) approval.Decision {
+	d := approval.Decision{Approver: p.Approver, Reason: p.Reason, Kind: kind, At: workflow.Now(ctx)}
+	refusal := ""
+	switch {
+	case !w.in.Approval.Enabled():
+		refusal = fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
+	case w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required():
+		refusal = "the file has already been decided on"
+	default:
+		refusal = w.in.Approval.Check(approval.State{
+			Partner: w.in.Partner, Uploader: w.in.Uploader, Stage: string(w.state.Stage), Decisions: w.state.Decisions,
+		}, p, kind)
+	}
+	d.Accepted, d.Refusal = refusal == "", refusal
+	w.state.Decisions = append(w.state.Decisions, d)
+	if d.Accepted {
+		workflow.GetLogger(ctx).Info("decision accepted", "kind", kind, "approver", d.Approver, "reason", d.Reason)
+		if kind == approval.RejectSignal {
+			w.rejected = &d
+		}
+	} else {
+		workflow.GetLogger(ctx).Warn("decision refused", "kind", kind, "approver", d.Approver, "refusal", refusal)
+	}
+	workflow.SetCurrentDetails(ctx, w.details())
+	return d
+}
+
+// release delivers a quarantined file that enough approvers approved.
+func (w *ingest) release(ctx workflow.Context) (*IngestResult, error) {
+	var who []string
+	for _, d := range w.state.Decisions {
+		if d.Accepted && d.Kind == approval.ApproveSignal {
+			who = append(who, fmt.Sprintf("approved by %s: %s", d.Approver, d.Reason))
+		}
+	}
+	if err := w.move(ctx, filestore.Change{Status: filestatus.Approved, Reasons: who}); err != nil {
+		return nil, err
+	}
+	insp := w.insp
+	if insp.SHA256 == "" {
+		// The rule that quarantined the file was found before its bytes
+		// were read: read them now, for the checksum the delivery is
+		// verified against.
+		if err := workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, &activities.InspectInput{File: w.ref()}).Get(ctx, &insp); err != nil {
+			return w.fail(ctx, []string{"reading the approved file failed: " + failureMessage(err)}, err)
+		}
+		w.state.Size, w.state.SHA256, w.state.ContentType = insp.Size, insp.SHA256, insp.ContentType
+	}
+	return w.deliverFile(ctx, insp)
+}
+
+// reject moves the quarantined copy under the rejected prefix and records
+// the file as rejected.
+func (w *ingest) reject(ctx workflow.Context, d approval.Decision) (*IngestResult, error) {
+	var r activities.QuarantineResult
+	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.RejectName, &activities.RejectInput{
+		File: w.ref(), QuarantineBucket: w.state.QuarantineBucket, QuarantineKey: w.state.QuarantineKey,
+		QuarantineVer: w.state.QuarantineVersionID, RejectedKey: w.in.RejectedKey, Size: w.state.Size, SHA256: w.state.SHA256,
+	}).Get(ctx, &r); err != nil {
+		return w.fail(ctx, []string{"moving the rejected file failed: " + failureMessage(err)}, err)
+	}
+	w.state.QuarantineKey, w.state.QuarantineVersionID = r.Key, r.VersionID
+	reason := fmt.Sprintf("rejected by %s: %s", d.Approver, d.Reason)
+	w.state.Reasons = append(w.state.Reasons, reason)
+	if err := w.move(ctx, filestore.Change{
+		Status: filestatus.Rejected, Reasons: []string{reason}, QuarantineKey: r.Key, QuarantineVersionID: r.VersionID,
+	}); err != nil {
+		return nil, err
+	}
+	w.notify(ctx, "file.rejected")
 	return w.result(), nil
 }
 
@@ -380,6 +518,17 @@ func (w *ingest) details() string {
 	for _, r := range w.state.Reasons {
 		d += "\n\n- " + r
 	}
+	if w.state.Stage == filestatus.Quarantined && w.in.Approval.Enabled() {
+		d += fmt.Sprintf("\n\n**Waiting for a decision** (%d of %d approvals; approvers: %s). Approve or reject with:\n\n"+
+			"`temporal workflow signal --workflow-id %s --name approve --input '{\"approver\":\"<you>\",\"reason\":\"<why>\"}'`\n\n"+
+			"`temporal workflow signal --workflow-id %s --name reject --input '{\"approver\":\"<you>\",\"reason\":\"<why>\"}'`",
+			approval.Approvals(w.state.Decisions), w.in.Approval.Required(), strings.Join(w.in.Approval.Approvers, ", "), w.id, w.id)
+	}
+	for _, dec := range w.state.Decisions {
+		if !dec.Accepted {
+			d += fmt.Sprintf("\n\n- refused %s from %s: %s", dec.Kind, dec.Approver, dec.Refusal)
+		}
+	}
 	return d
 }
 
@@ -401,7 +550,8 @@ func (w *ingest) notify(ctx workflow.Context, typ string) {
 func (w *ingest) result() *IngestResult {
 	s := w.state
 	return &IngestResult{Status: s.Stage, Reasons: s.Reasons, SHA256: s.SHA256, Size: s.Size,
-		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID, QuarantineVersionID: s.QuarantineVersionID}
+		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID, QuarantineVersionID: s.QuarantineVersionID,
+		Decisions: s.Decisions}
 }
 
 func asViolation(err error) (activities.Violation, bool) {

@@ -142,6 +142,8 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 		DestBucket: partner.Destination.Bucket, DestKey: partner.Destination.Prefix + up.Path,
 		Governance:       partner.Governance,
 		QuarantineBucket: b.Config.Quarantine.Bucket, QuarantineKey: up.Partner + "/" + up.Path,
+		RejectedKey: "rejected/" + up.Partner + "/" + up.Path,
+		Approval:    partner.Approval, Uploader: o.Principal,
 		Copy: activities.CopyOptions{
 			MultipartThresholdBytes: b.Config.Delivery.MultipartThresholdBytes,
 			PartSizeBytes:           b.Config.Delivery.PartSizeBytes,

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
 )
@@ -103,6 +104,9 @@ type Partner struct {
 	Destination Destination       `mapstructure:"destination"`
 	Rules       rules.Rules       `mapstructure:"rules"`
 	Governance  governance.Policy `mapstructure:"governance"`
+	// Approval says who may release or reject the partner's quarantined
+	// files; with no approvers a quarantined file simply stays quarantined.
+	Approval approval.Policy `mapstructure:"approval"`
 }
 
 // Destination is where a partner's accepted files are delivered.
@@ -252,6 +256,9 @@ func (c *Config) Validate() error {
 		}
 		if p.Destination.Bucket == c.Quarantine.Bucket && c.Quarantine.Bucket != "" {
 			errs = append(errs, fmt.Errorf("%s.destination.bucket must differ from quarantine.bucket", field))
+		}
+		if err := p.Approval.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.approval.%w", field, err))
 		}
 		if err := p.Governance.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.governance.%w", field, err))

@@ -93,6 +93,36 @@ func waitResult(t *testing.T, st *stacktest.Stack, id string) workflows.IngestRe
 	return res
 }
 
+// waitState polls the status query until cond holds for the file.
+func waitState(t *testing.T, st *stacktest.Stack, id, what string, cond func(workflows.FileState) bool) workflows.FileState {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var state workflows.FileState
+	for time.Now().Before(deadline) {
+		q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", workflows.StatusQuery)
+		if err == nil && q.Get(&state) == nil && cond(state) {
+			return state
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("file %s: %s did not happen within a minute (stage %s, reasons %v, decisions %+v)", id, what, state.Stage, state.Reasons, state.Decisions)
+	return state
+}
+
+// waitStage polls the status query until the file reaches stage.
+func waitStage(t *testing.T, st *stacktest.Stack, id string, stage filestatus.Status) workflows.FileState {
+	t.Helper()
+	return waitState(t, st, id, "reaching "+string(stage), func(s workflows.FileState) bool { return s.Stage == stage })
+}
+
+// rejectWhenDone ends a quarantined test file's workflow, which would
+// otherwise wait for a decision forever.
+func rejectWhenDone(t *testing.T, st *stacktest.Stack, id, approver string) {
+	t.Cleanup(func() {
+		_ = st.Temporal.SignalWorkflow(context.Background(), id, "", "reject", map[string]string{"approver": approver, "reason": "test cleanup"})
+	})
+}
+
 // notification waits for the webhook sink to have received typ for id.
 func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Event {
 	t.Helper()
@@ -218,9 +248,10 @@ func TestSFTPUploadBreakingARuleIsQuarantinedWithTheReason(t *testing.T) {
 			}
 			key := "acme/inbound/" + name
 			id := findWorkflow(t, st, fmt.Sprintf(`Partner="acme" AND ObjectKey=%q`, key))
-			res := waitResult(t, st, id)
-			if res.Status != filestatus.Quarantined || !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {
-				t.Fatalf("result %+v, want quarantined with %q", res, tt.want)
+			rejectWhenDone(t, st, id, "alice")
+			res := waitStage(t, st, id, filestatus.Quarantined)
+			if !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {
+				t.Fatalf("state %+v, want quarantined with %q", res, tt.want)
 			}
 			// Operators find it under the quarantined filter.
 			findWorkflow(t, st, fmt.Sprintf(`FileStatus="quarantined" AND ObjectKey=%q`, key))
@@ -322,8 +353,9 @@ func TestSidecarThatDisagreesQuarantinesTheFile(t *testing.T) {
 		t.Fatalf("sftp upload failed: %v\n%s", err, out)
 	}
 	id := findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey="globex/inbound/%s"`, name))
-	res := waitResult(t, st, id)
-	if res.Status != filestatus.Quarantined || len(res.Reasons) == 0 || !strings.Contains(res.Reasons[0], "says SHA-256 "+strings.Fields(string(wrong))[0]) {
+	rejectWhenDone(t, st, id, "carol")
+	res := waitStage(t, st, id, filestatus.Quarantined)
+	if len(res.Reasons) == 0 || !strings.Contains(res.Reasons[0], "says SHA-256 "+strings.Fields(string(wrong))[0]) {
 		t.Fatalf("result %+v, want quarantined naming the sidecar's SHA-256", res)
 	}
 	// The sidecar itself was not ingested as a file.
@@ -392,9 +424,10 @@ func TestS3UploadsThatBreakRulesAreQuarantined(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			res := waitResult(t, st, id)
-			if res.Status != filestatus.Quarantined || !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {
-				t.Fatalf("result %+v, want quarantined with %q", res, tt.want)
+			rejectWhenDone(t, st, id, "alice")
+			res := waitStage(t, st, id, filestatus.Quarantined)
+			if !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {
+				t.Fatalf("state %+v, want quarantined with %q", res, tt.want)
 			}
 		})
 	}

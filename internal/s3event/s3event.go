@@ -28,6 +28,9 @@ type Object struct {
 	ETag      string
 	Sequencer string
 	Size      int64
+	// Principal is who wrote the object, as S3 reports it (MinIO: the
+	// access key, which is the partner's login).
+	Principal string
 }
 
 // Created reports whether the event announces a new object version with
@@ -96,6 +99,7 @@ func Parse(data []byte) ([]Object, error) {
 			ETag:      r.S3.Object.ETag,
 			Sequencer: r.S3.Object.Sequencer,
 			Size:      r.S3.Object.Size,
+			Principal: r.PrincipalID.PrincipalID,
 		}
 		switch {
 		case o.EventName == "":

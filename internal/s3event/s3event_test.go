@@ -37,6 +37,7 @@ func TestParseMinIOWebhookBody(t *testing.T) {
 		ETag:      "9d93678ec9837b94ed1d301aa908a2a9-1",
 		Sequencer: "18EAE618270F3387",
 		Size:      15,
+		Principal: "acme",
 	}
 	if !o.EventTime.Equal(want.EventTime) {
 		t.Errorf("event time %v, want %v", o.EventTime, want.EventTime)

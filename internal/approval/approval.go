@@ -1,0 +1,112 @@
+// Package approval decides whether a person may release or reject a
+// quarantined file. It is pure and deterministic, so workflow code can
+// call it: the policy travels in the workflow input.
+package approval
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Signal names and the Update name: a contract with operators, who send
+// them with `temporal workflow signal` or tctl.
+const (
+	ApproveSignal = "approve"
+	RejectSignal  = "reject"
+)
+
+// Payload is what operators send with a signal:
+//
+//	{"approver": "alice", "reason": "checked with the partner"}
+type Payload struct {
+	Approver string `json:"approver"`
+	Reason   string `json:"reason"`
+}
+
+// Policy says who may decide on a partner's quarantined files.
+type Policy struct {
+	// Approvers are the people who may approve or reject.
+	Approvers []string `mapstructure:"approvers" json:"approvers,omitempty"`
+	// RequiredApprovals is how many distinct approvers must approve before
+	// release (1 when unset; 2 for a four-eyes policy). One reject ends it.
+	RequiredApprovals int `mapstructure:"required_approvals" json:"requiredApprovals,omitempty"`
+}
+
+// Enabled reports whether quarantined files wait for people at all.
+func (p Policy) Enabled() bool { return len(p.Approvers) > 0 }
+
+// Required is the number of approvals a release needs.
+func (p Policy) Required() int { return max(1, p.RequiredApprovals) }
+
+// Validate reports the first problem with the policy.
+func (p Policy) Validate() error {
+	if p.RequiredApprovals < 0 {
+		return fmt.Errorf("required_approvals must not be negative")
+	}
+	if p.Enabled() && p.Required() > len(p.Approvers) {
+		return fmt.Errorf("required_approvals is %d but only %d approvers are listed", p.Required(), len(p.Approvers))
+	}
+	for _, a := range p.Approvers {
+		if strings.TrimSpace(a) == "" {
+			return fmt.Errorf("approvers: an approver name is empty")
+		}
+	}
+	return nil
+}
+
+// Decision is one decision as the workflow records it, accepted or not.
+type Decision struct {
+	Approver string
+	Reason   string
+	// Kind is ApproveSignal or RejectSignal.
+	Kind string
+	At   time.Time
+	// Accepted is false for a refused decision; Refusal says why.
+	Accepted bool
+	Refusal  string
+}
+
+// State is what the check needs to know about the file.
+type State struct {
+	Partner  string
+	Uploader string // the principal that uploaded the file, from the S3 event
+	Stage    string
+	// Decisions so far (accepted and refused).
+	Decisions []Decision
+}
+
+// Check returns why the decision must be refused, or "" to accept it.
+func (p Policy) Check(s State, d Payload, kind string) string {
+	who := strings.TrimSpace(d.Approver)
+	switch {
+	case who == "":
+		return `no approver given: send {"approver": "<your name>", "reason": "..."}`
+	case strings.TrimSpace(d.Reason) == "":
+		return "no reason given: every decision must say why"
+	case s.Stage != "quarantined":
+		return fmt.Sprintf("the file is %s, not quarantined: there is nothing to decide", s.Stage)
+	case strings.EqualFold(who, s.Partner) || (s.Uploader != "" && strings.EqualFold(who, s.Uploader)):
+		return fmt.Sprintf("%s uploaded this file and may not decide on it", who)
+	case !slices.Contains(p.Approvers, who):
+		return fmt.Sprintf("%s is not an approver for partner %s (approvers: %s)", who, s.Partner, strings.Join(p.Approvers, ", "))
+	}
+	for _, prev := range s.Decisions {
+		if prev.Accepted && prev.Approver == who {
+			return fmt.Sprintf("%s already decided (%s at %s); another approver must decide", who, prev.Kind, prev.At.UTC().Format(time.RFC3339))
+		}
+	}
+	return ""
+}
+
+// Approvals counts the distinct accepted approvals.
+func Approvals(ds []Decision) int {
+	n := 0
+	for _, d := range ds {
+		if d.Accepted && d.Kind == ApproveSignal {
+			n++
+		}
+	}
+	return n
+}

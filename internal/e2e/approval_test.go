@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/stacktest"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+// signal sends a decision the way the README tells operators to.
+func signal(t *testing.T, st *stacktest.Stack, id, name, approver, reason string) {
+	t.Helper()
+	input := fmt.Sprintf(`{"approver": %q, "reason": %q}`, approver, reason)
+	out, err := exec.Command(st.TemporalCLI(), "workflow", "signal", "--address", st.Config.Temporal.Address,
+		"--workflow-id", id, "--name", name, "--input", input).CombinedOutput()
+	if err != nil {
+		t.Fatalf("temporal workflow signal --name %s: %v\n%s", name, err, out)
+	}
+}
+
+func quarantinedUpload(t *testing.T, st *stacktest.Stack, body []byte) (id, name string) {
+	t.Helper()
+	name = stacktest.Unique("installer-") + ".exe"
+	if out, err := sftpBatch(t, st, "acme", "cd /landing/acme/inbound", "put "+localFile(t, name, body)); err != nil {
+		t.Fatalf("sftp upload failed: %v\n%s", err, out)
+	}
+	id = findWorkflow(t, st, fmt.Sprintf(`Partner="acme" AND ObjectKey="acme/inbound/%s"`, name))
+	waitStage(t, st, id, filestatus.Quarantined)
+	findWorkflow(t, st, fmt.Sprintf(`FileStatus="quarantined" AND ObjectKey="acme/inbound/%s"`, name))
+	return id, name
+}
+
+func TestOperatorApprovesAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
+	st := stacktest.Require(t)
+	body := []byte("MZ\x90\x00 a tool the partner really needs delivered")
+	id, name := quarantinedUpload(t, st, body)
+
+	// Someone who is not an approver is refused; the file keeps waiting.
+	signal(t, st, id, "approve", "eve", "looks fine to me")
+	state := waitState(t, st, id, "eve's decision being judged", func(s workflows.FileState) bool { return len(s.Decisions) > 0 })
+	if state.Stage != filestatus.Quarantined || len(state.Decisions) != 1 || state.Decisions[0].Accepted || !strings.Contains(state.Decisions[0].Refusal, "eve is not an approver") {
+		t.Fatalf("decisions after eve's approval: %+v", state.Decisions)
+	}
+
+	signal(t, st, id, "approve", "alice", "confirmed with acme by phone: expected installer")
+	res := waitResult(t, st, id)
+	if res.Status != filestatus.Delivered {
+		t.Fatalf("result %+v, want delivered after alice's approval", res)
+	}
+	obj, err := st.AWS.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("delivered"), Key: aws.String("acme/" + name), VersionId: aws.String(res.DestVersionID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if !bytes.Equal(got, body) {
+		t.Fatal("the approved file's delivered bytes differ")
+	}
+	if len(res.Decisions) != 2 || !res.Decisions[1].Accepted || res.Decisions[1].Approver != "alice" {
+		t.Fatalf("decisions %+v", res.Decisions)
+	}
+	findWorkflow(t, st, fmt.Sprintf(`FileStatus="delivered" AND ObjectKey="acme/inbound/%s"`, name))
+}
+
+func TestOperatorRejectsAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
+	st := stacktest.Require(t)
+	id, name := quarantinedUpload(t, st, []byte("MZ\x90\x00 sent by mistake"))
+	signal(t, st, id, "reject", "bob", "acme says it was sent by mistake")
+	res := waitResult(t, st, id)
+	if res.Status != filestatus.Rejected {
+		t.Fatalf("result %+v, want rejected", res)
+	}
+	q := st.Config.Quarantine.Bucket
+	if _, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(q), Key: aws.String("rejected/acme/" + name)}); err != nil {
+		t.Fatalf("the rejected file is not under the rejected prefix: %v", err)
+	}
+	if _, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(q), Key: aws.String("acme/" + name)}); err == nil {
+		t.Fatal("the quarantined copy is still there after the reject moved it")
+	}
+	if ev := notification(t, st, id, "file.rejected"); len(ev.Reasons) == 0 || !strings.Contains(strings.Join(ev.Reasons, " "), "rejected by bob") {
+		t.Fatalf("rejection notification %+v", ev)
+	}
+	findWorkflow(t, st, fmt.Sprintf(`FileStatus="rejected" AND ObjectKey="acme/inbound/%s"`, name))
+}

@@ -1,0 +1,172 @@
+package workflows
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/filestatus"
+)
+
+func approvalInput(required int) *IngestInput {
+	in := input()
+	in.QuarantineBucket, in.QuarantineKey, in.RejectedKey = "quarantine", "acme/orders.csv", "rejected/acme/orders.csv"
+	in.Approval = approval.Policy{Approvers: []string{"alice", "bob"}, RequiredApprovals: required}
+	in.Uploader = "acme"
+	return in
+}
+
+// violationAfterRead quarantines the file with what the read learnt.
+func (s *ingestSuite) violationAfterRead() {
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError("content is a Windows executable (MZ), not a .csv file", activities.ErrRuleViolation, nil,
+			activities.Violation{Reasons: []string{"content is a Windows executable (MZ), not a .csv file"}, Result: activities.InspectResult{Size: 15, SHA256: fileSHA}}))
+}
+
+func (s *ingestSuite) signal(after time.Duration, kind, approver, reason string) {
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(kind, approval.Payload{Approver: approver, Reason: reason})
+	}, after)
+}
+
+func (s *ingestSuite) decisions() []approval.Decision {
+	var st FileState
+	q, err := s.env.QueryWorkflow(StatusQuery)
+	s.Require().NoError(err)
+	s.Require().NoError(q.Get(&st))
+	return st.Decisions
+}
+
+func (s *ingestSuite) TestApprovalReleasesAQuarantinedFile() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.MatchedBy(func(in *activities.DeliverInput) bool {
+		return in.Inspection.SHA256 == fileSHA // verified against what was read
+	})).Return(&activities.DeliverResult{DestBucket: "delivered", DestKey: "acme/orders.csv", DestVersionID: "dv1"}, nil).Once()
+	s.signal(time.Hour, approval.ApproveSignal, "alice", "checked with the partner: a renamed installer they need")
+	s.execute(approvalInput(1))
+
+	s.NoError(s.env.GetWorkflowError())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Quarantined, filestatus.Approved, filestatus.Delivering, filestatus.Delivered}, s.moves)
+	s.Equal([]string{"file.quarantined", "file.delivered"}, s.notified)
+	s.Require().Len(res.Decisions, 1)
+	s.True(res.Decisions[0].Accepted)
+	s.Equal("alice", res.Decisions[0].Approver)
+}
+
+func (s *ingestSuite) TestRefusedDecisionsLeaveTheFileWaiting() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	s.signal(time.Minute, approval.ApproveSignal, "eve", "trust me")
+	s.signal(2*time.Minute, approval.ApproveSignal, "acme", "it is mine")
+	s.signal(3*time.Minute, approval.ApproveSignal, "alice", "")
+	// After three refusals the file must still be quarantined.
+	s.env.RegisterDelayedCallback(func() {
+		var st FileState
+		q, err := s.env.QueryWorkflow(StatusQuery)
+		s.Require().NoError(err)
+		s.Require().NoError(q.Get(&st))
+		s.Equal(filestatus.Quarantined, st.Stage)
+		s.Len(st.Decisions, 3)
+	}, 4*time.Minute)
+	s.signal(5*time.Minute, approval.ApproveSignal, "alice", "checked")
+	s.execute(approvalInput(1))
+
+	s.NoError(s.env.GetWorkflowError())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Require().Len(res.Decisions, 4)
+	for i, want := range []string{"eve is not an approver for partner acme", "acme uploaded this file", "no reason given", ""} {
+		s.Equal(want == "", res.Decisions[i].Accepted, "decision %d", i)
+		s.Contains(res.Decisions[i].Refusal, want)
+	}
+}
+
+func (s *ingestSuite) TestRejectMovesTheFileAndEndsIt() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.RejectName, mock.Anything, mock.MatchedBy(func(in *activities.RejectInput) bool {
+		return in.QuarantineKey == "acme/orders.csv" && in.QuarantineVer == "qv1" && in.RejectedKey == "rejected/acme/orders.csv"
+	})).Return(&activities.QuarantineResult{Bucket: "quarantine", Key: "rejected/acme/orders.csv", VersionID: "rv1"}, nil).Once()
+	s.signal(time.Hour, approval.RejectSignal, "bob", "the partner confirmed it was sent by mistake")
+	s.signal(2*time.Hour, approval.ApproveSignal, "alice", "too late") // after the end: never judged
+	s.execute(approvalInput(1))
+
+	s.NoError(s.env.GetWorkflowError())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Rejected, res.Status)
+	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Quarantined, filestatus.Rejected}, s.moves)
+	s.Equal([]string{"file.quarantined", "file.rejected"}, s.notified)
+	s.Contains(res.Reasons, "rejected by bob: the partner confirmed it was sent by mistake")
+}
+
+func (s *ingestSuite) TestFourEyesNeedsTwoDistinctApprovers() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil).Once()
+	s.signal(time.Minute, approval.ApproveSignal, "alice", "looks right")
+	s.signal(2*time.Minute, approval.ApproveSignal, "alice", "really")
+	s.env.RegisterDelayedCallback(func() {
+		d := s.decisions()
+		s.Len(d, 2)
+		s.Contains(d[1].Refusal, "alice already decided")
+	}, 3*time.Minute)
+	s.signal(4*time.Minute, approval.ApproveSignal, "bob", "agreed")
+	s.execute(approvalInput(2))
+
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal(2, approval.Approvals(res.Decisions))
+}
+
+func (s *ingestSuite) TestDecisionBeforeQuarantineIsRefused() {
+	calls := 0
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).After(10*time.Minute).Return(
+		func(context.Context, *activities.InspectInput) (*activities.InspectResult, error) {
+			calls++
+			if calls == 1 {
+				// Found before reading: no checksum yet.
+				return nil, temporal.NewNonRetryableApplicationError("extension .exe is not allowed", activities.ErrRuleViolation, nil,
+					activities.Violation{Reasons: []string{"extension .exe is not allowed"}, Result: activities.InspectResult{Size: 15}})
+			}
+			return &activities.InspectResult{Size: 15, SHA256: fileSHA}, nil
+		})
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.MatchedBy(func(in *activities.DeliverInput) bool {
+		return in.Inspection.SHA256 == fileSHA
+	})).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil).Once()
+	s.signal(time.Minute, approval.ApproveSignal, "alice", "pre-approving") // while inspecting
+	s.signal(time.Hour, approval.ApproveSignal, "bob", "checked")
+	s.execute(approvalInput(1))
+
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Require().Len(res.Decisions, 2)
+	s.False(res.Decisions[0].Accepted)
+	s.Contains(res.Decisions[0].Refusal, "the file is inspecting, not quarantined")
+	// The approved file was never read before; release read it for the checksum.
+	s.Equal(2, calls)
+}
+
+func (s *ingestSuite) TestNoApproversMeansQuarantineEndsTheWorkflow() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	in := approvalInput(1)
+	in.Approval = approval.Policy{}
+	s.execute(in)
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Quarantined, res.Status)
+}
