@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/approval"
@@ -132,7 +133,7 @@ func (s *ingestSuite) TestFourEyesNeedsTwoDistinctApprovers() {
 
 func (s *ingestSuite) TestDecisionBeforeQuarantineIsRefused() {
 	calls := 0
-	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).After(10*time.Minute).Return(
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).After(10 * time.Minute).Return(
 		func(context.Context, *activities.InspectInput) (*activities.InspectResult, error) {
 			calls++
 			if calls == 1 {
@@ -169,4 +170,51 @@ func (s *ingestSuite) TestNoApproversMeansQuarantineEndsTheWorkflow() {
 	var res IngestResult
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Quarantined, res.Status)
+}
+
+type updateResult struct {
+	res  approval.DecideResult
+	err  error
+	done bool
+}
+
+func (s *ingestSuite) update(after time.Duration, req approval.DecideRequest, out *updateResult) {
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(approval.DecideUpdate, "", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { out.err, out.done = err, true },
+			OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				out.err, out.done = err, true
+				if r, ok := v.(approval.DecideResult); ok {
+					out.res = r
+				}
+			},
+		}, req)
+	}, after)
+}
+
+func (s *ingestSuite) TestDecideUpdateAnswersRefusalsWithAnError() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	var bad, refused, first, second updateResult
+	s.update(time.Minute, approval.DecideRequest{Approver: "alice", Reason: "x", Decision: "maybe"}, &bad)
+	s.update(2*time.Minute, approval.DecideRequest{Approver: "eve", Reason: "x", Decision: "approve"}, &refused)
+	s.update(3*time.Minute, approval.DecideRequest{Approver: "alice", Reason: "checked", Decision: "approve"}, &first)
+	s.update(4*time.Minute, approval.DecideRequest{Approver: "bob", Reason: "agreed", Decision: "approve"}, &second)
+	s.execute(approvalInput(2))
+
+	s.NoError(s.env.GetWorkflowError())
+	s.True(bad.done && refused.done && first.done && second.done)
+	s.ErrorContains(bad.err, `decision must be "approve" or "reject"`)
+	s.ErrorContains(refused.err, "decision refused: eve is not an approver")
+	s.NoError(first.err)
+	s.Equal("waiting for 1 more approvals", first.res.Outcome)
+	s.NoError(second.err)
+	s.Equal("released", second.res.Outcome)
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	// The malformed request was turned away; the refused one is on record.
+	s.Len(res.Decisions, 3)
 }

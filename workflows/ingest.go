@@ -157,6 +157,19 @@ func IngestFile(ctx workflow.Context, in *IngestInput) (*IngestResult, error) {
 	// stage then: an approval sent before the file is quarantined is
 	// refused, not kept for later.
 	workflow.Go(ctx, w.receiveDecisions)
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, approval.DecideUpdate, w.decide, workflow.UpdateHandlerOptions{
+		// Only requests that are not decisions at all are turned away
+		// unrecorded; every real decision, refused or not, is judged and
+		// kept by the handler.
+		Validator: func(_ workflow.Context, req approval.DecideRequest) error {
+			if req.Decision != approval.ApproveSignal && req.Decision != approval.RejectSignal {
+				return fmt.Errorf(`decision must be "approve" or "reject", got %q`, req.Decision)
+			}
+			return nil
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("registering %s update: %w", approval.DecideUpdate, err)
+	}
 	return w.run(ctx)
 }
 
@@ -366,6 +379,24 @@ func (w *ingest) receiveDecisions(ctx workflow.Context) {
 		sel.Select(ctx)
 		w.judge(ctx, p, kind)
 	}
+}
+
+// decide is the decide Update: the same judgement as a signal, answered.
+func (w *ingest) decide(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
+	d := w.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason}, req.Decision)
+	if !d.Accepted {
+		return approval.DecideResult{}, temporal.NewApplicationError("decision refused: "+d.Refusal, approval.ErrRefused)
+	}
+	res := approval.DecideResult{Decision: req.Decision, Approvals: approval.Approvals(w.state.Decisions), Required: w.in.Approval.Required()}
+	switch {
+	case req.Decision == approval.RejectSignal:
+		res.Outcome = "rejected"
+	case res.Approvals >= res.Required:
+		res.Outcome = "released"
+	default:
+		res.Outcome = fmt.Sprintf("waiting for %d more approvals", res.Required-res.Approvals)
+	}
+	return res, nil
 }
 
 // judge records one decision, accepted or refused with the reason.

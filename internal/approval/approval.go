@@ -15,7 +15,31 @@ import (
 const (
 	ApproveSignal = "approve"
 	RejectSignal  = "reject"
+	// DecideUpdate is the Update for callers that want a synchronous
+	// answer: a refused decision comes back as an error.
+	DecideUpdate = "decide"
+	// ErrRefused is the error type of a refused decision.
+	ErrRefused = "DecisionRefused"
 )
+
+// DecideRequest is the decide Update's input: a Payload plus the decision.
+//
+//	{"approver": "alice", "reason": "...", "decision": "approve"}
+type DecideRequest struct {
+	Approver string `json:"approver"`
+	Reason   string `json:"reason"`
+	Decision string `json:"decision"`
+}
+
+// DecideResult answers an accepted decision.
+type DecideResult struct {
+	Decision  string `json:"decision"`
+	Approvals int    `json:"approvals"`
+	Required  int    `json:"required"`
+	// Outcome says what happens now: "released", "rejected" or "waiting
+	// for N more approvals".
+	Outcome string `json:"outcome"`
+}
 
 // Payload is what operators send with a signal:
 //

@@ -92,3 +92,25 @@ func TestOperatorRejectsAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
 	}
 	findWorkflow(t, st, fmt.Sprintf(`FileStatus="rejected" AND ObjectKey="acme/inbound/%s"`, name))
 }
+
+func TestDecideUpdateAnswersWithTheTemporalCLI(t *testing.T) {
+	st := stacktest.Require(t)
+	id, _ := quarantinedUpload(t, st, []byte("MZ\x90\x00 decide me"))
+	decide := func(approver, decision string) (string, error) {
+		input := fmt.Sprintf(`{"approver": %q, "reason": "checked the file", "decision": %q}`, approver, decision)
+		out, err := exec.Command(st.TemporalCLI(), "workflow", "update", "execute", "--address", st.Config.Temporal.Address,
+			"--workflow-id", id, "--name", "decide", "--input", input).CombinedOutput()
+		return string(out), err
+	}
+	out, err := decide("acme", "approve")
+	if err == nil || !strings.Contains(out, "acme uploaded this file and may not decide on it") {
+		t.Fatalf("the partner's own approval was not refused with the reason: %v\n%s", err, out)
+	}
+	out, err = decide("bob", "reject")
+	if err != nil || !strings.Contains(out, "rejected") {
+		t.Fatalf("bob's reject: %v\n%s", err, out)
+	}
+	if res := waitResult(t, st, id); res.Status != filestatus.Rejected || len(res.Decisions) != 2 {
+		t.Fatalf("result %+v", res)
+	}
+}
