@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/notify"
@@ -30,6 +31,7 @@ const (
 	HandleSourceName   = "HandleSource"
 	FetchSidecarName   = "FetchSidecar"
 	RejectName         = "Reject"
+	AppendAuditName    = "AppendAudit"
 	NotifyName         = "Notify"
 )
 
@@ -49,6 +51,8 @@ const (
 	ErrDeliveryVerification = "DeliveryVerificationFailed"
 	// ErrStatusConflict: the file's record is already past the proposed status.
 	ErrStatusConflict = "StatusConflict"
+	// ErrAuditConflict: another entry already holds this audit number.
+	ErrAuditConflict = "AuditConflict"
 	// ErrNotifyRefused: a webhook rejected the notification itself (4xx).
 	ErrNotifyRefused = "NotifyRefused"
 	// ErrDestinationRefused: S3 refused the copy as invalid (HTTP 400), for
@@ -61,6 +65,7 @@ const (
 type Activities struct {
 	S3       *s3.Client
 	Files    *filestore.Store
+	Audit    *audit.Store
 	Notifier *notify.Notifier
 }
 
@@ -88,6 +93,8 @@ type RecordReceivedInput struct {
 	File  FileRef
 	Size  int64
 	RunID string
+	// Audit is the file's first audit entry, written with the record.
+	Audit *audit.Entry
 }
 
 // RecordReceivedResult says whether the file was new.
@@ -100,6 +107,9 @@ type RecordReceivedResult struct {
 	DestBucket    string
 	DestKey       string
 	DestVersionID string
+	// AuditHead is the last entry of the file's existing audit trail, which
+	// a re-run continues instead of starting a second chain.
+	AuditHead *audit.Entry
 }
 
 // RecordReceived creates the file's record, or reports the one that exists.
@@ -112,19 +122,52 @@ func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput
 	if err != nil {
 		return nil, err
 	}
-	if !created {
-		f.logger(ctx).Info("file already recorded", "status", got.Status)
-	}
-	return &RecordReceivedResult{
+	res := &RecordReceivedResult{
 		AlreadyKnown: !created, Status: got.Status, SHA256: got.SHA256,
 		DestBucket: got.DestBucket, DestKey: got.DestKey, DestVersionID: got.DestVersionID,
-	}, nil
+	}
+	if !created {
+		f.logger(ctx).Info("file already recorded", "status", got.Status)
+		if a.Audit != nil {
+			trail, err := a.Audit.List(ctx, f.FileID)
+			if err != nil {
+				return nil, err
+			}
+			if len(trail) > 0 {
+				res.AuditHead = &trail[len(trail)-1]
+			}
+		}
+		return res, nil
+	}
+	if err := a.appendAudit(ctx, in.Audit); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// AppendAudit writes one audit entry.
+func (a *Activities) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	return a.appendAudit(ctx, e)
+}
+
+func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) error {
+	if e == nil || a.Audit == nil {
+		return nil
+	}
+	err := a.Audit.Append(ctx, *e)
+	var conflict *audit.ConflictError
+	if errors.As(err, &conflict) {
+		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrAuditConflict, err)
+	}
+	return err
 }
 
 // RecordStatusInput is RecordStatus's input.
 type RecordStatusInput struct {
 	FileID string
 	Change filestore.Change
+	// Audit is the audit entry for this change, written after it.
+	Audit *audit.Entry
 }
 
 // RecordStatus moves the file's record to a new status, never backwards.
@@ -134,7 +177,10 @@ func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) er
 	if errors.As(err, &conflict) {
 		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return a.appendAudit(ctx, in.Audit)
 }
 
 // NotifyInput is Notify's input.

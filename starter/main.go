@@ -26,6 +26,8 @@ const usage = `usage: starter <command> [flags]
 
 commands:
   bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `) and start one IngestFile workflow per object version
+  audit    --file-id ID: print a file's audit trail and verify its hash chain
+           --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
 
 flags (every command): --config FILE (or FERRY_CONFIG), --temporal.address, --temporal.namespace, --bridge.listen
 `
@@ -39,6 +41,8 @@ func main() {
 	switch os.Args[1] {
 	case "bridge":
 		err = runBridge(os.Args[2:])
+	case "audit":
+		err = runAudit(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -53,6 +54,7 @@ func run() error {
 	w.RegisterActivity(&activities.Activities{
 		S3:       aws.S3,
 		Files:    filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),
+		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
 	})
 	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/governance"
@@ -135,6 +136,16 @@ type ingest struct {
 	insp activities.InspectResult
 	// rejected is set by an accepted reject decision.
 	rejected *approval.Decision
+	// auditHead is the last entry of the file's audit chain.
+	auditHead *audit.Entry
+}
+
+// nextAudit chains the next audit entry. Pure and deterministic (workflow
+// time), so replays rebuild the same chain.
+func (w *ingest) nextAudit(ctx workflow.Context, actor, action, details string) *audit.Entry {
+	e := audit.Next(w.auditHead, w.in.FileID, workflow.Now(ctx), actor, action, details)
+	w.auditHead = &e
+	return &e
 }
 
 // IngestFile takes one uploaded object version from received to delivered:
@@ -205,10 +216,15 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 	w.enter(ctx, filestatus.Received)
 
 	var rec activities.RecordReceivedResult
+	first := w.nextAudit(ctx, "ferry", "status:received", fmt.Sprintf("s3://%s/%s version %s, %s", w.in.Bucket, w.in.Key, w.in.VersionID, w.in.EventName))
 	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordReceivedName, &activities.RecordReceivedInput{
-		File: w.ref(), Size: w.in.Size, RunID: info.WorkflowExecution.RunID,
+		File: w.ref(), Size: w.in.Size, RunID: info.WorkflowExecution.RunID, Audit: first,
 	}).Get(ctx, &rec); err != nil {
 		return nil, fmt.Errorf("recording %s as received: %w", w.in.FileID, err)
+	}
+	if rec.AuditHead != nil {
+		// A re-run continues the file's existing trail.
+		w.auditHead = rec.AuditHead
 	}
 	if rec.AlreadyKnown && rec.Status.Terminal() {
 		// Only possible when this workflow ID was reused after an earlier
@@ -414,6 +430,21 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 		}, p, kind)
 	}
 	d.Accepted, d.Refusal = refusal == "", refusal
+	// The decision is on record before it takes effect.
+	if workflow.GetVersion(ctx, "audit-decisions", workflow.DefaultVersion, 1) == 1 {
+		action, details := kind, d.Reason
+		if !d.Accepted {
+			action, details = "refused:"+kind, d.Refusal+" (reason given: "+d.Reason+")"
+		}
+		actor := d.Approver
+		if actor == "" {
+			actor = "(anonymous)"
+		}
+		if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, w.nextAudit(ctx, actor, action, details)).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Error("could not audit a decision; it is refused", "error", err)
+			d.Accepted, d.Refusal = false, "the decision could not be written to the audit trail: "+failureMessage(err)
+		}
+	}
 	w.state.Decisions = append(w.state.Decisions, d)
 	if d.Accepted {
 		workflow.GetLogger(ctx).Info("decision accepted", "kind", kind, "approver", d.Approver, "reason", d.Reason)
@@ -513,7 +544,7 @@ func (w *ingest) fail(ctx workflow.Context, reasons []string, cause error) (*Ing
 // operators (search attribute, current details, status query).
 func (w *ingest) move(ctx workflow.Context, c filestore.Change) error {
 	err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordStatusName, &activities.RecordStatusInput{
-		FileID: w.in.FileID, Change: c,
+		FileID: w.in.FileID, Change: c, Audit: w.nextAudit(ctx, "ferry", "status:"+string(c.Status), changeDetails(c)),
 	}).Get(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recording %s as %s: %w", w.in.FileID, c.Status, err)
@@ -583,6 +614,27 @@ func (w *ingest) result() *IngestResult {
 	return &IngestResult{Status: s.Stage, Reasons: s.Reasons, SHA256: s.SHA256, Size: s.Size,
 		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID, QuarantineVersionID: s.QuarantineVersionID,
 		Decisions: s.Decisions}
+}
+
+// changeDetails says in one line what a status change carried.
+func changeDetails(c filestore.Change) string {
+	var parts []string
+	if len(c.Reasons) > 0 {
+		parts = append(parts, strings.Join(c.Reasons, "; "))
+	}
+	if c.SHA256 != "" {
+		parts = append(parts, "sha256 "+c.SHA256)
+	}
+	if c.DestVersionID != "" {
+		parts = append(parts, fmt.Sprintf("delivered to s3://%s/%s version %s", c.DestBucket, c.DestKey, c.DestVersionID))
+	}
+	if c.Encryption != "" || c.RetentionMode != "" {
+		parts = append(parts, fmt.Sprintf("encryption %s, retention %s until %s", c.Encryption, c.RetentionMode, c.RetainUntil.UTC().Format(time.RFC3339)))
+	}
+	if c.QuarantineVersionID != "" {
+		parts = append(parts, fmt.Sprintf("copy at s3://%s/%s version %s", c.QuarantineBucket, c.QuarantineKey, c.QuarantineVersionID))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func asViolation(err error) (activities.Violation, bool) {

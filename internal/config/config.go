@@ -67,6 +67,8 @@ type Landing struct {
 // DynamoDB names Ferry's tables.
 type DynamoDB struct {
 	FilesTable string `mapstructure:"files_table"`
+	// AuditTable holds the append-only, hash-chained audit trail.
+	AuditTable string `mapstructure:"audit_table"`
 }
 
 // Bridge configures the HTTP endpoint that receives S3 event notifications.
@@ -128,6 +130,7 @@ var defaults = map[string]any{
 	"landing.bucket":                     "",
 	"landing.temporary_suffixes":         []string{".part", ".filepart", ".tmp", ".partial", ".crdownload"},
 	"quarantine.bucket":                  "",
+	"dynamodb.audit_table":               "ferry-audit",
 	"dynamodb.files_table":               "ferry-files",
 	"bridge.listen":                      "127.0.0.1:8085",
 	"bridge.auth_token":                  "",
@@ -138,13 +141,21 @@ var defaults = map[string]any{
 	"notify.timeout":                     "10s",
 }
 
+// configFlags are the config keys every Ferry process accepts as flags.
+var configFlags = map[string]string{
+	"temporal.address":   "Temporal frontend host:port",
+	"temporal.namespace": "Temporal namespace",
+	"bridge.listen":      "address the bridge listens on",
+}
+
 // BindFlags adds the flags every Ferry process shares. Flag names are the
-// config keys, so --temporal.address overrides temporal.address.
+// config keys, so --temporal.address overrides temporal.address. A
+// command's own flags are left to the command.
 func BindFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "path of the YAML config file (or FERRY_CONFIG)")
-	fs.String("temporal.address", "", "Temporal frontend host:port")
-	fs.String("temporal.namespace", "", "Temporal namespace")
-	fs.String("bridge.listen", "", "address the bridge listens on")
+	for name, usage := range configFlags {
+		fs.String(name, "", usage)
+	}
 }
 
 // Load reads the file named by --config or FERRY_CONFIG, applies FERRY_*
@@ -165,7 +176,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		}
 		var bindErr error
 		fs.VisitAll(func(f *pflag.Flag) {
-			if f.Name != "config" && f.Changed && bindErr == nil {
+			if _, ok := configFlags[f.Name]; ok && f.Changed && bindErr == nil {
 				bindErr = v.BindPFlag(f.Name, f)
 			}
 		})
@@ -207,6 +218,7 @@ func (c *Config) Validate() error {
 	need("landing.bucket", c.Landing.Bucket)
 	need("quarantine.bucket", c.Quarantine.Bucket)
 	need("dynamodb.files_table", c.DynamoDB.FilesTable)
+	need("dynamodb.audit_table", c.DynamoDB.AuditTable)
 	need("bridge.listen", c.Bridge.Listen)
 	if c.Bridge.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("bridge.max_body_bytes must be positive, got %d", c.Bridge.MaxBodyBytes))

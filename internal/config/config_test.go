@@ -17,6 +17,7 @@ func load(t *testing.T, yaml string, args ...string) (*Config, error) {
 	}
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	BindFlags(fs)
+	fs.String("file-id", "", "a command's own flag, not a config key")
 	if err := fs.Parse(append([]string{"--config", path}, args...)); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestLoadGood(t *testing.T) {
 func TestEnvAndFlagsOverride(t *testing.T) {
 	t.Setenv("FERRY_BRIDGE_AUTH_TOKEN", "s3cret")
 	t.Setenv("FERRY_LANDING_BUCKET", "landing-from-env")
-	c, err := load(t, goodYAML(t), "--temporal.address", "temporal.example:7233")
+	c, err := load(t, goodYAML(t), "--temporal.address", "temporal.example:7233", "--file-id", "x")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/stacktest"
 	"github.com/ferrydata/ferry/workflows"
@@ -112,5 +117,65 @@ func TestDecideUpdateAnswersWithTheTemporalCLI(t *testing.T) {
 	}
 	if res := waitResult(t, st, id); res.Status != filestatus.Rejected || len(res.Decisions) != 2 {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+func starterAudit(t *testing.T, st *stacktest.Stack, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "starter"), append([]string{"audit"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
+	st := stacktest.Require(t)
+	id, _ := quarantinedUpload(t, st, []byte("MZ\x90\x00 audited"))
+	signal(t, st, id, "approve", "eve", "not mine to approve")
+	signal(t, st, id, "reject", "bob", "acme withdrew it")
+	if res := waitResult(t, st, id); res.Status != filestatus.Rejected {
+		t.Fatalf("result %+v", res)
+	}
+
+	out, err := starterAudit(t, st, "--file-id", id)
+	if err != nil {
+		t.Fatalf("starter audit: %v\n%s", err, out)
+	}
+	for _, want := range []string{"status:received", "status:quarantined", "refused:approve", "eve is not an approver", "reject", "acme withdrew it", "status:rejected", "chain intact"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the audit trail lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Someone with write access to the table softens the refusal.
+	trail, err := (&audit.Store{DB: st.AWS.DynamoDB, Table: st.Config.DynamoDB.AuditTable}).List(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused int64
+	for _, e := range trail {
+		if e.Action == "refused:approve" {
+			refused = e.Seq
+		}
+	}
+	_, err = st.AWS.DynamoDB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.Config.DynamoDB.AuditTable),
+		Key: map[string]dbtypes.AttributeValue{
+			"file_id": &dbtypes.AttributeValueMemberS{Value: id},
+			"seq":     &dbtypes.AttributeValueMemberN{Value: strconv.FormatInt(refused, 10)},
+		},
+		UpdateExpression:          aws.String("SET actor = :a"),
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":a": &dbtypes.AttributeValueMemberS{Value: "alice"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = starterAudit(t, st, "--file-id", id)
+	if err == nil || !strings.Contains(out, fmt.Sprintf("BROKEN %s at entry %d", id, refused)) {
+		t.Fatalf("the edited entry %d was not caught: %v\n%s", refused, err, out)
+	}
+	// Verifying the partner as a whole fails too, naming the file.
+	out, err = starterAudit(t, st, "--partner", "acme")
+	if err == nil || !strings.Contains(out, "BROKEN "+id) {
+		t.Fatalf("partner verification missed the edit: %v\n%s", err, out)
 	}
 }

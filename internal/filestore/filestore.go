@@ -268,6 +268,29 @@ func (s *Store) ListByStatus(ctx context.Context, st filestatus.Status, limit in
 	return files, nil
 }
 
+// ListByPartner returns every file of a partner, oldest first.
+func (s *Store) ListByPartner(ctx context.Context, partner string) ([]File, error) {
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(PartnerIndex),
+		KeyConditionExpression:    aws.String("partner = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: partner}},
+	})
+	var files []File
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s's files from index %s of %s: %w", partner, PartnerIndex, s.Table, err)
+		}
+		var fs []File
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &fs); err != nil {
+			return nil, err
+		}
+		files = append(files, fs...)
+	}
+	return files, nil
+}
+
 func key(fileID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"file_id": &types.AttributeValueMemberS{Value: fileID}}
 }

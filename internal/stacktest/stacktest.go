@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -180,6 +181,21 @@ func (s *Stack) FilesTable(t testing.TB) *filestore.Store {
 		_, _ = s.AWS.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
 	return filestore.New(s.AWS.DynamoDB, name)
+}
+
+// AuditTable creates a fresh audit table for one test.
+func (s *Stack) AuditTable(t testing.TB) *audit.Store {
+	t.Helper()
+	name := Unique("ferry-audit-test-")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := audit.CreateTable(ctx, s.AWS.DynamoDB, name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = s.AWS.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	return &audit.Store{DB: s.AWS.DynamoDB, Table: name}
 }
 
 func repoRoot() (string, error) {

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/minio/madmin-go/v3"
 
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -88,6 +89,10 @@ func run() error {
 		return err
 	}
 	slog.Info("table ready", "table", cfg.DynamoDB.FilesTable)
+	if err := audit.CreateTable(ctx, clients.DynamoDB, cfg.DynamoDB.AuditTable); err != nil {
+		return err
+	}
+	slog.Info("table ready", "table", cfg.DynamoDB.AuditTable)
 	return ensurePartners(ctx, cfg, *secrets)
 }
 
