@@ -218,3 +218,66 @@ func (s *ingestSuite) TestDecideUpdateAnswersRefusalsWithAnError() {
 	// The malformed request was turned away; the refused one is on record.
 	s.Len(res.Decisions, 3)
 }
+
+func count(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *ingestSuite) TestRemindersWhileAFileWaits() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	in := approvalInput(1)
+	in.Approval.ReminderInterval = time.Hour
+	s.signal(3*time.Hour+30*time.Minute, approval.ApproveSignal, "alice", "finally checked")
+	s.execute(in)
+
+	s.NoError(s.env.GetWorkflowError())
+	s.Equal(3, count(s.notified, "file.reminder"), "notified %v", s.notified)
+	s.Equal("file.delivered", s.notified[len(s.notified)-1])
+}
+
+func (s *ingestSuite) TestDeadlineRejectsAFileNobodyDecidedOn() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.RejectName, mock.Anything, mock.Anything).Return(&activities.QuarantineResult{Key: "rejected/acme/orders.csv", VersionID: "rv1"}, nil).Once()
+	in := approvalInput(1)
+	in.Approval.ReminderInterval, in.Approval.Deadline, in.Approval.OnDeadline = 8*time.Hour, 24*time.Hour, approval.OnDeadlineReject
+	s.execute(in)
+
+	s.NoError(s.env.GetWorkflowError())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Rejected, res.Status)
+	s.Equal(2, count(s.notified, "file.reminder")) // at 8 h and 16 h; at 24 h the deadline acts
+	s.Require().Len(res.Decisions, 1)
+	s.Equal("ferry", res.Decisions[0].Approver)
+	s.Contains(res.Decisions[0].Reason, "no decision within 24h0m0s")
+}
+
+func (s *ingestSuite) TestDeadlineEscalatesToASecondListOfApprovers() {
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	in := approvalInput(1)
+	in.Approval.Approvers = []string{"alice"}
+	in.Approval.Deadline, in.Approval.OnDeadline, in.Approval.EscalationApprovers = 2*time.Hour, approval.OnDeadlineEscalate, []string{"carol"}
+	s.signal(time.Hour, approval.ApproveSignal, "carol", "before the deadline")
+	s.signal(3*time.Hour, approval.ApproveSignal, "carol", "escalated to me")
+	s.execute(in)
+
+	s.NoError(s.env.GetWorkflowError())
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal(1, count(s.notified, "file.escalated"))
+	s.Require().Len(res.Decisions, 2)
+	s.False(res.Decisions[0].Accepted, "carol may not decide before the deadline")
+	s.True(res.Decisions[1].Accepted, "carol may decide after the escalation")
+}

@@ -138,6 +138,17 @@ type ingest struct {
 	rejected *approval.Decision
 	// auditHead is the last entry of the file's audit chain.
 	auditHead *audit.Entry
+	// escalated is set when the deadline passed and escalation approvers
+	// joined.
+	escalated bool
+}
+
+// policy is the approval policy in force now.
+func (w *ingest) policy() approval.Policy {
+	if w.escalated {
+		return w.in.Approval.Escalated()
+	}
+	return w.in.Approval
 }
 
 // nextAudit chains the next audit entry. Pure and deterministic (workflow
@@ -368,18 +379,80 @@ func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResu
 }
 
 // awaitDecision waits, durably and for as long as it takes, until enough
-// approvers released the file or one rejected it.
+// approvers released the file or one rejected it — reminding while it
+// waits and acting at the deadline when the partner's policy says so. The
+// timers are the server's, so restarts of the worker or of Temporal do
+// not reset them.
 func (w *ingest) awaitDecision(ctx workflow.Context) (*IngestResult, error) {
 	workflow.SetCurrentDetails(ctx, w.details())
-	if err := workflow.Await(ctx, func() bool {
+	decided := func() bool {
 		return w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required()
-	}); err != nil {
-		return nil, err
+	}
+	p := w.in.Approval
+	if p.ReminderInterval <= 0 && p.Deadline <= 0 {
+		if err := workflow.Await(ctx, decided); err != nil {
+			return nil, err
+		}
+	} else {
+		start := workflow.Now(ctx)
+		for !decided() {
+			wait := p.ReminderInterval
+			if p.Deadline > 0 && !w.escalated {
+				left := start.Add(p.Deadline).Sub(workflow.Now(ctx))
+				if wait <= 0 || left < wait {
+					wait = left
+				}
+			}
+			if wait <= 0 {
+				// No reminder and no deadline left to act on: only a
+				// decision ends the wait.
+				if err := workflow.Await(ctx, decided); err != nil {
+					return nil, err
+				}
+				break
+			}
+			ok, err := workflow.AwaitWithTimeout(ctx, wait, decided)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				break
+			}
+			overdue := p.Deadline > 0 && !w.escalated && !workflow.Now(ctx).Before(start.Add(p.Deadline))
+			switch {
+			case overdue && p.OnDeadline == approval.OnDeadlineReject:
+				d := approval.Decision{Approver: "ferry", Kind: approval.RejectSignal, At: workflow.Now(ctx), Accepted: true,
+					Reason: fmt.Sprintf("no decision within %s: rejected automatically as partner %s's policy says", p.Deadline, w.in.Partner)}
+				w.recordDecision(ctx, d)
+				w.rejected = &d
+			case overdue && p.OnDeadline == approval.OnDeadlineEscalate:
+				w.escalated = true
+				w.audit(ctx, "ferry", "escalate", fmt.Sprintf("no decision within %s: %s may now decide too", p.Deadline, strings.Join(p.EscalationApprovers, ", ")))
+				w.notify(ctx, "file.escalated")
+				workflow.SetCurrentDetails(ctx, w.details())
+			case p.ReminderInterval > 0:
+				w.notify(ctx, "file.reminder")
+			}
+		}
 	}
 	if d := w.rejected; d != nil {
 		return w.reject(ctx, *d)
 	}
 	return w.release(ctx)
+}
+
+// recordDecision keeps a decision the pipeline itself took.
+func (w *ingest) recordDecision(ctx workflow.Context, d approval.Decision) {
+	w.audit(ctx, d.Approver, "auto-"+d.Kind, d.Reason)
+	w.state.Decisions = append(w.state.Decisions, d)
+}
+
+// audit appends one entry outside a status change.
+func (w *ingest) audit(ctx workflow.Context, actor, action, details string) {
+	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, w.nextAudit(ctx, actor, action, details)).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("could not append to the audit trail", "action", action, "error", err)
+		w.state.Reasons = append(w.state.Reasons, "audit entry "+action+" could not be written: "+failureMessage(err))
+	}
 }
 
 // receiveDecisions judges every approve and reject signal as it arrives.
@@ -420,12 +493,12 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 	d := approval.Decision{Approver: p.Approver, Reason: p.Reason, Kind: kind, At: workflow.Now(ctx)}
 	refusal := ""
 	switch {
-	case !w.in.Approval.Enabled():
+	case !w.policy().Enabled():
 		refusal = fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
 	case w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required():
 		refusal = "the file has already been decided on"
 	default:
-		refusal = w.in.Approval.Check(approval.State{
+		refusal = w.policy().Check(approval.State{
 			Partner: w.in.Partner, Uploader: w.in.Uploader, Stage: string(w.state.Stage), Decisions: w.state.Decisions,
 		}, p, kind)
 	}
@@ -584,7 +657,7 @@ func (w *ingest) details() string {
 		d += fmt.Sprintf("\n\n**Waiting for a decision** (%d of %d approvals; approvers: %s). Approve or reject with:\n\n"+
 			"`temporal workflow signal --workflow-id %s --name approve --input '{\"approver\":\"<you>\",\"reason\":\"<why>\"}'`\n\n"+
 			"`temporal workflow signal --workflow-id %s --name reject --input '{\"approver\":\"<you>\",\"reason\":\"<why>\"}'`",
-			approval.Approvals(w.state.Decisions), w.in.Approval.Required(), strings.Join(w.in.Approval.Approvers, ", "), w.id, w.id)
+			approval.Approvals(w.state.Decisions), w.in.Approval.Required(), strings.Join(w.policy().Approvers, ", "), w.id, w.id)
 	}
 	for _, dec := range w.state.Decisions {
 		if !dec.Accepted {

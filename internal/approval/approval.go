@@ -56,6 +56,28 @@ type Policy struct {
 	// RequiredApprovals is how many distinct approvers must approve before
 	// release (1 when unset; 2 for a four-eyes policy). One reject ends it.
 	RequiredApprovals int `mapstructure:"required_approvals" json:"requiredApprovals,omitempty"`
+	// ReminderInterval: while a file waits, remind (notify) this often.
+	ReminderInterval time.Duration `mapstructure:"reminder_interval" json:"reminderInterval,omitempty"`
+	// Deadline: how long a file may wait before OnDeadline applies.
+	Deadline time.Duration `mapstructure:"deadline" json:"deadline,omitempty"`
+	// OnDeadline is "reject" (the file is rejected) or "escalate" (the
+	// EscalationApprovers may decide from then on, too).
+	OnDeadline          string   `mapstructure:"on_deadline" json:"onDeadline,omitempty"`
+	EscalationApprovers []string `mapstructure:"escalation_approvers" json:"escalationApprovers,omitempty"`
+}
+
+// Deadline actions.
+const (
+	OnDeadlineReject   = "reject"
+	OnDeadlineEscalate = "escalate"
+)
+
+// Escalated returns the policy after escalation: the escalation approvers
+// join the approvers.
+func (p Policy) Escalated() Policy {
+	q := p
+	q.Approvers = append(append([]string{}, p.Approvers...), p.EscalationApprovers...)
+	return q
 }
 
 // Enabled reports whether quarantined files wait for people at all.
@@ -76,6 +98,25 @@ func (p Policy) Validate() error {
 		if strings.TrimSpace(a) == "" {
 			return fmt.Errorf("approvers: an approver name is empty")
 		}
+	}
+	if p.ReminderInterval < 0 || p.Deadline < 0 {
+		return fmt.Errorf("reminder_interval and deadline must not be negative")
+	}
+	switch p.OnDeadline {
+	case "":
+		if p.Deadline > 0 {
+			return fmt.Errorf("deadline is set but on_deadline is empty: use %s or %s", OnDeadlineReject, OnDeadlineEscalate)
+		}
+	case OnDeadlineReject:
+	case OnDeadlineEscalate:
+		if len(p.EscalationApprovers) == 0 {
+			return fmt.Errorf("on_deadline %s needs escalation_approvers", OnDeadlineEscalate)
+		}
+	default:
+		return fmt.Errorf("on_deadline %q is not %s or %s", p.OnDeadline, OnDeadlineReject, OnDeadlineEscalate)
+	}
+	if p.OnDeadline != "" && p.Deadline <= 0 {
+		return fmt.Errorf("on_deadline %s needs a deadline like 72h", p.OnDeadline)
 	}
 	return nil
 }

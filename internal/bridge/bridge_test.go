@@ -142,7 +142,7 @@ func TestIgnoredEventsAreAcknowledgedWithoutAWorkflow(t *testing.T) {
 	body, version := uploadEvent(t)
 	tests := map[string]string{
 		"folder marker":   string(marker),
-		"unknown partner": strings.ReplaceAll(body, "acme%2Finbound", "initech%2Finbound"),
+		"unknown partner": strings.ReplaceAll(body, "acme%2Finbound", "umbrella%2Finbound"),
 		"outside inbound": strings.ReplaceAll(body, "acme%2Finbound", "acme%2Foutbound"),
 		"other bucket":    strings.ReplaceAll(body, `"name": "landing"`, `"name": "delivered"`),
 		"delete event":    strings.ReplaceAll(body, "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:Delete"),
@@ -157,7 +157,7 @@ func TestIgnoredEventsAreAcknowledgedWithoutAWorkflow(t *testing.T) {
 	// None of them may have started a workflow under any ID it could map to.
 	const name = "Résumé 2026+final.csv"
 	for _, id := range []string{
-		fileid.WorkflowID("initech", "landing", "initech/inbound/"+name, version),
+		fileid.WorkflowID("umbrella", "landing", "umbrella/inbound/"+name, version),
 		fileid.WorkflowID("acme", "landing", "acme/outbound/"+name, version),
 		fileid.WorkflowID("acme", "delivered", "acme/inbound/"+name, version),
 		fileid.WorkflowID("acme", "landing", "acme/inbound/"+name, version), // the delete event's object

@@ -83,6 +83,7 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"retention without days", strings.Replace(good, "    rules:", "    governance:\n      retention_mode: COMPLIANCE\n    rules:", 1), "partners.acme.governance.retention_mode COMPLIANCE needs retention_days"},
 		{"delivering into quarantine", strings.Replace(good, "bucket: delivered", "bucket: quarantine", 1), "must differ from quarantine.bucket"},
 		{"sidecar without timeout", strings.Replace(good, "      max_size_bytes: 1048576", "      max_size_bytes: 1048576\n      sidecar:\n        required: true", 1), "partners.acme.rules.sidecar.timeout must be a positive duration"},
+		{"escalation without approvers", strings.Replace(good, "    rules:", "    approval:\n      approvers: [alice]\n      deadline: 72h\n      on_deadline: escalate\n    rules:", 1), "partners.acme.approval.on_deadline escalate needs escalation_approvers"},
 		{"tiny part size", strings.Replace(good, "partners:", "delivery:\n  part_size_bytes: 1024\npartners:", 1), "delivery.part_size_bytes must be between 5 MiB and 5 GiB"},
 		{"bad temporary suffix", strings.Replace(good, "  bucket: landing\n", "  bucket: landing\n  temporary_suffixes: [part]\n", 1), "landing.temporary_suffixes[0]"},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/stacktest"
 	"github.com/ferrydata/ferry/workflows"
@@ -177,5 +178,30 @@ func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
 	out, err = starterAudit(t, st, "--partner", "acme")
 	if err == nil || !strings.Contains(out, "BROKEN "+id) {
 		t.Fatalf("partner verification missed the edit: %v\n%s", err, out)
+	}
+}
+
+// Real timers, short intervals: reminders while a file waits, then the
+// deadline escalates to a second approver who may release it.
+func TestRemindersAndEscalationWithRealTimers(t *testing.T) {
+	st := stacktest.Require(t)
+	key := stacktest.Unique("initech/inbound/tool-") + ".exe"
+	put, err := st.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader("MZ\x90\x00 tool")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fileid.WorkflowID("initech", "landing", key, aws.ToString(put.VersionId))
+	waitState(t, st, id, "quarantine", func(s workflows.FileState) bool { return s.Stage == filestatus.Quarantined })
+	// Before the deadline frank is not an approver.
+	signal(t, st, id, "approve", "frank", "early")
+	state := waitState(t, st, id, "frank's early approval being judged", func(s workflows.FileState) bool { return len(s.Decisions) > 0 })
+	if state.Decisions[0].Accepted {
+		t.Fatal("frank's approval was accepted before the escalation")
+	}
+	notification(t, st, id, "file.reminder")
+	notification(t, st, id, "file.escalated")
+	signal(t, st, id, "approve", "frank", "escalated to me: released")
+	if res := waitResult(t, st, id); res.Status != filestatus.Delivered {
+		t.Fatalf("result %+v, want delivered after frank's escalated approval", res)
 	}
 }

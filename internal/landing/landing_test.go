@@ -20,7 +20,7 @@ func TestRoute(t *testing.T) {
 		{key: "acme/inbound/2026/", ignored: true, expected: true}, // nested folder marker
 		{key: "acme/outbound/x.csv", ignored: true},                // not the upload folder
 		{key: "acme/x.csv", ignored: true},
-		{key: "initech/inbound/x.csv", ignored: true}, // unknown partner
+		{key: "umbrella/inbound/x.csv", ignored: true}, // unknown partner
 		{key: "x.csv", ignored: true},
 		{key: "/inbound/x.csv", ignored: true},
 		{key: "acme/inbound/orders.csv.filepart", ignored: true, expected: true}, // WinSCP
