@@ -26,6 +26,8 @@ const usage = `usage: starter <command> [flags]
 
 commands:
   bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `) and start one IngestFile workflow per object version
+  approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file
+  reject   the same flags: reject it
   audit    --file-id ID: print a file's audit trail and verify its hash chain
            --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
 
@@ -43,6 +45,8 @@ func main() {
 		err = runBridge(os.Args[2:])
 	case "audit":
 		err = runAudit(os.Args[2:], os.Stdout)
+	case "approve", "reject":
+		err = runDecide(os.Args[1], os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

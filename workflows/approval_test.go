@@ -2,11 +2,15 @@ package workflows
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/approval"
@@ -280,4 +284,36 @@ func (s *ingestSuite) TestDeadlineEscalatesToASecondListOfApprovers() {
 	s.Require().Len(res.Decisions, 2)
 	s.False(res.Decisions[0].Accepted, "carol may not decide before the deadline")
 	s.True(res.Decisions[1].Accepted, "carol may decide after the escalation")
+}
+
+func (s *ingestSuite) TestSignedDecisionsWhenThePolicyRequiresThem() {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	s.Require().NoError(err)
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	s.Require().NoError(err)
+	sshPub, err := ssh.NewPublicKey(pub)
+	s.Require().NoError(err)
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	in := approvalInput(1)
+	in.Approval.RequireSignatures = true
+	in.Approval.ApproverKeys = map[string]string{"alice": string(ssh.MarshalAuthorizedKey(sshPub)), "bob": string(ssh.MarshalAuthorizedKey(sshPub))}
+	s.signal(time.Minute, approval.ApproveSignal, "alice", "unsigned")
+	s.env.RegisterDelayedCallback(func() {
+		at := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+		m := approval.Manifest(testID, fileSHA, approval.ApproveSignal, "alice", "signed and sealed", at)
+		sig, err := approval.Sign(pem.EncodeToMemory(block), m, at)
+		s.Require().NoError(err)
+		s.env.SignalWorkflow(approval.ApproveSignal, approval.Payload{Approver: "alice", Reason: "signed and sealed", Signature: sig})
+	}, 2*time.Minute)
+	s.execute(in)
+
+	var res IngestResult
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Require().Len(res.Decisions, 2)
+	s.Contains(res.Decisions[0].Refusal, "requires signed decisions")
+	s.True(res.Decisions[1].Accepted && res.Decisions[1].Signed)
+	s.Equal("approved for release", res.Decisions[1].Meaning)
 }

@@ -472,7 +472,7 @@ func (w *ingest) receiveDecisions(ctx workflow.Context) {
 
 // decide is the decide Update: the same judgement as a signal, answered.
 func (w *ingest) decide(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
-	d := w.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason}, req.Decision)
+	d := w.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason, Signature: req.Signature}, req.Decision)
 	if !d.Accepted {
 		return approval.DecideResult{}, temporal.NewApplicationError("decision refused: "+d.Refusal, approval.ErrRefused)
 	}
@@ -502,10 +502,16 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 			Partner: w.in.Partner, Uploader: w.in.Uploader, Stage: string(w.state.Stage), Decisions: w.state.Decisions,
 		}, p, kind)
 	}
+	if refusal == "" {
+		refusal = w.checkSignature(p, kind, &d)
+	}
 	d.Accepted, d.Refusal = refusal == "", refusal
 	// The decision is on record before it takes effect.
 	if workflow.GetVersion(ctx, "audit-decisions", workflow.DefaultVersion, 1) == 1 {
 		action, details := kind, d.Reason
+		if d.Signed {
+			details += fmt.Sprintf(" [signed by %s at %s: %s]", d.Approver, d.SignedAt.UTC().Format(time.RFC3339), d.Meaning)
+		}
 		if !d.Accepted {
 			action, details = "refused:"+kind, d.Refusal+" (reason given: "+d.Reason+")"
 		}
@@ -529,6 +535,29 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 	return d
+}
+
+// checkSignature verifies a signed decision against the approver's key and
+// records its manifestation, or says why the decision must be refused.
+func (w *ingest) checkSignature(p approval.Payload, kind string, d *approval.Decision) string {
+	pol := w.policy()
+	if p.Signature == nil {
+		if pol.RequireSignatures {
+			return fmt.Sprintf("partner %s requires signed decisions: sign with `starter %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
+				w.in.Partner, kind, w.id, p.Approver)
+		}
+		return ""
+	}
+	key := pol.ApproverKeys[p.Approver]
+	if key == "" {
+		return fmt.Sprintf("the decision is signed but no public key is configured for %s (approval.approver_keys)", p.Approver)
+	}
+	manifest := approval.Manifest(w.id, w.state.SHA256, kind, p.Approver, p.Reason, p.Signature.SignedAt)
+	if err := approval.VerifySignature(key, manifest, p.Signature); err != nil {
+		return err.Error()
+	}
+	d.Signed, d.SignedAt, d.Meaning = true, p.Signature.SignedAt, approval.Meaning(kind)
+	return ""
 }
 
 // release delivers a quarantined file that enough approvers approved.

@@ -365,6 +365,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		{"testdata/history-approved-after-refusal.json", "ingest-acme-51f92e9618c1f35c74f5e4b1d4bdf482"},
 		{"testdata/history-approved-audited.json", "ingest-acme-8e2da050a53dbc0defd36019ba304d21"},
 		{"testdata/history-escalated-then-approved.json", "ingest-initech-b64c432fc6b3be07401538d58b70ef46"},
+		{"testdata/history-signed-four-eyes.json", "ingest-globex-ebd10eab97759dfda9f92604704816f8"},
 		{"testdata/history-rejected.json", "ingest-acme-3d368c03c7832cfe88b317ed0e2fc740"},
 		{"testdata/history-delivered-with-sidecar.json", "ingest-globex-0ed7a397f3b1fc45f042e8831f9aa800"},
 		{"testdata/history-delivered-source-tagged.json", "ingest-globex-77c1edd124c495023b892bcb53c3a5d8"},

@@ -26,9 +26,10 @@ const (
 //
 //	{"approver": "alice", "reason": "...", "decision": "approve"}
 type DecideRequest struct {
-	Approver string `json:"approver"`
-	Reason   string `json:"reason"`
-	Decision string `json:"decision"`
+	Approver  string     `json:"approver"`
+	Reason    string     `json:"reason"`
+	Decision  string     `json:"decision"`
+	Signature *Signature `json:"signature,omitempty"`
 }
 
 // DecideResult answers an accepted decision.
@@ -47,6 +48,9 @@ type DecideResult struct {
 type Payload struct {
 	Approver string `json:"approver"`
 	Reason   string `json:"reason"`
+	// Signature is set by `starter approve --key`; partners whose policy
+	// requires signatures refuse decisions without a valid one.
+	Signature *Signature `json:"signature,omitempty"`
 }
 
 // Policy says who may decide on a partner's quarantined files.
@@ -64,6 +68,10 @@ type Policy struct {
 	// EscalationApprovers may decide from then on, too).
 	OnDeadline          string   `mapstructure:"on_deadline" json:"onDeadline,omitempty"`
 	EscalationApprovers []string `mapstructure:"escalation_approvers" json:"escalationApprovers,omitempty"`
+	// RequireSignatures refuses decisions that are not signed with the
+	// approver's SSH key listed in ApproverKeys (authorized_keys format).
+	RequireSignatures bool              `mapstructure:"require_signatures" json:"requireSignatures,omitempty"`
+	ApproverKeys      map[string]string `mapstructure:"approver_keys" json:"approverKeys,omitempty"`
 }
 
 // Deadline actions.
@@ -115,6 +123,16 @@ func (p Policy) Validate() error {
 	default:
 		return fmt.Errorf("on_deadline %q is not %s or %s", p.OnDeadline, OnDeadlineReject, OnDeadlineEscalate)
 	}
+	for _, a := range append(append([]string{}, p.Approvers...), p.EscalationApprovers...) {
+		if p.RequireSignatures && p.ApproverKeys[a] == "" {
+			return fmt.Errorf("require_signatures is set but approver_keys has no key for %s", a)
+		}
+	}
+	for a, k := range p.ApproverKeys {
+		if err := VerifySignature(k, nil, &Signature{}); err != nil && strings.Contains(err.Error(), "cannot be read") {
+			return fmt.Errorf("approver_keys.%s: %w", a, err)
+		}
+	}
 	if p.OnDeadline != "" && p.Deadline <= 0 {
 		return fmt.Errorf("on_deadline %s needs a deadline like 72h", p.OnDeadline)
 	}
@@ -131,6 +149,11 @@ type Decision struct {
 	// Accepted is false for a refused decision; Refusal says why.
 	Accepted bool
 	Refusal  string
+	// Signed decisions carry the manifestation of the signature: the
+	// approver's name (above), when it was signed and what it means.
+	Signed   bool
+	SignedAt time.Time
+	Meaning  string
 }
 
 // State is what the check needs to know about the file.

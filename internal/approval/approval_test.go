@@ -1,9 +1,14 @@
 package approval
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 func TestCheck(t *testing.T) {
@@ -19,16 +24,16 @@ func TestCheck(t *testing.T) {
 		d     Payload
 		want  string // "" means accepted
 	}{
-		{"listed approver", q, Payload{"alice", "checked"}, ""},
-		{"no approver", q, Payload{"", "x"}, "no approver given"},
-		{"no reason", q, Payload{"alice", " "}, "no reason given"},
-		{"not listed", q, Payload{"eve", "trust me"}, "eve is not an approver for partner acme"},
-		{"partner itself", q, Payload{"acme", "mine"}, "acme uploaded this file"},
-		{"uploader", q, Payload{"acme-bot", "mine"}, "acme-bot uploaded this file"},
-		{"not quarantined", State{Partner: "acme", Stage: "delivering"}, Payload{"alice", "x"}, "the file is delivering, not quarantined"},
-		{"same approver twice", approvedByAlice, Payload{"alice", "again"}, "alice already decided (approve at 2026-11-24T07:00:00Z)"},
-		{"second approver", approvedByAlice, Payload{"bob", "agree"}, ""},
-		{"a refused decision does not count", refusedEve, Payload{"alice", "now properly"}, ""},
+		{"listed approver", q, Payload{Approver: "alice", Reason: "checked"}, ""},
+		{"no approver", q, Payload{Approver: "", Reason: "x"}, "no approver given"},
+		{"no reason", q, Payload{Approver: "alice", Reason: " "}, "no reason given"},
+		{"not listed", q, Payload{Approver: "eve", Reason: "trust me"}, "eve is not an approver for partner acme"},
+		{"partner itself", q, Payload{Approver: "acme", Reason: "mine"}, "acme uploaded this file"},
+		{"uploader", q, Payload{Approver: "acme-bot", Reason: "mine"}, "acme-bot uploaded this file"},
+		{"not quarantined", State{Partner: "acme", Stage: "delivering"}, Payload{Approver: "alice", Reason: "x"}, "the file is delivering, not quarantined"},
+		{"same approver twice", approvedByAlice, Payload{Approver: "alice", Reason: "again"}, "alice already decided (approve at 2026-11-24T07:00:00Z)"},
+		{"second approver", approvedByAlice, Payload{Approver: "bob", Reason: "agree"}, ""},
+		{"a refused decision does not count", refusedEve, Payload{Approver: "alice", Reason: "now properly"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,5 +57,52 @@ func TestPolicy(t *testing.T) {
 	}
 	if n := Approvals([]Decision{{Approver: "a", Kind: ApproveSignal, Accepted: true}, {Approver: "b", Kind: ApproveSignal}, {Approver: "c", Kind: RejectSignal, Accepted: true}}); n != 1 {
 		t.Fatalf("Approvals = %d, want 1", n)
+	}
+}
+
+func testKey(t *testing.T) (privPEM []byte, authorized string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(block), string(ssh.MarshalAuthorizedKey(sshPub))
+}
+
+func TestSignaturesBindTheDecisionToTheFile(t *testing.T) {
+	priv, pub := testKey(t)
+	_, otherPub := testKey(t)
+	at := time.Date(2026, 11, 24, 7, 30, 0, 0, time.UTC)
+	m := Manifest("ingest-acme-1", "abc", ApproveSignal, "alice", "checked", at)
+	sig, err := Sign(priv, m, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifySignature(pub, m, sig); err != nil {
+		t.Fatalf("a valid signature does not verify: %v", err)
+	}
+	for name, other := range map[string][]byte{
+		"another file":     Manifest("ingest-acme-2", "abc", ApproveSignal, "alice", "checked", at),
+		"other bytes":      Manifest("ingest-acme-1", "abd", ApproveSignal, "alice", "checked", at),
+		"another decision": Manifest("ingest-acme-1", "abc", RejectSignal, "alice", "checked", at),
+		"another reason":   Manifest("ingest-acme-1", "abc", ApproveSignal, "alice", "whatever", at),
+	} {
+		if err := VerifySignature(pub, other, sig); err == nil {
+			t.Errorf("the signature verified for %s", name)
+		}
+	}
+	if err := VerifySignature(otherPub, m, sig); err == nil {
+		t.Error("the signature verified with someone else's key")
+	}
+	if !strings.Contains(string(m), "meaning:approved for release") {
+		t.Errorf("the manifest does not state the signature's meaning:\n%s", m)
 	}
 }

@@ -205,3 +205,61 @@ func TestRemindersAndEscalationWithRealTimers(t *testing.T) {
 		t.Fatalf("result %+v, want delivered after frank's escalated approval", res)
 	}
 }
+
+func starterCmd(t *testing.T, st *stacktest.Stack, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "starter"), args...).CombinedOutput()
+	return string(out), err
+}
+
+// globex requires two distinct approvers and signed decisions.
+func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
+	st := stacktest.Require(t)
+	name := stacktest.Unique("shipment-") + ".xml"
+	// No sidecar: after its timeout the file would be quarantined; a wrong
+	// one quarantines it at once.
+	file := localFile(t, name, []byte("<shipment id=\"10\"/>\n"))
+	bad := localFile(t, name+".sha256", []byte(strings.Repeat("0", 64)+"  "+name+"\n"))
+	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+bad, "put "+file); err != nil {
+		t.Fatalf("sftp upload failed: %v\n%s", err, out)
+	}
+	id := findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey="globex/inbound/%s"`, name))
+	waitStage(t, st, id, filestatus.Quarantined)
+	keys := filepath.Join(st.Root, "deploy/local/keys")
+
+	// Unsigned, through the CLI: refused, saying how to sign.
+	out, err := starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "checked")
+	if err == nil || !strings.Contains(out, "requires signed decisions") {
+		t.Fatalf("an unsigned approval was not refused: %v\n%s", err, out)
+	}
+	// carol signs with dave's key: refused.
+	out, err = starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "checked", "--key", filepath.Join(keys, "dave"))
+	if err == nil || !strings.Contains(out, "does not verify") {
+		t.Fatalf("a signature by the wrong key was not refused: %v\n%s", err, out)
+	}
+	out, err = starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "sidecar typo confirmed by globex", "--key", filepath.Join(keys, "carol"))
+	if err != nil || !strings.Contains(out, "waiting for 1 more approvals") {
+		t.Fatalf("carol's signed approval: %v\n%s", err, out)
+	}
+	out, err = starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "dave", "--reason", "agreed", "--key", filepath.Join(keys, "dave"))
+	if err != nil || !strings.Contains(out, "released") {
+		t.Fatalf("dave's signed approval: %v\n%s", err, out)
+	}
+	res := waitResult(t, st, id)
+	if res.Status != filestatus.Delivered {
+		t.Fatalf("result %+v", res)
+	}
+	var signed int
+	for _, d := range res.Decisions {
+		if d.Accepted && d.Signed && d.Meaning == "approved for release" && !d.SignedAt.IsZero() {
+			signed++
+		}
+	}
+	if signed != 2 {
+		t.Fatalf("decisions %+v, want two accepted signed approvals with their manifestation", res.Decisions)
+	}
+	out, err = starterAudit(t, st, "--file-id", id)
+	if err != nil || !strings.Contains(out, "[signed by carol at") || !strings.Contains(out, "chain intact") {
+		t.Fatalf("audit trail: %v\n%s", err, out)
+	}
+}
