@@ -26,6 +26,8 @@ const usage = `usage: starter <command> [flags]
 
 commands:
   bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `) and start one IngestFile workflow per object version
+  list     --status S and/or --partner P: list files from the record (newest first)
+  show     --workflow-id ID: one file's record and its verified audit trail
   approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file
   reject   the same flags: reject it
   audit    --file-id ID: print a file's audit trail and verify its hash chain
@@ -45,6 +47,10 @@ func main() {
 		err = runBridge(os.Args[2:])
 	case "audit":
 		err = runAudit(os.Args[2:], os.Stdout)
+	case "list":
+		err = runList(os.Args[2:], os.Stdout)
+	case "show":
+		err = runShow(os.Args[2:], os.Stdout)
 	case "approve", "reject":
 		err = runDecide(os.Args[1], os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":

@@ -263,3 +263,29 @@ func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
 		t.Fatalf("audit trail: %v\n%s", err, out)
 	}
 }
+
+func TestStarterListsAndShowsFiles(t *testing.T) {
+	st := stacktest.Require(t)
+	id, name := quarantinedUpload(t, st, []byte("MZ\x90\x00 listed"))
+	rejectWhenDone(t, st, id, "alice")
+	out, err := starterCmd(t, st, "list", "--status", "quarantined", "--partner", "acme")
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "extension .exe is not allowed") {
+		t.Fatalf("starter list: %v\n%s", err, out)
+	}
+	out, err = starterCmd(t, st, "show", "--workflow-id", id)
+	if err != nil || !strings.Contains(out, "quarantined") || !strings.Contains(out, "acme/inbound/"+name) || !strings.Contains(out, "chain intact") {
+		t.Fatalf("starter show: %v\n%s", err, out)
+	}
+	out, err = starterCmd(t, st, "show", "--workflow-id", "ingest-acme-nosuchfile")
+	if err == nil || !strings.Contains(out, "no file ingest-acme-nosuchfile") {
+		t.Fatalf("an unknown ID: %v\n%s", err, out)
+	}
+	out, err = starterCmd(t, st, "approve", "--workflow-id", "ingest-acme-nosuchfile", "--approver", "alice", "--reason", "x")
+	if err == nil || !strings.Contains(out, "no file workflow ingest-acme-nosuchfile") {
+		t.Fatalf("approving an unknown ID: %v\n%s", err, out)
+	}
+	out, err = starterCmd(t, st, "list", "--status", "done")
+	if err == nil || !strings.Contains(out, `unknown file status "done"`) {
+		t.Fatalf("a wrong status: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/awsclients"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/filestore"
+)
+
+// runList lists files from the DynamoDB record, the system of record (it
+// outlives Temporal's history retention):
+//
+//	starter list --status quarantined [--partner acme] [--limit 50]
+func runList(args []string, out io.Writer) error {
+	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
+	config.BindFlags(fs)
+	status := fs.String("status", "", "only files in this status (received, inspecting, quarantined, approved, rejected, delivering, delivered, failed)")
+	partner := fs.String("partner", "", "only this partner's files")
+	limit := fs.Int32("limit", 50, "with --status alone: at most this many files, newest first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *status == "" && *partner == "" {
+		return errors.New("give --status, --partner or both")
+	}
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return err
+	}
+	if *partner != "" && !cfg.HasPartner(*partner) {
+		return fmt.Errorf("unknown partner %q: the config lists %v", *partner, cfg.PartnerNames())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := awsclients.Load(ctx, cfg.S3.PathStyle)
+	if err != nil {
+		return err
+	}
+	store := filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable)
+	var want filestatus.Status
+	if *status != "" {
+		if want, err = filestatus.Parse(*status); err != nil {
+			return err
+		}
+	}
+	var files []filestore.File
+	if *partner != "" {
+		// All of the partner's files, filtered here: complete, not limited.
+		files, err = store.ListByPartner(ctx, *partner)
+	} else {
+		files, err = store.ListByStatus(ctx, want, *limit)
+	}
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE ID\tPARTNER\tSTATUS\tUPDATED\tKEY\tREASON")
+	n := 0
+	for _, f := range files {
+		if want != "" && f.Status != want {
+			continue
+		}
+		reason := ""
+		if len(f.Reasons) > 0 {
+			reason = f.Reasons[0]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.FileID, f.Partner, f.Status, f.UpdatedAt, f.Key, reason)
+		n++
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d files\n", n)
+	return nil
+}
+
+// runShow prints one file's record and its verified audit trail:
+//
+//	starter show --workflow-id ID
+func runShow(args []string, out io.Writer) error {
+	fs := pflag.NewFlagSet("show", pflag.ContinueOnError)
+	config.BindFlags(fs)
+	id := fs.String("workflow-id", "", "the file's workflow ID")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("--workflow-id is required")
+	}
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := awsclients.Load(ctx, cfg.S3.PathStyle)
+	if err != nil {
+		return err
+	}
+	f, err := filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable).Get(ctx, *id)
+	if errors.Is(err, filestore.ErrNotFound) {
+		return fmt.Errorf("no file %s: check the ID (starter list --status quarantined lists waiting files)", *id)
+	}
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("file", f.FileID)
+	row("partner", f.Partner)
+	row("status", string(f.Status))
+	row("source", fmt.Sprintf("s3://%s/%s version %s", f.Bucket, f.Key, f.VersionID))
+	row("size", fmt.Sprint(f.Size))
+	row("sha256", f.SHA256)
+	row("partner sha256", f.PartnerSHA256)
+	if f.S3ChecksumAlg != "" {
+		row("s3 checksum", f.S3ChecksumAlg+" "+f.S3Checksum)
+	}
+	if f.DestVersionID != "" {
+		row("delivered", fmt.Sprintf("s3://%s/%s version %s", f.DestBucket, f.DestKey, f.DestVersionID))
+		row("governance", strings.TrimSpace(fmt.Sprintf("%s %s %s", f.Encryption, f.RetentionMode, f.RetainUntil)))
+	}
+	if f.QuarantineVersionID != "" {
+		row("quarantine copy", fmt.Sprintf("s3://%s/%s version %s", f.QuarantineBucket, f.QuarantineKey, f.QuarantineVersionID))
+	}
+	for _, r := range f.Reasons {
+		row("reason", r)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	trail, err := (&audit.Store{DB: cl.DynamoDB, Table: cfg.DynamoDB.AuditTable}).List(ctx, *id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\naudit trail:\n%s", audit.Summary(trail))
+	return report(out, *id, trail)
+}
