@@ -321,6 +321,12 @@ run_tests() {
 	[[ -z "$unformatted" ]] || { say "not gofmt-formatted: $unformatted"; rc=1; }
 	say "go test ./..."
 	go test -count=1 -timeout 30m "$@" ./... || rc=$?
+	# A short fuzzing run of each target on top of the committed corpus.
+	local target
+	for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking; do
+		say "fuzzing ${target#*:} for 10s"
+		go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}" || rc=$?
+	done
 	if ((started)); then down; fi
 	return "$rc"
 }
