@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/worker"
@@ -13,10 +14,12 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
+	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/notify"
+	"github.com/ferrydata/ferry/internal/reconcile"
 	"github.com/ferrydata/ferry/internal/temporalclient"
 	"github.com/ferrydata/ferry/workflows"
 )
@@ -57,6 +60,17 @@ func run() error {
 		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
 	})
+	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileName})
+	w.RegisterActivity(&reconcile.Activities{
+		S3:     aws.S3,
+		Files:  filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),
+		Bridge: &bridge.Bridge{Temporal: tc, Config: cfg, Log: log},
+	})
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
+		return err
+	}
 	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue)
 	// Run stops on SIGINT/SIGTERM, letting in-flight activity attempts end
 	// (they are retried elsewhere if they cannot).

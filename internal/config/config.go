@@ -32,6 +32,7 @@ type Config struct {
 	DynamoDB   DynamoDB           `mapstructure:"dynamodb"`
 	Bridge     Bridge             `mapstructure:"bridge"`
 	Delivery   Delivery           `mapstructure:"delivery"`
+	Reconcile  Reconcile          `mapstructure:"reconcile"`
 	Notify     Notify             `mapstructure:"notify"`
 	Partners   map[string]Partner `mapstructure:"partners"`
 }
@@ -78,6 +79,12 @@ type Bridge struct {
 	// the file: set FERRY_BRIDGE_AUTH_TOKEN.
 	AuthToken    string `mapstructure:"auth_token"`
 	MaxBodyBytes int64  `mapstructure:"max_body_bytes"`
+}
+
+// Reconcile configures the reconciler, which starts what no event started.
+type Reconcile struct {
+	// Interval between runs of the reconcile schedule.
+	Interval time.Duration `mapstructure:"interval"`
 }
 
 // Delivery tunes server-side copies.
@@ -138,6 +145,7 @@ var defaults = map[string]any{
 	"delivery.multipart_threshold_bytes": 5 << 30,
 	"delivery.part_size_bytes":           256 << 20,
 	"delivery.copy_concurrency":          4,
+	"reconcile.interval":                 "15m",
 	"notify.timeout":                     "10s",
 }
 
@@ -239,6 +247,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Delivery.CopyConcurrency < 1 || c.Delivery.CopyConcurrency > 64 {
 		errs = append(errs, fmt.Errorf("delivery.copy_concurrency must be 1 to 64, got %d", c.Delivery.CopyConcurrency))
+	}
+	if c.Reconcile.Interval < time.Minute {
+		errs = append(errs, fmt.Errorf("reconcile.interval must be at least 1m, got %s", c.Reconcile.Interval))
 	}
 	if c.Notify.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))

@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/stacktest"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+// A file whose event is lost is delivered by the reconciler.
+func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
+	st := stacktest.Require(t)
+	ctx := context.Background()
+	// Switch landing's notifications off, put a file, switch them back on:
+	// no event is ever sent for that file.
+	saved, err := st.AWS.S3.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("landing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		_, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: saved.QueueConfigurations},
+		})
+		if err != nil {
+			t.Fatalf("restoring landing's notifications: %v", err)
+		}
+	}
+	t.Cleanup(restore)
+	if _, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	key := stacktest.Unique("acme/inbound/lost-") + ".csv"
+	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader("id,qty\n1,2\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore()
+	id := fileid.WorkflowID("acme", "landing", key, aws.ToString(put.VersionId))
+	time.Sleep(2 * time.Second)
+	if _, err := st.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil {
+		t.Fatal("the file was started without an event: the test did not lose it")
+	}
+
+	// Run the reconcile schedule now instead of waiting for its interval.
+	h := st.Temporal.ScheduleClient().GetHandle(ctx, workflows.ReconcileSchedule)
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatalf("triggering the reconcile schedule (the worker creates it at start): %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := st.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reconciler did not start the lost file within a minute")
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if res := waitResult(t, st, id); res.Status != filestatus.Delivered {
+		t.Fatalf("result %+v, want delivered", res)
+	}
+}

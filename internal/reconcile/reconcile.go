@@ -1,0 +1,120 @@
+// Package reconcile holds the reconciler's activity and its schedule: the
+// safety net that starts ingestion for files whose events were lost.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ferrydata/ferry/internal/bridge"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/landing"
+	"github.com/ferrydata/ferry/internal/s3event"
+	"github.com/ferrydata/ferry/workflows"
+)
+
+// Activities are the reconciler's activities.
+type Activities struct {
+	S3     *s3.Client
+	Files  *filestore.Store
+	Bridge *bridge.Bridge
+}
+
+// ReconcilePage lists one page of a partner's landing versions and starts
+// ingestion for each version without a record.
+func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcilePageInput) (*workflows.ReconcilePageResult, error) {
+	out, err := a.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+		Bucket: aws.String(in.Bucket), Prefix: aws.String(in.Partner + "/" + landing.InboundDir + "/"),
+		KeyMarker: nonEmpty(in.KeyMarker), VersionIdMarker: nonEmpty(in.VersionIDMarker), MaxKeys: aws.Int32(500),
+		// Keys may hold characters XML 1.0 cannot carry (a partner's key
+		// with a control character): ask for them URL-encoded, or one such
+		// key would make every listing of the prefix undecodable.
+		EncodingType: types.EncodingTypeUrl,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing s3://%s/%s/%s/: %w", in.Bucket, in.Partner, landing.InboundDir, err)
+	}
+	var res workflows.ReconcilePageResult
+	for _, v := range out.Versions {
+		res.Counts.Listed++
+		key, err := url.QueryUnescape(aws.ToString(v.Key))
+		if err != nil {
+			return nil, fmt.Errorf("decoding listed key %q: %w", aws.ToString(v.Key), err)
+		}
+		o := s3event.Object{
+			EventName: "ObjectCreated:Put", EventTime: aws.ToTime(v.LastModified), Bucket: in.Bucket, Key: key,
+			VersionID: aws.ToString(v.VersionId), ETag: aws.ToString(v.ETag), Size: aws.ToInt64(v.Size), Principal: "reconciler",
+		}
+		id := fileid.WorkflowID(in.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
+		if _, err := a.Files.Get(ctx, id); err == nil {
+			res.Counts.Known++
+			continue
+		} else if !errors.Is(err, filestore.ErrNotFound) {
+			return nil, err
+		}
+		outcome, err := a.Bridge.Ingest(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case outcome.Ignored != "":
+			res.Counts.Ignored++
+		case outcome.Accepted:
+			res.Counts.Started++
+			slog.Warn("reconciler started a file no event had started", "workflow_id", outcome.WorkflowID, "key", o.Key, "version_id", o.VersionID)
+		}
+	}
+	if aws.ToBool(out.IsTruncated) {
+		next, err := url.QueryUnescape(aws.ToString(out.NextKeyMarker))
+		if err != nil {
+			return nil, fmt.Errorf("decoding the next key marker: %w", err)
+		}
+		res.Truncated, res.NextKeyMarker, res.NextVersionIDMarker = true, next, aws.ToString(out.NextVersionIdMarker)
+	}
+	return &res, nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// EnsureSchedule creates the reconciler's Temporal Schedule, or updates it
+// to the current config; every worker may call it at start.
+func EnsureSchedule(ctx context.Context, tc client.Client, cfg *config.Config) error {
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: cfg.Reconcile.Interval}}}
+	action := &client.ScheduleWorkflowAction{
+		ID: workflows.ReconcileSchedule, Workflow: workflows.ReconcileName, TaskQueue: cfg.Temporal.TaskQueue,
+		Args: []any{&workflows.ReconcileInput{Bucket: cfg.Landing.Bucket, Partners: cfg.PartnerNames()}},
+		// A run must not outlast the interval by much; the next one resumes.
+		WorkflowRunTimeout: max(cfg.Reconcile.Interval*4, time.Hour),
+	}
+	_, err := tc.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: workflows.ReconcileSchedule, Spec: spec, Action: action, Overlap: overlapSkip,
+	})
+	if errors.Is(err, errAlreadyRunning) {
+		h := tc.ScheduleClient().GetHandle(ctx, workflows.ReconcileSchedule)
+		return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			s.Spec, s.Action = &spec, action
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		}})
+	}
+	if err != nil {
+		return fmt.Errorf("creating the reconcile schedule %s: %w", workflows.ReconcileSchedule, err)
+	}
+	return nil
+}
