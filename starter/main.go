@@ -77,8 +77,8 @@ func runBridge(args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Bridge.AuthToken == "" {
-		return errors.New("bridge.auth_token is empty: set FERRY_BRIDGE_AUTH_TOKEN to the token the event sender presents")
+	if cfg.Bridge.AuthToken == "" && cfg.Bridge.HMACSecret == "" {
+		return errors.New("bridge.auth_token and bridge.hmac_secret are empty: set FERRY_BRIDGE_AUTH_TOKEN (or FERRY_BRIDGE_HMAC_SECRET) to what the event sender presents")
 	}
 	tc, err := temporalclient.Dial(cfg.Temporal, log)
 	if err != nil {

@@ -6,18 +6,24 @@ package bridge
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/config"
@@ -40,6 +46,40 @@ type Bridge struct {
 	Temporal Starter
 	Config   *config.Config
 	Log      *slog.Logger
+
+	throttleOnce sync.Once
+	slots        chan struct{}
+	limiter      *rate.Limiter
+}
+
+// ErrBusy says the bridge is at its bound of concurrent starts or its rate
+// limit: the sender must retry later, and nothing is lost.
+var ErrBusy = errors.New("the bridge is at its start limit; retry later")
+
+// acquire waits (up to bridge.queue_wait) for a start slot and the rate
+// limiter; the returned func gives the slot back.
+func (b *Bridge) acquire(ctx context.Context) (func(), error) {
+	b.throttleOnce.Do(func() {
+		c := b.Config.Bridge
+		b.slots = make(chan struct{}, max(1, c.MaxConcurrentStarts))
+		b.limiter = rate.NewLimiter(rate.Limit(max(c.StartsPerSecond, 1)), max(1, c.MaxConcurrentStarts))
+	})
+	wait := b.Config.Bridge.QueueWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ErrBusy
+	}
+	if err := b.limiter.Wait(ctx); err != nil {
+		<-b.slots
+		return nil, ErrBusy
+	}
+	return func() { <-b.slots }, nil
 }
 
 // Outcome is what the bridge did with one event record.
@@ -61,13 +101,13 @@ func (b *Bridge) Handler() http.Handler {
 }
 
 func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
-	if !b.authorized(r) {
-		b.Log.Warn("refused event: bad or missing bearer token", "remote", r.RemoteAddr)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.Config.Bridge.MaxBodyBytes))
+	if !b.authorized(r, body) {
+		b.Log.Warn("refused event: bad or missing credentials", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ferry-bridge"`)
-		http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <bridge.auth_token>", http.StatusUnauthorized)
+		http.Error(w, "missing or wrong credentials: send Authorization: Bearer <bridge.auth_token>, or X-Ferry-Signature: sha256=<hex HMAC-SHA256 of the body with bridge.hmac_secret>", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.Config.Bridge.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		http.Error(w, fmt.Sprintf("body over %d bytes: send one S3 event notification per request", tooBig.Limit), http.StatusRequestEntityTooLarge)
@@ -89,7 +129,11 @@ func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, o := range objs {
-		if _, err := b.Ingest(r.Context(), o); err != nil {
+		if _, err := b.Ingest(r.Context(), o); errors.Is(err, ErrBusy) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		} else if err != nil {
 			// 503 makes the sender keep the event and retry: nothing is lost
 			// while Temporal is unreachable.
 			http.Error(w, "could not start ingestion, retry later: "+err.Error(), http.StatusServiceUnavailable)
@@ -99,9 +143,20 @@ func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (b *Bridge) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(b.Config.Bridge.AuthToken)) == 1
+func (b *Bridge) authorized(r *http.Request, body []byte) bool {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && b.Config.Bridge.AuthToken != "" {
+		return subtle.ConstantTimeCompare([]byte(tok), []byte(b.Config.Bridge.AuthToken)) == 1
+	}
+	if sig, ok := strings.CutPrefix(r.Header.Get("X-Ferry-Signature"), "sha256="); ok && b.Config.Bridge.HMACSecret != "" {
+		got, err := hex.DecodeString(sig)
+		if err != nil {
+			return false
+		}
+		mac := hmac.New(sha256.New, []byte(b.Config.Bridge.HMACSecret))
+		mac.Write(body)
+		return hmac.Equal(got, mac.Sum(nil))
+	}
+	return false
 }
 
 // Ingest starts the IngestFile workflow for one event record, or says why
@@ -165,6 +220,12 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 		StaticSummary: fmt.Sprintf("%s: %s", up.Partner, up.Path),
 		StaticDetails: fmt.Sprintf("s3://%s/%s\n\nversion `%s` · %d bytes · %s", o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag), o.Size, o.EventName),
 	}
+	release, err := b.acquire(ctx)
+	if err != nil {
+		log.Warn("start deferred: the bridge is at its limit", "workflow_id", id)
+		return Outcome{}, err
+	}
+	defer release()
 	run, err := b.Temporal.ExecuteWorkflow(ctx, opts, workflows.IngestFileName, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {

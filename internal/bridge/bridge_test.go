@@ -2,6 +2,9 @@ package bridge_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -176,9 +179,9 @@ func TestBadRequestsAreRefusedWithAReason(t *testing.T) {
 		code             int
 		want             string
 	}{
-		{"no token", "", body, http.StatusUnauthorized, "bearer token"},
-		{"wrong token", "Bearer nope", body, http.StatusUnauthorized, "bearer token"},
-		{"basic auth", "Basic dGVzdDp0ZXN0", body, http.StatusUnauthorized, "bearer token"},
+		{"no token", "", body, http.StatusUnauthorized, "missing or wrong credentials"},
+		{"wrong token", "Bearer nope", body, http.StatusUnauthorized, "missing or wrong credentials"},
+		{"basic auth", "Basic dGVzdDp0ZXN0", body, http.StatusUnauthorized, "missing or wrong credentials"},
 		{"not json", "Bearer " + token, "hello", http.StatusBadRequest, "not an S3 event notification"},
 		{"no records", "Bearer " + token, `{"EventName":"s3:ObjectCreated:Put"}`, http.StatusBadRequest, `no "Records"`},
 		{"bad key encoding", "Bearer " + token, strings.Replace(body, "R%C3%A9sum", "R%ZZsum", 1), http.StatusBadRequest, "Records[0]"},
@@ -252,5 +255,94 @@ func TestTemporaryUploadNameIgnoredAndRenameIngested(t *testing.T) {
 	terminate(t, st.Temporal, id)
 	if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err != nil {
 		t.Fatalf("the renamed file was not ingested: %v", err)
+	}
+}
+
+func TestHMACSignedEventsAreAccepted(t *testing.T) {
+	st := stacktest.Require(t)
+	cfg := *st.Config
+	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
+	cfg.Bridge.AuthToken, cfg.Bridge.HMACSecret = "", "s3cret"
+	srv := httptest.NewServer((&bridge.Bridge{Temporal: st.Temporal, Config: &cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(srv.Close)
+	body, version := uploadEvent(t)
+	sign := func(secret, b string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(b))
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+	send := func(sig, b string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+bridge.EventsPath, strings.NewReader(b))
+		req.Header.Set("X-Ferry-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := send(sign("wrong", body), body); c != http.StatusUnauthorized {
+		t.Fatalf("a wrong signature answered %d", c)
+	}
+	if c := send(sign("s3cret", body), strings.Replace(body, "acme", "globex", 1)); c != http.StatusUnauthorized {
+		t.Fatalf("a signature over another body answered %d", c)
+	}
+	if c := send(sign("s3cret", body), body); c != http.StatusNoContent {
+		t.Fatalf("a signed event answered %d", c)
+	}
+	id := fileid.WorkflowID("acme", "landing", "acme/inbound/Résumé 2026+final.csv", version)
+	terminate(t, st.Temporal, id)
+	if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err != nil {
+		t.Fatalf("the signed event started nothing: %v", err)
+	}
+}
+
+// slowStarter holds every start until released, like an overloaded Temporal.
+type slowStarter struct {
+	release chan struct{}
+	started chan struct{}
+}
+
+func (s *slowStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	s.started <- struct{}{}
+	<-s.release
+	return fakeRun{id: o.ID}, nil
+}
+
+type fakeRun struct{ id string }
+
+func (r fakeRun) GetID() string                                                           { return r.id }
+func (r fakeRun) GetRunID() string                                                        { return "run" }
+func (r fakeRun) GetFirstExecutionRunID() string                                          { return "run" }
+func (r fakeRun) Get(context.Context, any) error                                          { return nil }
+func (r fakeRun) GetWithOptions(context.Context, any, client.WorkflowRunGetOptions) error { return nil }
+
+func TestBackPressureTellsSendersToRetry(t *testing.T) {
+	st := stacktest.Require(t)
+	cfg := *st.Config
+	cfg.Bridge.AuthToken = token
+	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 200*time.Millisecond
+	slow := &slowStarter{release: make(chan struct{}), started: make(chan struct{}, 2)}
+	srv := httptest.NewServer((&bridge.Bridge{Temporal: slow, Config: &cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(srv.Close)
+	first, _ := uploadEvent(t)
+	second, _ := uploadEvent(t)
+
+	done := make(chan int, 1)
+	go func() { c, _ := post(t, srv.URL, "Bearer "+token, first); done <- c }()
+	<-slow.started // the only slot is taken
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+bridge.EventsPath, strings.NewReader(second))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("an event over the limit answered %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	close(slow.release)
+	if c := <-done; c != http.StatusNoContent {
+		t.Fatalf("the event holding the slot answered %d", c)
 	}
 }

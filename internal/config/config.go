@@ -77,8 +77,20 @@ type Bridge struct {
 	Listen string `mapstructure:"listen"`
 	// AuthToken is the bearer token senders must present. Keep it out of
 	// the file: set FERRY_BRIDGE_AUTH_TOKEN.
-	AuthToken    string `mapstructure:"auth_token"`
+	AuthToken string `mapstructure:"auth_token"`
+	// HMACSecret, when set, also accepts requests signed with
+	// X-Ferry-Signature: sha256=<hex HMAC-SHA256 of the body>. Keep it out
+	// of the file: FERRY_BRIDGE_HMAC_SECRET.
+	HMACSecret   string `mapstructure:"hmac_secret"`
 	MaxBodyBytes int64  `mapstructure:"max_body_bytes"`
+	// MaxConcurrentStarts and StartsPerSecond bound what the bridge asks
+	// of Temporal; beyond them a sender is told to retry (503), so a burst
+	// of uploads is delayed, never dropped.
+	MaxConcurrentStarts int     `mapstructure:"max_concurrent_starts"`
+	StartsPerSecond     float64 `mapstructure:"starts_per_second"`
+	// QueueWait is how long a request may wait for a start slot before
+	// it is told to retry.
+	QueueWait time.Duration `mapstructure:"queue_wait"`
 }
 
 // Reconcile configures the reconciler, which starts what no event started.
@@ -142,6 +154,10 @@ var defaults = map[string]any{
 	"bridge.listen":                      "127.0.0.1:8085",
 	"bridge.auth_token":                  "",
 	"bridge.max_body_bytes":              1 << 20,
+	"bridge.hmac_secret":                 "",
+	"bridge.max_concurrent_starts":       32,
+	"bridge.starts_per_second":           100,
+	"bridge.queue_wait":                  "5s",
 	"delivery.multipart_threshold_bytes": 5 << 30,
 	"delivery.part_size_bytes":           256 << 20,
 	"delivery.copy_concurrency":          4,
@@ -228,6 +244,9 @@ func (c *Config) Validate() error {
 	need("dynamodb.files_table", c.DynamoDB.FilesTable)
 	need("dynamodb.audit_table", c.DynamoDB.AuditTable)
 	need("bridge.listen", c.Bridge.Listen)
+	if c.Bridge.MaxConcurrentStarts < 1 || c.Bridge.StartsPerSecond <= 0 || c.Bridge.QueueWait <= 0 {
+		errs = append(errs, fmt.Errorf("bridge.max_concurrent_starts, bridge.starts_per_second and bridge.queue_wait must be positive"))
+	}
 	if c.Bridge.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("bridge.max_body_bytes must be positive, got %d", c.Bridge.MaxBodyBytes))
 	}
