@@ -163,7 +163,7 @@ func (b *Bridge) authorized(r *http.Request, body []byte) bool {
 // the record is ignored. It returns an error only when the start could not
 // be made durable; the caller must then not acknowledge the event.
 func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) {
-	log := b.Log.With("event", o.EventName, "bucket", o.Bucket, "key", o.Key, "version_id", o.VersionID)
+	log := b.Log.With("event", o.EventName, "via", o.Via, "bucket", o.Bucket, "key", o.Key, "version_id", o.VersionID)
 	ignore := func(reason string, expected bool) (Outcome, error) {
 		if expected {
 			log.Debug("ignored event", "reason", reason)

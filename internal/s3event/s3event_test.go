@@ -1,6 +1,7 @@
 package s3event
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -38,6 +39,7 @@ func TestParseMinIOWebhookBody(t *testing.T) {
 		Sequencer: "18EAE618270F3387",
 		Size:      15,
 		Principal: "acme",
+		Via:       "s3",
 	}
 	if !o.EventTime.Equal(want.EventTime) {
 		t.Errorf("event time %v, want %v", o.EventTime, want.EventTime)
@@ -117,4 +119,117 @@ func TestParseTestEvent(t *testing.T) {
 	if !errors.Is(err, ErrTestEvent) {
 		t.Fatalf("got %v, want ErrTestEvent", err)
 	}
+}
+
+// The three shapes an SQS queue can carry announce the same object alike.
+func TestParseEverySQSMessageShape(t *testing.T) {
+	eb := Object{
+		EventName: "ObjectCreated:Put",
+		EventTime: time.Date(2026, 11, 20, 9, 14, 3, 0, time.UTC),
+		Bucket:    "landing",
+		Key:       "acme/inbound/Q4 report+final.csv",
+		VersionID: "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+		ETag:      "b1946ac92492d2347c6235b4d2611184",
+		Sequencer: "617f08299329d189",
+		Size:      5,
+		Principal: "123456789012",
+	}
+	tests := []struct {
+		file, via string
+		want      Object
+	}{
+		{"aws-eventbridge-object-created.json", "eventbridge", eb},
+		{"aws-sns-eventbridge-object-created.json", "sns/eventbridge", eb},
+		{"aws-sns-s3-put.json", "sns/s3", Object{
+			EventName: "ObjectCreated:Put", EventTime: time.Date(2026, 11, 20, 9, 14, 3, 123e6, time.UTC),
+			Bucket: "landing", Key: "globex/inbound/2026/11/batch=7.xml", VersionID: "096fKKXTRTtl3on89fVO.nfljtsv6qko",
+			ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0055AED6DCD90281E5", Size: 1024, Principal: "AWS:AIDAEXAMPLE",
+		}},
+		{"aws-s3-put.json", "s3", Object{
+			EventName: "ObjectCreated:Put", EventTime: time.Date(2026, 11, 20, 9, 14, 3, 123e6, time.UTC),
+			Bucket: "landing", Key: "globex/inbound/2026/11/batch=7.xml", VersionID: "096fKKXTRTtl3on89fVO.nfljtsv6qko",
+			ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0055AED6DCD90281E5", Size: 1024, Principal: "AWS:AIDAEXAMPLE",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			objs, err := Parse(fixture(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(objs) != 1 {
+				t.Fatalf("got %d objects, want 1", len(objs))
+			}
+			got, want := objs[0], tt.want
+			want.Via = tt.via
+			if !got.EventTime.Equal(want.EventTime) {
+				t.Errorf("event time %v, want %v", got.EventTime, want.EventTime)
+			}
+			got.EventTime = want.EventTime
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+			if !got.Created() {
+				t.Error("not counted as a created object")
+			}
+		})
+	}
+}
+
+func TestParseEventBridgeReasonsAndOtherDetailTypes(t *testing.T) {
+	created := string(fixture(t, "aws-eventbridge-object-created.json"))
+	for reason, want := range map[string]string{
+		"PutObject": "ObjectCreated:Put", "POST Object": "ObjectCreated:Post",
+		"CopyObject": "ObjectCreated:Copy", "CompleteMultipartUpload": "ObjectCreated:CompleteMultipartUpload",
+	} {
+		objs, err := Parse([]byte(strings.Replace(created, `"reason": "PutObject"`, `"reason": "`+reason+`"`, 1)))
+		if err != nil || objs[0].EventName != want || !objs[0].Created() {
+			t.Errorf("reason %s: got %+v, %v; want event %s", reason, objs, err, want)
+		}
+	}
+	objs, err := Parse(fixture(t, "aws-eventbridge-object-deleted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs[0].Created() || objs[0].EventName != "EventBridge:Object Deleted" || objs[0].Key != "acme/inbound/old.csv" {
+		t.Errorf("Object Deleted parsed as %+v; want a non-created event", objs[0])
+	}
+}
+
+func TestParseRefusesMalformedEnvelopes(t *testing.T) {
+	eb := string(fixture(t, "aws-eventbridge-object-created.json"))
+	sns := string(fixture(t, "aws-sns-s3-put.json"))
+	tests := []struct {
+		name, body, want string
+	}{
+		{"eventbridge from another source", strings.Replace(eb, `"aws.s3"`, `"aws.ec2"`, 1), `not aws.s3`},
+		{"eventbridge without detail", `{"detail-type":"Object Created","source":"aws.s3","id":"x"}`, "has no detail"},
+		{"eventbridge unknown reason", strings.Replace(eb, `"PutObject"`, `"Teleport"`, 1), `unknown reason "Teleport"`},
+		{"eventbridge no bucket", strings.Replace(eb, `"name": "landing"`, `"name": ""`, 1), "detail.bucket.name is missing"},
+		{"eventbridge bad key", strings.Replace(eb, "Q4+report", "Q4%ZZreport", 1), "not URL-encoded"},
+		{"eventbridge no version", strings.NewReplacer(`"IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"`, `""`, `"b1946ac92492d2347c6235b4d2611184"`, `""`).Replace(eb), "neither version-id nor etag"},
+		{"sns subscription confirmation", `{"Type":"SubscriptionConfirmation","MessageId":"m","Message":"You have chosen to subscribe","SubscribeURL":"https://example"}`, "not a notification"},
+		{"sns empty message", `{"Type":"Notification","MessageId":"m1","Message":""}`, "empty Message"},
+		{"sns garbage message", `{"Type":"Notification","MessageId":"m2","TopicArn":"arn:t","Message":"hello"}`, "SNS notification m2 from arn:t: Message: body is not an S3 event notification"},
+		{"sns in sns", `{"Type":"Notification","MessageId":"m3","Message":` + strconvQuote(sns) + `}`, "inside an SNS envelope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTestEventInSNS(t *testing.T) {
+	if _, err := Parse(fixture(t, "aws-sns-s3-testevent.json")); !errors.Is(err, ErrTestEvent) {
+		t.Fatalf("got %v, want ErrTestEvent", err)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
