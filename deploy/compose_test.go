@@ -71,7 +71,7 @@ func TestComposeProvidesEveryServiceTheConfigNames(t *testing.T) {
 	}
 	for _, name := range []string{"worker", "bridge", "provision"} {
 		env := c.Services[name].Environment
-		for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"} {
+		for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"} {
 			u, err := url.Parse(env[k])
 			if err != nil || u.Host == "" {
 				t.Errorf("service %s: %s=%q", name, k, env[k])

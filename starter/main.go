@@ -1,7 +1,8 @@
 // Command starter holds the processes and operator commands that start or
 // steer Ferry's workflows:
 //
-//	starter bridge   receive S3 event notifications over HTTP and start IngestFile
+//	starter bridge   receive S3 event notifications (HTTP, and SQS when
+//	                 bridge.sqs.queue is set) and start IngestFile
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/logging"
@@ -25,7 +27,8 @@ import (
 const usage = `usage: starter <command> [flags]
 
 commands:
-  bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `) and start one IngestFile workflow per object version
+  bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `, and from the SQS queue bridge.sqs.queue)
+           and start one IngestFile workflow per object version
   list     --status S and/or --partner P: list files from the record (newest first)
   show     --workflow-id ID: one file's record and its verified audit trail
   approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file
@@ -90,18 +93,46 @@ func runBridge(args []string) error {
 	srv := &http.Server{Addr: cfg.Bridge.Listen, Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("bridge listening", "address", cfg.Bridge.Listen, "path", bridge.EventsPath, "landing_bucket", cfg.Landing.Bucket)
+
+	var consumer *bridge.Consumer
+	if cfg.Bridge.SQS.Queue != "" {
+		aws, err := awsclients.Load(ctx, cfg.S3.PathStyle)
+		if err != nil {
+			return err
+		}
+		consumer = &bridge.Consumer{Bridge: b, SQS: aws.SQS, Config: cfg.Bridge.SQS, Log: log.With("source", "sqs")}
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("bridge server on %s: %w", cfg.Bridge.Listen, srv.ListenAndServe()) }()
+	consumed := make(chan struct{})
+	if consumer != nil {
+		go func() {
+			defer close(consumed)
+			if err := consumer.Run(ctx); err != nil {
+				errc <- fmt.Errorf("SQS consumer: %w", err)
+			}
+		}()
+	} else {
+		close(consumed)
+	}
+	log.Info("bridge listening", "address", cfg.Bridge.Listen, "path", bridge.EventsPath, "landing_bucket", cfg.Landing.Bucket, "sqs_queue", cfg.Bridge.SQS.Queue)
+	var runErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("bridge server on %s: %w", cfg.Bridge.Listen, err)
+	case runErr = <-errc:
+		stop()
 	case <-ctx.Done():
 	}
-	// Finish in-flight requests: their events are acknowledged only after
-	// their starts are durable, or not at all (and then retried by the sender).
+	// SIGTERM: stop receiving; finish in-flight HTTP requests (their events
+	// are acknowledged only after their starts are durable, or not at all
+	// and then retried by the sender) and SQS messages (finished within
+	// bridge.sqs.shutdown_grace, else released back to the queue).
 	log.Info("bridge shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("stopping the bridge server: %w", err)
+	}
+	<-consumed
+	log.Info("bridge stopped")
+	return runErr
 }

@@ -32,6 +32,7 @@ S3_ADDR=127.0.0.1:9000
 MINIO_CONSOLE_ADDR=127.0.0.1:9001
 SFTP_ADDR=127.0.0.1:2022
 DYNAMODB_PORT=4567
+SQS_PORT=9324
 BRIDGE_ADDR=127.0.0.1:8085
 SINK_ADDR=127.0.0.1:8086
 
@@ -192,6 +193,7 @@ export AWS_ACCESS_KEY_ID=ferryadmin
 export AWS_SECRET_ACCESS_KEY=$(cat "$SECRETS/minio_root_password")
 export AWS_ENDPOINT_URL_S3=http://$S3_ADDR
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
 export FERRY_CONFIG=$HERE/ferry.yaml
 export FERRY_BRIDGE_AUTH_TOKEN=$(cat "$SECRETS/bridge_token")
 export FERRY_SFTP_ADDRESS=$SFTP_ADDR
@@ -228,6 +230,9 @@ up() {
 	start dynalite "127.0.0.1:$DYNAMODB_PORT" node "$HERE/node_modules/dynalite/cli.js" \
 		--host 127.0.0.1 --port "$DYNAMODB_PORT" --path "$DATA/dynalite" --createTableMs 50
 
+	# In memory: queues are created again by the provisioner below.
+	start sqs "127.0.0.1:$SQS_PORT" node "$HERE/sqs/server.js" --port "$SQS_PORT"
+
 	mkdir -p "$DATA/minio" "$DATA/minio-events"
 	start minio "$S3_ADDR" env \
 		MINIO_ROOT_USER=ferryadmin MINIO_ROOT_PASSWORD="$(cat "$SECRETS/minio_root_password")" \
@@ -241,6 +246,7 @@ up() {
 		--sftp="address=$SFTP_ADDR" --sftp="ssh-private-key=$SECRETS/sftp_host_ed25519"
 
 	wait_for "DynamoDB (dynalite)" 30 port_open "127.0.0.1:$DYNAMODB_PORT"
+	wait_for "SQS (local-aws-sqs)" 30 port_open "127.0.0.1:$SQS_PORT"
 	wait_for "MinIO" 60 curl -sf "http://$S3_ADDR/minio/health/live"
 	wait_for "MinIO SFTP" 30 port_open "$SFTP_ADDR"
 	wait_for "Temporal" 90 "$TEMPORAL_BIN" operator search-attribute list --address "$TEMPORAL_ADDR" --namespace default
@@ -272,6 +278,7 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   Temporal       $TEMPORAL_ADDR   (CLI: $TEMPORAL_BIN)
   S3 (MinIO)     $AWS_ENDPOINT_URL_S3   user ferryadmin, password in ${SECRETS#"$ROOT"/}/minio_root_password
   DynamoDB       $AWS_ENDPOINT_URL_DYNAMODB (dynalite)
+  SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
   Bridge         http://$BRIDGE_ADDR/v1/s3-events
   Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
   Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)
@@ -294,17 +301,17 @@ EOF
 down() {
 	[[ -d "$PIDS" ]] || { say "nothing to stop"; return 0; }
 	# Ferry's processes first, so nothing talks to a server that is going away.
-	for p in worker starter webhooksink minio dynalite temporal; do stop "$p"; done
+	for p in worker starter webhooksink minio sqs dynalite temporal; do stop "$p"; done
 }
 
 status() {
-	for p in temporal dynalite minio webhooksink starter worker; do
+	for p in temporal dynalite sqs minio webhooksink starter worker; do
 		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; fi
 	done
 }
 
-running() { # all six processes alive
-	for p in temporal dynalite minio webhooksink starter worker; do pid_of "$p" >/dev/null || return 1; done
+running() { # all seven processes alive
+	for p in temporal dynalite sqs minio webhooksink starter worker; do pid_of "$p" >/dev/null || return 1; done
 }
 
 run_tests() {

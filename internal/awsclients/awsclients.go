@@ -1,6 +1,6 @@
 // Package awsclients builds Ferry's AWS service clients from the standard
 // aws-sdk-go-v2 config chain. Endpoints are never set in code: locally they
-// come from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_DYNAMODB (or the shared
+// come from AWS_ENDPOINT_URL_S3 / _DYNAMODB / _SQS (or the shared
 // config file), in AWS from the region's defaults.
 package awsclients
 
@@ -13,12 +13,14 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // Clients are the AWS clients one Ferry process uses.
 type Clients struct {
 	S3       *s3.Client
 	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
 }
 
 // Load reads the AWS config chain and builds the clients. pathStyle is
@@ -41,5 +43,6 @@ func Load(ctx context.Context, pathStyle bool) (*Clients, error) {
 	return &Clients{
 		S3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
 		DynamoDB: dynamodb.NewFromConfig(cfg),
+		SQS:      sqs.NewFromConfig(cfg),
 	}, nil
 }

@@ -91,6 +91,33 @@ type Bridge struct {
 	// QueueWait is how long a request may wait for a start slot before
 	// it is told to retry.
 	QueueWait time.Duration `mapstructure:"queue_wait"`
+	// SQS, when Queue is set, also consumes S3 event notifications from
+	// an SQS queue (the production path in AWS).
+	SQS SQS `mapstructure:"sqs"`
+}
+
+// SQS configures the bridge's queue consumer.
+type SQS struct {
+	// Queue is the queue's URL or name (a name is looked up with
+	// GetQueueUrl, so no endpoint needs to live in the config). Empty
+	// turns the consumer off.
+	Queue string `mapstructure:"queue"`
+	// DeadLetterQueue (URL or name) receives messages that cannot become
+	// a workflow start: malformed ones at once, others after MaxReceives
+	// failed receives, each with the reason as a message attribute. Empty
+	// leaves failing messages to the queue's own redrive policy.
+	DeadLetterQueue string `mapstructure:"dead_letter_queue"`
+	MaxReceives     int    `mapstructure:"max_receives"`
+	// VisibilityTimeout hides a received message from other consumers;
+	// the bridge extends it while a start is slow.
+	VisibilityTimeout time.Duration `mapstructure:"visibility_timeout"`
+	// WaitTime is the long-poll wait of each receive (at most 20s).
+	WaitTime time.Duration `mapstructure:"wait_time"`
+	// Concurrency bounds the messages handled at once.
+	Concurrency int `mapstructure:"concurrency"`
+	// ShutdownGrace is how long in-flight messages may finish after
+	// SIGTERM before they are released back to the queue.
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
 }
 
 // Reconcile configures the reconciler, which starts what no event started.
@@ -158,6 +185,13 @@ var defaults = map[string]any{
 	"bridge.max_concurrent_starts":       32,
 	"bridge.starts_per_second":           100,
 	"bridge.queue_wait":                  "5s",
+	"bridge.sqs.queue":                   "",
+	"bridge.sqs.dead_letter_queue":       "",
+	"bridge.sqs.max_receives":            5,
+	"bridge.sqs.visibility_timeout":      "60s",
+	"bridge.sqs.wait_time":               "20s",
+	"bridge.sqs.concurrency":             16,
+	"bridge.sqs.shutdown_grace":          "20s",
 	"delivery.multipart_threshold_bytes": 5 << 30,
 	"delivery.part_size_bytes":           256 << 20,
 	"delivery.copy_concurrency":          4,
@@ -246,6 +280,23 @@ func (c *Config) Validate() error {
 	need("bridge.listen", c.Bridge.Listen)
 	if c.Bridge.MaxConcurrentStarts < 1 || c.Bridge.StartsPerSecond <= 0 || c.Bridge.QueueWait <= 0 {
 		errs = append(errs, fmt.Errorf("bridge.max_concurrent_starts, bridge.starts_per_second and bridge.queue_wait must be positive"))
+	}
+	if q := c.Bridge.SQS; q.Queue != "" {
+		if q.MaxReceives < 1 || q.Concurrency < 1 {
+			errs = append(errs, fmt.Errorf("bridge.sqs.max_receives and bridge.sqs.concurrency must be at least 1"))
+		}
+		if q.VisibilityTimeout < 2*time.Second || q.VisibilityTimeout > 12*time.Hour {
+			errs = append(errs, fmt.Errorf("bridge.sqs.visibility_timeout must be between 2s and 12h (SQS's limit), got %s", q.VisibilityTimeout))
+		}
+		if q.WaitTime < 0 || q.WaitTime > 20*time.Second {
+			errs = append(errs, fmt.Errorf("bridge.sqs.wait_time must be between 0 and 20s (SQS's long-poll limit), got %s", q.WaitTime))
+		}
+		if q.ShutdownGrace < 0 {
+			errs = append(errs, fmt.Errorf("bridge.sqs.shutdown_grace must not be negative"))
+		}
+		if q.DeadLetterQueue == q.Queue {
+			errs = append(errs, fmt.Errorf("bridge.sqs.dead_letter_queue must differ from bridge.sqs.queue"))
+		}
 	}
 	if c.Bridge.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("bridge.max_body_bytes must be positive, got %d", c.Bridge.MaxBodyBytes))

@@ -1,7 +1,7 @@
 // Command provision prepares a local stack for Ferry, idempotently: the
 // buckets (landing and quarantine versioned, destinations versioned with
 // Object Lock), the landing bucket's webhook notification to the bridge,
-// the DynamoDB tables, and one MinIO user per partner whose policy allows
+// the DynamoDB tables, the bridge's SQS queues, and one MinIO user per partner whose policy allows
 // only that partner's landing prefix (its SFTP login).
 //
 // It uses only S3 and DynamoDB APIs plus MinIO's admin API for users; in
@@ -20,12 +20,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/minio/madmin-go/v3"
 
 	"github.com/ferrydata/ferry/internal/audit"
@@ -93,7 +96,42 @@ func run() error {
 		return err
 	}
 	slog.Info("table ready", "table", cfg.DynamoDB.AuditTable)
+	if err := ensureQueues(ctx, clients.SQS, cfg.Bridge.SQS); err != nil {
+		return err
+	}
 	return ensurePartners(ctx, cfg, *secrets)
+}
+
+// ensureQueues creates the bridge's SQS queue and dead-letter queue when
+// the config names them (URLs are someone else's to create). The queue's
+// own redrive policy is a backstop at twice the bridge's max_receives: it
+// catches a message that crashes the bridge itself, which then cannot
+// dead-letter it with a reason.
+func ensureQueues(ctx context.Context, c *sqs.Client, q config.SQS) error {
+	named := func(s string) bool { return s != "" && !strings.Contains(s, "://") }
+	if !named(q.Queue) {
+		return nil
+	}
+	attrs := map[string]string{"VisibilityTimeout": strconv.Itoa(int(q.VisibilityTimeout / time.Second))}
+	if named(q.DeadLetterQueue) {
+		dlq, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.DeadLetterQueue)})
+		if err != nil {
+			return fmt.Errorf("creating SQS queue %s: %w", q.DeadLetterQueue, err)
+		}
+		a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			return fmt.Errorf("reading %s's ARN: %w", q.DeadLetterQueue, err)
+		}
+		redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": a.Attributes["QueueArn"], "maxReceiveCount": 2 * q.MaxReceives})
+		attrs["RedrivePolicy"] = string(redrive)
+		slog.Info("queue ready", "queue", aws.ToString(dlq.QueueUrl))
+	}
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.Queue), Attributes: attrs})
+	if err != nil {
+		return fmt.Errorf("creating SQS queue %s: %w", q.Queue, err)
+	}
+	slog.Info("queue ready", "queue", aws.ToString(out.QueueUrl), "redrive", attrs["RedrivePolicy"])
+	return nil
 }
 
 func ensureBucket(ctx context.Context, c *s3.Client, bucket string, objectLock bool) error {

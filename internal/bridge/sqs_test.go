@@ -1,0 +1,343 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ferrydata/ferry/internal/bridge"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/stacktest"
+)
+
+// queues creates a fresh queue and dead-letter queue on the local stack's
+// SQS (local-aws-sqs) and removes them after the test.
+func queues(t *testing.T) (api *sqs.Client, queue, dlq string) {
+	t.Helper()
+	st := stacktest.Require(t)
+	api = st.AWS.SQS
+	ctx := context.Background()
+	mk := func(name string) string {
+		out, err := api.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("creating SQS queue %s: %v", name, err)
+		}
+		t.Cleanup(func() { _, _ = api.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
+		return aws.ToString(out.QueueUrl)
+	}
+	name := stacktest.Unique("bridge-test-")
+	return api, mk(name), mk(name + "-dlq")
+}
+
+// consume runs a consumer until the test ends or the returned stop is
+// called; stop waits for Run to return.
+func consume(t *testing.T, api *sqs.Client, starter bridge.Starter, queue, dlq string, tune func(*config.SQS)) (stop func()) {
+	t.Helper()
+	st := stacktest.Require(t)
+	cfg := *st.Config
+	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
+	if starter == nil {
+		starter = st.Temporal
+	}
+	q := config.SQS{Queue: queue, DeadLetterQueue: dlq, MaxReceives: 3, VisibilityTimeout: 30 * time.Second, WaitTime: time.Second, Concurrency: 4, ShutdownGrace: 5 * time.Second}
+	if tune != nil {
+		tune(&q)
+	}
+	c := &bridge.Consumer{
+		Bridge: &bridge.Bridge{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
+		SQS:    api, Config: q, Log: slog.New(slog.DiscardHandler),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var stopped atomic.Bool
+	stop = func() {
+		if stopped.Swap(true) {
+			return
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("consumer: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("the consumer did not stop within a minute of its context ending")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func send(t *testing.T, api *sqs.Client, queue, body string) {
+	t.Helper()
+	if _, err := api.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// depth is how many messages the queue holds, visible or in flight.
+func depth(t *testing.T, api *sqs.Client, queue string) int {
+	t.Helper()
+	out, err := api.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	b, _ := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return a + b
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// receive takes the visible messages of a queue (with their attributes).
+func receive(t *testing.T, api *sqs.Client, queue string, wait time.Duration) []types.Message {
+	t.Helper()
+	out, err := api.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(queue), MaxNumberOfMessages: 10, WaitTimeSeconds: int32(wait / time.Second),
+		MessageAttributeNames: []string{"All"}, AttributeNames: []types.QueueAttributeName{"All"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Messages
+}
+
+func s3eventFixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../s3event/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Every shape an SQS queue carries becomes one workflow start, and the
+// message is deleted; s3:TestEvent messages are acknowledged and dropped.
+func TestSQSEveryMessageShapeStartsItsWorkflow(t *testing.T) {
+	t.Parallel()
+	st := stacktest.Require(t)
+	api, queue, dlq := queues(t)
+	var ids []string
+	for _, f := range []struct{ file, version, key string }{
+		{"aws-s3-put.json", "096fKKXTRTtl3on89fVO.nfljtsv6qko", "globex/inbound/2026/11/batch=7.xml"},
+		{"aws-sns-s3-put.json", "096fKKXTRTtl3on89fVO.nfljtsv6qko", "globex/inbound/2026/11/batch=7.xml"},
+		{"aws-eventbridge-object-created.json", "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", "acme/inbound/Q4 report+final.csv"},
+		{"aws-sns-eventbridge-object-created.json", "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", "acme/inbound/Q4 report+final.csv"},
+	} {
+		v := stacktest.Unique("v")
+		send(t, api, queue, strings.ReplaceAll(s3eventFixture(t, f.file), f.version, v))
+		partner, _, _ := strings.Cut(f.key, "/")
+		ids = append(ids, fileid.WorkflowID(partner, "landing", f.key, v))
+	}
+	send(t, api, queue, `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-20T09:00:00.000Z","Bucket":"landing","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw"}`)
+	send(t, api, queue, s3eventFixture(t, "aws-sns-s3-testevent.json"))
+	consume(t, api, nil, queue, dlq, nil)
+
+	eventually(t, 30*time.Second, "every message handled and deleted", func() bool { return depth(t, api, queue) == 0 })
+	for _, id := range ids {
+		if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err != nil {
+			t.Errorf("workflow %s was not started: %v", id, err)
+		}
+		terminate(t, st.Temporal, id)
+	}
+	if n := depth(t, api, dlq); n != 0 {
+		t.Errorf("%d messages went to the dead-letter queue, want none", n)
+	}
+}
+
+// A message that can never become a start goes to the dead-letter queue
+// at once, with the reason, and leaves the queue.
+func TestSQSPoisonMessagesAreDeadLetteredWithTheReason(t *testing.T) {
+	t.Parallel()
+	api, queue, dlq := queues(t)
+	send(t, api, queue, "this is not an S3 event")
+	send(t, api, queue, strings.Replace(s3eventFixture(t, "aws-eventbridge-object-created.json"), `"aws.s3"`, `"aws.ec2"`, 1))
+	consume(t, api, nil, queue, dlq, nil)
+
+	eventually(t, 30*time.Second, "both poison messages dead-lettered", func() bool { return depth(t, api, dlq) == 2 && depth(t, api, queue) == 0 })
+	reasons := ""
+	for _, m := range receive(t, api, dlq, time.Second) {
+		reason := aws.ToString(m.MessageAttributes["ferry-error"].StringValue)
+		if !strings.HasPrefix(reason, "malformed S3 event notification") {
+			t.Errorf("dead-lettered message %q has reason %q", aws.ToString(m.Body), reason)
+		}
+		if aws.ToString(m.MessageAttributes["ferry-source-queue"].StringValue) != queue {
+			t.Errorf("dead-lettered message does not name its source queue: %v", m.MessageAttributes)
+		}
+		reasons += reason + "\n"
+	}
+	for _, want := range []string{"not an S3 event notification JSON object", `from source "aws.ec2", not aws.s3`} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("no dead-letter reason says %q; reasons:\n%s", want, reasons)
+		}
+	}
+}
+
+type failingStarter struct{ calls atomic.Int32 }
+
+func (f *failingStarter) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
+	f.calls.Add(1)
+	return nil, errors.New("frontend unavailable: connection refused")
+}
+
+// A start that keeps failing is retried, then dead-lettered with the last
+// error once the message has been received max_receives times.
+func TestSQSFailingStartIsRetriedThenDeadLettered(t *testing.T) {
+	t.Parallel()
+	api, queue, dlq := queues(t)
+	body, _ := uploadEvent(t)
+	send(t, api, queue, body)
+	starter := &failingStarter{}
+	consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.MaxReceives = 2 })
+
+	eventually(t, 60*time.Second, "the failing message dead-lettered", func() bool { return depth(t, api, dlq) == 1 && depth(t, api, queue) == 0 })
+	if n := starter.calls.Load(); n < 2 {
+		t.Errorf("the start was tried %d times before dead-lettering, want at least 2", n)
+	}
+	m := receive(t, api, dlq, time.Second)[0]
+	if reason := aws.ToString(m.MessageAttributes["ferry-error"].StringValue); !strings.Contains(reason, "workflow start failed") || !strings.Contains(reason, "connection refused") {
+		t.Errorf("dead-letter reason %q does not say the start failed and why", reason)
+	}
+	if aws.ToString(m.Body) != body {
+		t.Error("the dead-lettered body differs from the original message")
+	}
+}
+
+// blockingStarter starts nothing until its context ends, or until release
+// is closed.
+type blockingStarter struct {
+	called  chan struct{}
+	release chan struct{}
+	once    atomic.Bool
+}
+
+func (b *blockingStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	if !b.once.Swap(true) {
+		close(b.called)
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-b.release:
+		return fakeRun{id: o.ID}, nil
+	}
+}
+
+// On SIGTERM a start that does not finish within the grace period is
+// abandoned and its message released at once, not after its visibility
+// timeout: another replica takes it straight away.
+func TestSQSShutdownReleasesUnfinishedMessages(t *testing.T) {
+	t.Parallel()
+	api, queue, dlq := queues(t)
+	body, _ := uploadEvent(t)
+	send(t, api, queue, body)
+	starter := &blockingStarter{called: make(chan struct{}), release: make(chan struct{})}
+	stop := consume(t, api, starter, queue, dlq, func(c *config.SQS) {
+		c.VisibilityTimeout = 10 * time.Minute
+		c.ShutdownGrace = 200 * time.Millisecond
+	})
+	select {
+	case <-starter.called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer did not take the message")
+	}
+	stop()
+	// Hidden for ten minutes unless released. (Short polls: local-aws-sqs
+	// answers a long poll early only for newly sent messages.)
+	var got []types.Message
+	for deadline := time.Now().Add(15 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		got = receive(t, api, queue, time.Second)
+	}
+	if len(got) != 1 || aws.ToString(got[0].Body) != body {
+		t.Fatalf("after shutdown the queue gave %d messages, want the released one", len(got))
+	}
+}
+
+// On SIGTERM a start in flight may finish within the grace period, and its
+// message is then deleted rather than handled twice.
+func TestSQSShutdownFinishesStartsWithinGrace(t *testing.T) {
+	t.Parallel()
+	api, queue, dlq := queues(t)
+	body, _ := uploadEvent(t)
+	send(t, api, queue, body)
+	starter := &blockingStarter{called: make(chan struct{}), release: make(chan struct{})}
+	stop := consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.ShutdownGrace = time.Minute })
+	select {
+	case <-starter.called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer did not take the message")
+	}
+	time.AfterFunc(time.Second, func() { close(starter.release) })
+	stop()
+	if n := depth(t, api, queue); n != 0 {
+		t.Errorf("%d messages left after a start finished within the grace period, want 0", n)
+	}
+}
+
+// sleepyStarter takes a while to start, as Temporal under load may.
+type sleepyStarter struct {
+	d      time.Duration
+	called chan struct{}
+	once   atomic.Bool
+}
+
+func (s *sleepyStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	if !s.once.Swap(true) {
+		close(s.called)
+	}
+	select {
+	case <-time.After(s.d):
+		return fakeRun{id: o.ID}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// While a start is slower than the visibility timeout, the consumer keeps
+// the message hidden, so no other replica receives it meanwhile.
+func TestSQSVisibilityIsExtendedWhileAStartIsSlow(t *testing.T) {
+	t.Parallel()
+	api, queue, dlq := queues(t)
+	body, _ := uploadEvent(t)
+	send(t, api, queue, body)
+	const visibility = 4 * time.Second
+	starter := &sleepyStarter{d: 3 * visibility, called: make(chan struct{})}
+	consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.VisibilityTimeout = visibility })
+	select {
+	case <-starter.called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer did not take the message")
+	}
+	// Act as a second replica for longer than the visibility timeout.
+	until := time.Now().Add(2 * visibility)
+	for time.Now().Before(until) {
+		if got := receive(t, api, queue, time.Second); len(got) > 0 {
+			t.Fatalf("a second replica received the message while the first was still starting it (receive count %s)", got[0].Attributes["ApproximateReceiveCount"])
+		}
+	}
+	eventually(t, 30*time.Second, "the message deleted once started", func() bool { return depth(t, api, queue) == 0 })
+}
