@@ -46,9 +46,13 @@ type IngestInput struct {
 	VersionID string
 	ETag      string
 	// Size as the event reported it; inspection measures it again.
-	Size       int64
-	EventName  string
-	EventTime  time.Time
+	Size      int64
+	EventName string
+	EventTime time.Time
+	// Source says how the file reached Ferry: the transport and the event
+	// shape ("http/s3", "sqs/sns/eventbridge", ...), "reconcile" or
+	// "backfill". Empty in workflows started before it existed.
+	Source     string
 	Rules      rules.Rules
 	DestBucket string
 	DestKey    string

@@ -129,6 +129,7 @@ func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, o := range objs {
+		o.Via = "http/" + o.Via
 		if _, err := b.Ingest(r.Context(), o); errors.Is(err, ErrBusy) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -193,7 +194,7 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 	id := fileid.WorkflowID(up.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
 	in := &workflows.IngestInput{
 		FileID: id, Partner: up.Partner, Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag,
-		Size: o.Size, EventName: o.EventName, EventTime: o.EventTime, Rules: partner.Rules,
+		Size: o.Size, EventName: o.EventName, EventTime: o.EventTime, Source: o.Via, Rules: partner.Rules,
 		DestBucket: partner.Destination.Bucket, DestKey: partner.Destination.Prefix + up.Path,
 		Governance:       partner.Governance,
 		QuarantineBucket: b.Config.Quarantine.Bucket, QuarantineKey: up.Partner + "/" + up.Path,

@@ -184,6 +184,7 @@ func (c *Consumer) handle(ctx context.Context, m types.Message) {
 		return
 	}
 	for _, o := range objs {
+		o.Via = "sqs/" + o.Via
 		if _, err := c.Bridge.Ingest(ctx, o); err != nil {
 			stopExtending()
 			c.failed(ctx, m, receives, err, log)

@@ -58,7 +58,12 @@ func localFile(t *testing.T, name string, body []byte) string {
 // filtering the UI would, until the upload's workflow appears.
 func findWorkflow(t *testing.T, st *stacktest.Stack, query string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return findWorkflowWithin(t, st, query, 30*time.Second)
+}
+
+func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		out, err := exec.Command(st.TemporalCLI(), "workflow", "list", "--address", st.Config.Temporal.Address,
 			"--query", query, "--output", "json").Output()
@@ -76,7 +81,7 @@ func findWorkflow(t *testing.T, st *stacktest.Stack, query string) string {
 			t.Fatalf("query %q matched %d workflows, want 1: %s", query, len(list), out)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no workflow matched %q within 30s (is the bridge receiving MinIO's events? see .ferry/logs)", query)
+			t.Fatalf("no workflow matched %q within %s (is the bridge receiving MinIO's events? see .ferry/logs)", query, within)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

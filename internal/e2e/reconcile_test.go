@@ -21,32 +21,8 @@ import (
 func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	st := stacktest.Require(t)
 	ctx := context.Background()
-	// Switch landing's notifications off, put a file, switch them back on:
-	// no event is ever sent for that file.
-	saved, err := st.AWS.S3.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("landing")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	restore := func() {
-		_, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-			Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: saved.QueueConfigurations},
-		})
-		if err != nil {
-			t.Fatalf("restoring landing's notifications: %v", err)
-		}
-	}
-	t.Cleanup(restore)
-	if _, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{},
-	}); err != nil {
-		t.Fatal(err)
-	}
 	key := stacktest.Unique("acme/inbound/lost-") + ".csv"
-	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader("id,qty\n1,2\n")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	restore()
+	put := putSilently(t, st, key, "id,qty\n1,2\n")
 	id := fileid.WorkflowID("acme", "landing", key, aws.ToString(put.VersionId))
 	time.Sleep(2 * time.Second)
 	if _, err := st.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil {
@@ -71,4 +47,34 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	if res := waitResult(t, st, id); res.Status != filestatus.Delivered {
 		t.Fatalf("result %+v, want delivered", res)
 	}
+}
+
+// putSilently puts an object into landing with landing's notifications
+// switched off, so no event is ever sent for it.
+func putSilently(t *testing.T, st *stacktest.Stack, key, body string) *s3.PutObjectOutput {
+	t.Helper()
+	ctx := context.Background()
+	saved, err := st.AWS.S3.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("landing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		_, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: saved.QueueConfigurations},
+		})
+		if err != nil {
+			t.Fatalf("restoring landing's notifications: %v", err)
+		}
+	}
+	defer restore()
+	if _, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return put
 }

@@ -55,6 +55,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcileP
 		o := s3event.Object{
 			EventName: "ObjectCreated:Put", EventTime: aws.ToTime(v.LastModified), Bucket: in.Bucket, Key: key,
 			VersionID: aws.ToString(v.VersionId), ETag: aws.ToString(v.ETag), Size: aws.ToInt64(v.Size), Principal: "reconciler",
+			Via: "reconcile",
 		}
 		id := fileid.WorkflowID(in.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
 		if _, err := a.Files.Get(ctx, id); err == nil {
