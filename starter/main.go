@@ -29,6 +29,8 @@ const usage = `usage: starter <command> [flags]
 commands:
   bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `, and from the SQS queue bridge.sqs.queue)
            and start one IngestFile workflow per object version
+  backfill --partner P [--prefix PATH] [--since TIME|DURATION] [--rate N] [--dry-run]:
+           start ingestion for files already in landing (rate-limited, with progress and a final count)
   list     --status S and/or --partner P: list files from the record (newest first)
   show     --workflow-id ID: one file's record and its verified audit trail
   approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file
@@ -54,6 +56,9 @@ func main() {
 		err = runList(os.Args[2:], os.Stdout)
 	case "show":
 		err = runShow(os.Args[2:], os.Stdout)
+	case "backfill":
+		fi, _ := os.Stderr.Stat()
+		err = runBackfill(os.Args[2:], os.Stdout, os.Stderr, fi != nil && fi.Mode()&os.ModeCharDevice != 0)
 	case "approve", "reject":
 		err = runDecide(os.Args[1], os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":

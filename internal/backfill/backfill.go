@@ -1,0 +1,189 @@
+// Package backfill starts ingestion for files already in landing: an
+// operator's tool for a partner whose files predate Ferry, or whose events
+// were lost over a period the reconciler's listing has not reached yet. It
+// starts in the same workflow ID space as live events, so a file that is
+// already known is counted, never started twice.
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/time/rate"
+
+	"github.com/ferrydata/ferry/internal/bridge"
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/landing"
+	"github.com/ferrydata/ferry/internal/s3event"
+)
+
+// Options say what to backfill.
+type Options struct {
+	Bucket  string
+	Partner string
+	// Prefix narrows the listing below <partner>/inbound/.
+	Prefix string
+	// Since, when set, skips versions last modified before it.
+	Since time.Time
+	// Rate is the most starts per second.
+	Rate float64
+	// DryRun lists and counts without starting anything.
+	DryRun bool
+	// Operator is recorded as the principal of the started files.
+	Operator string
+}
+
+// Skipped is one listed version that will not be ingested, and why.
+type Skipped struct {
+	Key, VersionID, Reason string
+}
+
+// Counts is the outcome of a backfill.
+type Counts struct {
+	Listed  int
+	Started int
+	// Known versions already had a workflow or a record.
+	Known   int
+	Skipped []Skipped
+}
+
+// Backfiller holds what a backfill talks to.
+type Backfiller struct {
+	S3     *s3.Client
+	Files  *filestore.Store
+	Bridge *bridge.Bridge
+	// Known reports whether a workflow with this ID exists (running or
+	// closed within Temporal's retention).
+	Known func(ctx context.Context, workflowID string) (bool, error)
+}
+
+// Candidate is a listed object version in the partner's landing prefix.
+type Candidate struct {
+	Key, VersionID, ETag string
+	Size                 int64
+	LastModified         time.Time
+}
+
+// List returns every object version below the partner's prefix (all
+// pages), oldest first, without delete markers.
+func (b *Backfiller) List(ctx context.Context, o Options) ([]Candidate, error) {
+	prefix := o.Partner + "/" + landing.InboundDir + "/" + o.Prefix
+	var out []Candidate
+	var keyMarker, versionMarker *string
+	for {
+		page, err := b.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+			Bucket: aws.String(o.Bucket), Prefix: aws.String(prefix), KeyMarker: keyMarker, VersionIdMarker: versionMarker,
+			// Keys XML cannot carry arrive URL-encoded (see internal/reconcile).
+			EncodingType: types.EncodingTypeUrl,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing s3://%s/%s: %w", o.Bucket, prefix, err)
+		}
+		for _, v := range page.Versions {
+			key, err := url.QueryUnescape(aws.ToString(v.Key))
+			if err != nil {
+				return nil, fmt.Errorf("decoding listed key %q: %w", aws.ToString(v.Key), err)
+			}
+			out = append(out, Candidate{Key: key, VersionID: aws.ToString(v.VersionId), ETag: aws.ToString(v.ETag), Size: aws.ToInt64(v.Size), LastModified: aws.ToTime(v.LastModified)})
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			break
+		}
+		next, err := url.QueryUnescape(aws.ToString(page.NextKeyMarker))
+		if err != nil {
+			return nil, fmt.Errorf("decoding the next key marker: %w", err)
+		}
+		keyMarker, versionMarker = aws.String(next), page.NextVersionIdMarker
+	}
+	// Oldest first: files are delivered in the order partners sent them.
+	slices.SortStableFunc(out, func(a, b Candidate) int { return a.LastModified.Compare(b.LastModified) })
+	return out, nil
+}
+
+// Run starts ingestion for each candidate, at most o.Rate a second,
+// calling progress after each. It stops at the first error that is not
+// about one file (Temporal or DynamoDB unreachable), returning the counts
+// so far: running it again continues where it stopped.
+func (b *Backfiller) Run(ctx context.Context, o Options, cands []Candidate, progress func(done int, c Counts)) (Counts, error) {
+	var c Counts
+	lim := rate.NewLimiter(rate.Limit(o.Rate), 1)
+	for i, cand := range cands {
+		c.Listed++
+		err := b.one(ctx, o, cand, lim, &c)
+		if progress != nil {
+			progress(i+1, c)
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (b *Backfiller) one(ctx context.Context, o Options, cand Candidate, lim *rate.Limiter, c *Counts) error {
+	skip := func(reason string) {
+		c.Skipped = append(c.Skipped, Skipped{Key: cand.Key, VersionID: cand.VersionID, Reason: reason})
+	}
+	if !o.Since.IsZero() && cand.LastModified.Before(o.Since) {
+		skip("last modified " + cand.LastModified.UTC().Format(time.RFC3339) + ", before --since")
+		return nil
+	}
+	id := fileid.WorkflowID(o.Partner, o.Bucket, cand.Key, fileid.VersionOrETag(cand.VersionID, cand.ETag))
+	known, err := b.Known(ctx, id)
+	if err != nil {
+		return fmt.Errorf("looking up workflow %s: %w", id, err)
+	}
+	if !known {
+		// Temporal's retention may have removed a long-finished workflow;
+		// the record in DynamoDB outlives it.
+		if _, err := b.Files.Get(ctx, id); err == nil {
+			known = true
+		} else if !errors.Is(err, filestore.ErrNotFound) {
+			return err
+		}
+	}
+	if known {
+		c.Known++
+		return nil
+	}
+	obj := s3event.Object{
+		EventName: "ObjectCreated:Put", EventTime: cand.LastModified, Bucket: o.Bucket, Key: cand.Key,
+		VersionID: cand.VersionID, ETag: cand.ETag, Size: cand.Size, Principal: "backfill:" + o.Operator, Via: "backfill",
+	}
+	if o.DryRun {
+		// Route only, so a dry run reports the same skips as a real one.
+		if _, err := (landing.Router{Partners: b.Bridge.Config.HasPartner, TemporarySuffixes: b.Bridge.Config.Landing.TemporarySuffixes,
+			Sidecars: func(p string) bool { return b.Bridge.Config.Partners[p].Rules.Sidecar.Required }}).Route(cand.Key, cand.Size); err != nil {
+			skip(err.Error())
+		} else {
+			c.Started++
+		}
+		return nil
+	}
+	if err := lim.Wait(ctx); err != nil {
+		return err
+	}
+	for {
+		out, err := b.Bridge.Ingest(ctx, obj)
+		if errors.Is(err, bridge.ErrBusy) {
+			continue // the bridge's own bound: wait for a slot
+		}
+		switch {
+		case err != nil:
+			return err
+		case out.Ignored != "":
+			skip(out.Ignored)
+		default:
+			c.Started++
+		}
+		return nil
+	}
+}
