@@ -7,7 +7,7 @@
 #   stack.sh status    show each process and whether it answers
 #   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
 #   stack.sh logs      follow every log
-#   stack.sh bench     measure one large ingest against baselines (figures, no pass/fail)
+#   stack.sh bench     measure one large ingest and the bridge's events/s against baselines (figures, no pass/fail)
 #
 # Runtime data (databases, MinIO data, logs, pid files, generated secrets)
 # lives in .ferry/ at the repository root, which git ignores. Set FERRY_HOME
@@ -352,6 +352,8 @@ bench)
 	# shellcheck disable=SC1090
 	source "$ENV_FILE"
 	cd "$ROOT" && go run ./deploy/local/bench --worker-pid-file "$PIDS/worker.pid" --out "$FERRY_HOME/bench/last.json" "$@"
+	# Events per second through the bridge (HTTP and SQS) against bare starts.
+	go test -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
 *) die "unknown command $cmd (install, up, down, status, test, logs)" ;;

@@ -48,7 +48,7 @@ func newBridge(t *testing.T, tc client.Client) (*httptest.Server, *config.Config
 
 // uploadEvent is the body MinIO posted after an SFTP upload, re-keyed to a
 // fresh version so each test run has its own object version.
-func uploadEvent(t *testing.T) (body, version string) {
+func uploadEvent(t testing.TB) (body, version string) {
 	t.Helper()
 	b, err := os.ReadFile("testdata/minio-sftp-put.json")
 	if err != nil {
