@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -340,4 +341,39 @@ func TestSQSVisibilityIsExtendedWhileAStartIsSlow(t *testing.T) {
 		}
 	}
 	eventually(t, 30*time.Second, "the message deleted once started", func() bool { return depth(t, api, queue) == 0 })
+}
+
+// Two bridge replicas on one queue, with every event sent twice: each
+// object version gets exactly one workflow and the queue drains.
+func TestSQSTwoReplicasShareAQueue(t *testing.T) {
+	t.Parallel()
+	st := stacktest.Require(t)
+	api, queue, dlq := queues(t)
+	body, version := uploadEvent(t)
+	const files = 20
+	var ids []string
+	for i := range files {
+		v := fmt.Sprintf("%s-%d", stacktest.Unique("replica-"), i)
+		ids = append(ids, fileid.WorkflowID("acme", "landing", "acme/inbound/Résumé 2026+final.csv", v))
+		for range 2 {
+			send(t, api, queue, strings.Replace(body, version, v, 1))
+		}
+	}
+	consume(t, api, nil, queue, dlq, nil)
+	consume(t, api, nil, queue, dlq, nil)
+	eventually(t, time.Minute, "both replicas drained the queue", func() bool { return depth(t, api, queue) == 0 })
+	for _, id := range ids {
+		terminate(t, st.Temporal, id)
+		// Visibility is eventually consistent: wait for the run to show.
+		n := 0
+		for deadline := time.Now().Add(10 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			n = runsOf(t, st.Temporal, id)
+		}
+		if n != 1 {
+			t.Errorf("workflow %s has %d runs, want 1", id, n)
+		}
+	}
+	if n := depth(t, api, dlq); n != 0 {
+		t.Errorf("%d messages dead-lettered, want none", n)
+	}
 }
