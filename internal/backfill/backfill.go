@@ -160,8 +160,7 @@ func (b *Backfiller) one(ctx context.Context, o Options, cand Candidate, lim *ra
 	}
 	if o.DryRun {
 		// Route only, so a dry run reports the same skips as a real one.
-		if _, err := (landing.Router{Partners: b.Bridge.Config.HasPartner, TemporarySuffixes: b.Bridge.Config.Landing.TemporarySuffixes,
-			Sidecars: func(p string) bool { return b.Bridge.Config.Partners[p].Rules.Sidecar.Required }}).Route(cand.Key, cand.Size); err != nil {
+		if _, err := b.Bridge.Router().Route(cand.Key, cand.Size); err != nil {
 			skip(err.Error())
 		} else {
 			c.Started++

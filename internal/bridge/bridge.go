@@ -160,6 +160,16 @@ func (b *Bridge) authorized(r *http.Request, body []byte) bool {
 	return false
 }
 
+// Router routes landing keys by the config: which partner, which are
+// temporary names or sidecars.
+func (b *Bridge) Router() landing.Router {
+	return landing.Router{
+		Partners:          b.Config.HasPartner,
+		TemporarySuffixes: b.Config.Landing.TemporarySuffixes,
+		Sidecars:          func(p string) bool { return b.Config.Partners[p].Rules.Sidecar.Required },
+	}
+}
+
 // Ingest starts the IngestFile workflow for one event record, or says why
 // the record is ignored. It returns an error only when the start could not
 // be made durable; the caller must then not acknowledge the event.
@@ -180,12 +190,7 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 	if o.Bucket != b.Config.Landing.Bucket {
 		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, b.Config.Landing.Bucket), false)
 	}
-	router := landing.Router{
-		Partners:          b.Config.HasPartner,
-		TemporarySuffixes: b.Config.Landing.TemporarySuffixes,
-		Sidecars:          func(p string) bool { return b.Config.Partners[p].Rules.Sidecar.Required },
-	}
-	up, err := router.Route(o.Key, o.Size)
+	up, err := b.Router().Route(o.Key, o.Size)
 	var ign *landing.Ignored
 	if errors.As(err, &ign) {
 		return ignore(ign.Reason, ign.Expected)
