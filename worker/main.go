@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -70,6 +72,16 @@ func run() error {
 	defer cancel()
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
 		return err
+	}
+	// A file is identified by its version ID; in an unversioned landing
+	// bucket only by its ETag, so re-uploading identical bytes under the
+	// same key is one file, and an overwrite can replace bytes before they
+	// are read. Say so at start rather than let it surprise anyone.
+	if v, err := aws.S3.GetBucketVersioning(sctx, &s3.GetBucketVersioningInput{Bucket: &cfg.Landing.Bucket}); err != nil {
+		log.Warn("could not read the landing bucket's versioning", "bucket", cfg.Landing.Bucket, "error", err)
+	} else if v.Status != s3types.BucketVersioningStatusEnabled {
+		log.Warn("the landing bucket is not versioned: files are told apart by ETag only, so an identical re-upload is not a new file and an overwrite may replace bytes before they are inspected; enable versioning on it",
+			"bucket", cfg.Landing.Bucket, "versioning", string(v.Status))
 	}
 	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue)
 	// Run stops on SIGINT/SIGTERM, letting in-flight activity attempts end
