@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/s3event"
@@ -185,7 +186,22 @@ func (c *Consumer) handle(ctx context.Context, m types.Message) {
 	}
 	for _, o := range objs {
 		o.Via = "sqs/" + o.Via
-		if _, err := c.Bridge.Ingest(ctx, o); err != nil {
+		_, err := c.Bridge.Ingest(ctx, o)
+		// At the bridge's bound the consumer simply waits its turn, with
+		// the message kept hidden: back-pressure must not count as a
+		// failure toward the dead-letter queue.
+		for errors.Is(err, ErrBusy) && ctx.Err() == nil {
+			_, err = c.Bridge.Ingest(ctx, o)
+		}
+		var invalid *serviceerror.InvalidArgument
+		switch {
+		case errors.As(err, &invalid):
+			// Temporal refuses this start itself (an argument it cannot
+			// take): retrying cannot help.
+			stopExtending()
+			c.deadLetter(m, receives, "Temporal refused the workflow start: "+err.Error(), log)
+			return
+		case err != nil:
 			stopExtending()
 			c.failed(ctx, m, receives, err, log)
 			return
@@ -208,7 +224,10 @@ func (c *Consumer) failed(ctx context.Context, m types.Message, receives int, er
 		// Back off: busy (ErrBusy) or Temporal unreachable. The message
 		// comes back after the delay; without a dead-letter queue of our
 		// own, the queue's redrive policy has the last word.
-		delay := min(time.Duration(1<<min(receives, 10))*time.Second, c.Config.VisibilityTimeout)
+		// 5s, 10s, 20s ... up to 5 minutes: with the default max_receives
+		// of 10 a Temporal outage of about 20 minutes is ridden out before
+		// messages are dead-lettered (whence SQS's redrive brings them back).
+		delay := min(5*time.Second<<min(max(receives-1, 0), 10), 5*time.Minute, c.Config.VisibilityTimeout)
 		log.Warn("workflow start failed; the message will be retried", "error", err, "retry_in", delay)
 		c.setVisibility(m, delay, log)
 	}

@@ -377,3 +377,44 @@ func TestSQSTwoReplicasShareAQueue(t *testing.T) {
 		t.Errorf("%d messages dead-lettered, want none", n)
 	}
 }
+
+// countingSleepyStarter takes d per start and counts them.
+type countingSleepyStarter struct {
+	d time.Duration
+	n atomic.Int32
+}
+
+func (s *countingSleepyStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	time.Sleep(s.d)
+	s.n.Add(1)
+	return fakeRun{id: o.ID}, nil
+}
+
+// Back-pressure is not failure: messages that wait for the bridge's bound
+// are started in turn, never dead-lettered, even with max_receives 1.
+func TestSQSBackPressureNeverDeadLetters(t *testing.T) {
+	t.Parallel()
+	st := stacktest.Require(t)
+	api, queue, dlq := queues(t)
+	body, version := uploadEvent(t)
+	for i := range 6 {
+		send(t, api, queue, strings.Replace(body, version, fmt.Sprintf("%s-%d", version, i), 1))
+	}
+	cfg := *st.Config
+	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 10*time.Millisecond
+	starter := &countingSleepyStarter{d: 300 * time.Millisecond}
+	c := &bridge.Consumer{
+		Bridge: &bridge.Bridge{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
+		SQS:    api, Log: slog.New(slog.DiscardHandler),
+		Config: config.SQS{Queue: queue, DeadLetterQueue: dlq, MaxReceives: 1, VisibilityTimeout: 30 * time.Second, WaitTime: time.Second, Concurrency: 6, ShutdownGrace: time.Minute},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, time.Minute, "all six started one at a time and deleted", func() bool { return depth(t, api, queue) == 0 && starter.n.Load() == 6 })
+	if n := depth(t, api, dlq); n != 0 {
+		t.Errorf("%d messages dead-lettered while waiting for the bound, want 0", n)
+	}
+}

@@ -187,7 +187,7 @@ var defaults = map[string]any{
 	"bridge.queue_wait":                  "5s",
 	"bridge.sqs.queue":                   "",
 	"bridge.sqs.dead_letter_queue":       "",
-	"bridge.sqs.max_receives":            5,
+	"bridge.sqs.max_receives":            10,
 	"bridge.sqs.visibility_timeout":      "60s",
 	"bridge.sqs.wait_time":               "20s",
 	"bridge.sqs.concurrency":             16,

@@ -12,8 +12,8 @@ import (
 )
 
 // CreateTable creates the files table with its indexes if it does not
-// exist, and waits until it is active. Production creates the same table
-// with Terraform (deploy/terraform); this is for local stacks and tests.
+// exist, and waits until it is active. It is for local stacks and tests;
+// production creates the same table with its infrastructure as code.
 func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 	s := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}

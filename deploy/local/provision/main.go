@@ -4,8 +4,9 @@
 // the DynamoDB tables, the bridge's SQS queues, and one MinIO user per partner whose policy allows
 // only that partner's landing prefix (its SFTP login).
 //
-// It uses only S3 and DynamoDB APIs plus MinIO's admin API for users; in
-// AWS the same things are Terraform's job (deploy/terraform).
+// It uses only S3, DynamoDB and SQS APIs plus MinIO's admin API for users.
+// In AWS the same things belong to infrastructure as code, which this
+// repository does not hold yet.
 package main
 
 import (
