@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -170,13 +169,15 @@ func (c *copier) multipart(ctx context.Context, w writeOptions) (versionID strin
 	total := int((c.size + ps - 1) / ps)
 	c.progress = CopyProgress{Bucket: c.bucket, Key: c.key, PartSize: ps, PartsTotal: total, BytesTotal: c.size}
 
-	done := map[int32]types.CompletedPart{}
+	// parts[n-1] is part n once copied (by this attempt or the crashed
+	// one); each goroutine writes only its own element.
+	parts := make([]types.CompletedPart, total)
 	var prev CopyProgress
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &prev) == nil &&
 		prev.UploadID != "" && prev.Bucket == c.bucket && prev.Key == c.key && prev.PartSize == ps {
 		// S3's list of parts, not the (throttled) heartbeat, is the truth
 		// about what the crashed attempt finished.
-		parts, lerr := c.listParts(ctx, prev.UploadID)
+		listed, lerr := c.listParts(ctx, prev.UploadID)
 		switch {
 		case isNoSuchUpload(lerr):
 			f.logger(ctx).Warn("the earlier attempt's multipart upload is gone; starting over", "upload_id", prev.UploadID)
@@ -184,16 +185,16 @@ func (c *copier) multipart(ctx context.Context, w writeOptions) (versionID strin
 			return "", lerr
 		default:
 			c.progress.UploadID = prev.UploadID
-			for _, p := range parts {
+			for _, p := range listed {
 				n := aws.ToInt32(p.PartNumber)
 				if n >= 1 && int(n) <= total && aws.ToInt64(p.Size) == partLen(c.size, ps, int(n)) {
-					done[n] = types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag}
+					parts[n-1] = types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag}
 					c.progress.BytesDone += aws.ToInt64(p.Size)
+					c.resumed++
 				}
 			}
-			c.resumed = len(done)
-			c.progress.PartsDone = len(done)
-			f.logger(ctx).Info("resuming multipart copy", "upload_id", prev.UploadID, "parts_done", len(done), "parts_total", total)
+			c.progress.PartsDone = c.resumed
+			f.logger(ctx).Info("resuming multipart copy", "upload_id", prev.UploadID, "parts_done", c.resumed, "parts_total", total)
 		}
 	}
 	if c.progress.UploadID == "" {
@@ -209,25 +210,26 @@ func (c *copier) multipart(ctx context.Context, w writeOptions) (versionID strin
 	// on resumes this upload.
 	c.heartbeat(ctx)
 
+	uploadID := c.progress.UploadID
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Concurrency)
 	for n := 1; n <= total; n++ {
-		if _, ok := done[int32(n)]; ok {
+		if parts[n-1].PartNumber != nil {
 			continue
 		}
 		g.Go(func() error {
 			start := int64(n-1) * ps
 			end := start + partLen(c.size, ps, n) - 1
 			out, err := c.a.S3.UploadPartCopy(gctx, &s3.UploadPartCopyInput{
-				Bucket: aws.String(c.bucket), Key: aws.String(c.key), UploadId: aws.String(c.progress.UploadID),
+				Bucket: aws.String(c.bucket), Key: aws.String(c.key), UploadId: aws.String(uploadID),
 				PartNumber: aws.Int32(int32(n)), CopySource: aws.String(copySource(f)),
 				CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", start, end)), CopySourceIfMatch: etagCondition(f),
 			})
 			if err != nil {
 				return fmt.Errorf("copying part %d of %d: %w", n, total, c.classify(err))
 			}
+			parts[n-1] = types.CompletedPart{PartNumber: aws.Int32(int32(n)), ETag: out.CopyPartResult.ETag}
 			c.mu.Lock()
-			done[int32(n)] = types.CompletedPart{PartNumber: aws.Int32(int32(n)), ETag: out.CopyPartResult.ETag}
 			c.progress.PartsDone++
 			c.progress.BytesDone += end - start + 1
 			c.mu.Unlock()
@@ -238,13 +240,8 @@ func (c *copier) multipart(ctx context.Context, w writeOptions) (versionID strin
 	if err := g.Wait(); err != nil {
 		return "", err
 	}
-	parts := make([]types.CompletedPart, 0, len(done))
-	for _, p := range done {
-		parts = append(parts, p)
-	}
-	sort.Slice(parts, func(i, j int) bool { return aws.ToInt32(parts[i].PartNumber) < aws.ToInt32(parts[j].PartNumber) })
 	out, err := c.a.S3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: aws.String(c.bucket), Key: aws.String(c.key), UploadId: aws.String(c.progress.UploadID),
+		Bucket: aws.String(c.bucket), Key: aws.String(c.key), UploadId: aws.String(uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
