@@ -327,7 +327,8 @@ run_tests() {
 	unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/local/node_modules/*'))"
 	[[ -z "$unformatted" ]] || { say "not gofmt-formatted: $unformatted"; rc=1; }
 	say "go test ./..."
-	go test -count=1 -timeout 30m "$@" ./... || rc=$?
+	# -race: the worker copies parts and hashes on several goroutines.
+	go test -race -count=1 -timeout 30m "$@" ./... || rc=$?
 	# A short fuzzing run of each target on top of the committed corpus.
 	local target
 	for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking; do
