@@ -147,6 +147,12 @@ type ingest struct {
 	escalated bool
 }
 
+// decided reports whether the file's quarantine is over: one accepted
+// reject, or enough accepted approvals.
+func (w *ingest) decided() bool {
+	return w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required()
+}
+
 // policy is the approval policy in force now.
 func (w *ingest) policy() approval.Policy {
 	if w.escalated {
@@ -389,54 +395,45 @@ func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResu
 // not reset them.
 func (w *ingest) awaitDecision(ctx workflow.Context) (*IngestResult, error) {
 	workflow.SetCurrentDetails(ctx, w.details())
-	decided := func() bool {
-		return w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required()
-	}
 	p := w.in.Approval
-	if p.ReminderInterval <= 0 && p.Deadline <= 0 {
-		if err := workflow.Await(ctx, decided); err != nil {
-			return nil, err
+	start := workflow.Now(ctx)
+	for !w.decided() {
+		wait := p.ReminderInterval
+		if p.Deadline > 0 && !w.escalated {
+			left := start.Add(p.Deadline).Sub(workflow.Now(ctx))
+			if wait <= 0 || left < wait {
+				wait = left
+			}
 		}
-	} else {
-		start := workflow.Now(ctx)
-		for !decided() {
-			wait := p.ReminderInterval
-			if p.Deadline > 0 && !w.escalated {
-				left := start.Add(p.Deadline).Sub(workflow.Now(ctx))
-				if wait <= 0 || left < wait {
-					wait = left
-				}
-			}
-			if wait <= 0 {
-				// No reminder and no deadline left to act on: only a
-				// decision ends the wait.
-				if err := workflow.Await(ctx, decided); err != nil {
-					return nil, err
-				}
-				break
-			}
-			ok, err := workflow.AwaitWithTimeout(ctx, wait, decided)
-			if err != nil {
+		if wait <= 0 {
+			// No reminder and no deadline left to act on: only a
+			// decision ends the wait.
+			if err := workflow.Await(ctx, w.decided); err != nil {
 				return nil, err
 			}
-			if ok {
-				break
-			}
-			overdue := p.Deadline > 0 && !w.escalated && !workflow.Now(ctx).Before(start.Add(p.Deadline))
-			switch {
-			case overdue && p.OnDeadline == approval.OnDeadlineReject:
-				d := approval.Decision{Approver: "ferry", Kind: approval.RejectSignal, At: workflow.Now(ctx), Accepted: true,
-					Reason: fmt.Sprintf("no decision within %s: rejected automatically as partner %s's policy says", p.Deadline, w.in.Partner)}
-				w.recordDecision(ctx, d)
-				w.rejected = &d
-			case overdue && p.OnDeadline == approval.OnDeadlineEscalate:
-				w.escalated = true
-				w.audit(ctx, "ferry", "escalate", fmt.Sprintf("no decision within %s: %s may now decide too", p.Deadline, strings.Join(p.EscalationApprovers, ", ")))
-				w.notify(ctx, "file.escalated")
-				workflow.SetCurrentDetails(ctx, w.details())
-			case p.ReminderInterval > 0:
-				w.notify(ctx, "file.reminder")
-			}
+			break
+		}
+		ok, err := workflow.AwaitWithTimeout(ctx, wait, w.decided)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		overdue := p.Deadline > 0 && !w.escalated && !workflow.Now(ctx).Before(start.Add(p.Deadline))
+		switch {
+		case overdue && p.OnDeadline == approval.OnDeadlineReject:
+			d := approval.Decision{Approver: "ferry", Kind: approval.RejectSignal, At: workflow.Now(ctx), Accepted: true,
+				Reason: fmt.Sprintf("no decision within %s: rejected automatically as partner %s's policy says", p.Deadline, w.in.Partner)}
+			w.recordDecision(ctx, d)
+			w.rejected = &d
+		case overdue && p.OnDeadline == approval.OnDeadlineEscalate:
+			w.escalated = true
+			w.audit(ctx, "ferry", "escalate", fmt.Sprintf("no decision within %s: %s may now decide too", p.Deadline, strings.Join(p.EscalationApprovers, ", ")))
+			w.notify(ctx, "file.escalated")
+			workflow.SetCurrentDetails(ctx, w.details())
+		case p.ReminderInterval > 0:
+			w.notify(ctx, "file.reminder")
 		}
 	}
 	if d := w.rejected; d != nil {
@@ -451,12 +448,18 @@ func (w *ingest) recordDecision(ctx workflow.Context, d approval.Decision) {
 	w.state.Decisions = append(w.state.Decisions, d)
 }
 
-// audit appends one entry outside a status change.
+// audit appends one entry outside a status change; a failure is kept in
+// the reasons.
 func (w *ingest) audit(ctx workflow.Context, actor, action, details string) {
-	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, w.nextAudit(ctx, actor, action, details)).Get(ctx, nil); err != nil {
+	if err := w.appendAudit(ctx, actor, action, details); err != nil {
 		workflow.GetLogger(ctx).Error("could not append to the audit trail", "action", action, "error", err)
 		w.state.Reasons = append(w.state.Reasons, "audit entry "+action+" could not be written: "+failureMessage(err))
 	}
+}
+
+// appendAudit chains and writes the next audit entry.
+func (w *ingest) appendAudit(ctx workflow.Context, actor, action, details string) error {
+	return workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, w.nextAudit(ctx, actor, action, details)).Get(ctx, nil)
 }
 
 // receiveDecisions judges every approve and reject signal as it arrives.
@@ -499,7 +502,7 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 	switch {
 	case !w.policy().Enabled():
 		refusal = fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
-	case w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required():
+	case w.decided():
 		refusal = "the file has already been decided on"
 	default:
 		refusal = w.policy().Check(approval.State{
@@ -523,7 +526,7 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 		if actor == "" {
 			actor = "(anonymous)"
 		}
-		if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, w.nextAudit(ctx, actor, action, details)).Get(ctx, nil); err != nil {
+		if err := w.appendAudit(ctx, actor, action, details); err != nil {
 			workflow.GetLogger(ctx).Error("could not audit a decision; it is refused", "error", err)
 			d.Accepted, d.Refusal = false, "the decision could not be written to the audit trail: "+failureMessage(err)
 		}
