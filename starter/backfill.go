@@ -73,18 +73,15 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 		return err
 	}
 	defer tc.Close()
-	// The backfill's own --rate is the limit; the bridge's bound still
-	// holds its starts to one at a time.
-	bcfg := *cfg
-	bcfg.Bridge.MaxConcurrentStarts, bcfg.Bridge.StartsPerSecond = 1, *ratePerSec
 	operator := os.Getenv("USER")
 	if operator == "" {
 		operator = "operator"
 	}
 	b := &backfill.Backfiller{
-		S3:     cl.S3,
-		Files:  filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable),
-		Bridge: &bridge.Bridge{Temporal: tc, Config: &bcfg, Log: slog.New(slog.DiscardHandler)},
+		S3:    cl.S3,
+		Files: filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable),
+		// Starts go one at a time at --rate, within the bridge's own bound.
+		Bridge: &bridge.Bridge{Temporal: tc, Config: cfg, Log: slog.New(slog.DiscardHandler)},
 		Known: func(ctx context.Context, id string) (bool, error) {
 			_, err := tc.DescribeWorkflowExecution(ctx, id, "")
 			var nf *serviceerror.NotFound

@@ -9,20 +9,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/time/rate"
 
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/landing"
-	"github.com/ferrydata/ferry/internal/s3event"
+	"github.com/ferrydata/ferry/internal/reconcile"
 )
 
 // Options say what to backfill.
@@ -65,46 +62,25 @@ type Backfiller struct {
 	Known func(ctx context.Context, workflowID string) (bool, error)
 }
 
-// Candidate is a listed object version in the partner's landing prefix.
-type Candidate struct {
-	Key, VersionID, ETag string
-	Size                 int64
-	LastModified         time.Time
-}
-
 // List returns every object version below the partner's prefix (all
 // pages), oldest first, without delete markers.
-func (b *Backfiller) List(ctx context.Context, o Options) ([]Candidate, error) {
+func (b *Backfiller) List(ctx context.Context, o Options) ([]reconcile.Version, error) {
 	prefix := o.Partner + "/" + landing.InboundDir + "/" + o.Prefix
-	var out []Candidate
-	var keyMarker, versionMarker *string
+	var out []reconcile.Version
+	var keyMarker, versionMarker string
 	for {
-		page, err := b.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
-			Bucket: aws.String(o.Bucket), Prefix: aws.String(prefix), KeyMarker: keyMarker, VersionIdMarker: versionMarker,
-			// Keys XML cannot carry arrive URL-encoded (see internal/reconcile).
-			EncodingType: types.EncodingTypeUrl,
-		})
+		page, err := reconcile.ListPage(ctx, b.S3, o.Bucket, prefix, keyMarker, versionMarker)
 		if err != nil {
-			return nil, fmt.Errorf("listing s3://%s/%s: %w", o.Bucket, prefix, err)
+			return nil, err
 		}
-		for _, v := range page.Versions {
-			key, err := url.QueryUnescape(aws.ToString(v.Key))
-			if err != nil {
-				return nil, fmt.Errorf("decoding listed key %q: %w", aws.ToString(v.Key), err)
-			}
-			out = append(out, Candidate{Key: key, VersionID: aws.ToString(v.VersionId), ETag: aws.ToString(v.ETag), Size: aws.ToInt64(v.Size), LastModified: aws.ToTime(v.LastModified)})
-		}
-		if !aws.ToBool(page.IsTruncated) {
+		out = append(out, page.Versions...)
+		if !page.Truncated {
 			break
 		}
-		next, err := url.QueryUnescape(aws.ToString(page.NextKeyMarker))
-		if err != nil {
-			return nil, fmt.Errorf("decoding the next key marker: %w", err)
-		}
-		keyMarker, versionMarker = aws.String(next), page.NextVersionIdMarker
+		keyMarker, versionMarker = page.NextKeyMarker, page.NextVersionMarker
 	}
 	// Oldest first: files are delivered in the order partners sent them.
-	slices.SortStableFunc(out, func(a, b Candidate) int { return a.LastModified.Compare(b.LastModified) })
+	slices.SortStableFunc(out, func(a, b reconcile.Version) int { return a.LastModified.Compare(b.LastModified) })
 	return out, nil
 }
 
@@ -112,7 +88,7 @@ func (b *Backfiller) List(ctx context.Context, o Options) ([]Candidate, error) {
 // calling progress after each. It stops at the first error that is not
 // about one file (Temporal or DynamoDB unreachable), returning the counts
 // so far: running it again continues where it stopped.
-func (b *Backfiller) Run(ctx context.Context, o Options, cands []Candidate, progress func(done int, c Counts)) (Counts, error) {
+func (b *Backfiller) Run(ctx context.Context, o Options, cands []reconcile.Version, progress func(done int, c Counts)) (Counts, error) {
 	var c Counts
 	lim := rate.NewLimiter(rate.Limit(o.Rate), 1)
 	for i, cand := range cands {
@@ -128,7 +104,7 @@ func (b *Backfiller) Run(ctx context.Context, o Options, cands []Candidate, prog
 	return c, nil
 }
 
-func (b *Backfiller) one(ctx context.Context, o Options, cand Candidate, lim *rate.Limiter, c *Counts) error {
+func (b *Backfiller) one(ctx context.Context, o Options, cand reconcile.Version, lim *rate.Limiter, c *Counts) error {
 	skip := func(reason string) {
 		c.Skipped = append(c.Skipped, Skipped{Key: cand.Key, VersionID: cand.VersionID, Reason: reason})
 	}
@@ -154,10 +130,7 @@ func (b *Backfiller) one(ctx context.Context, o Options, cand Candidate, lim *ra
 		c.Known++
 		return nil
 	}
-	obj := s3event.Object{
-		EventName: "ObjectCreated:Put", EventTime: cand.LastModified, Bucket: o.Bucket, Key: cand.Key,
-		VersionID: cand.VersionID, ETag: cand.ETag, Size: cand.Size, Principal: "backfill:" + o.Operator, Via: "backfill",
-	}
+	obj := cand.Object(o.Bucket, "backfill:"+o.Operator, "backfill")
 	if o.DryRun {
 		// Route only, so a dry run reports the same skips as a real one.
 		if _, err := b.Bridge.Router().Route(cand.Key, cand.Size); err != nil {

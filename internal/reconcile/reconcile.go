@@ -31,32 +31,72 @@ type Activities struct {
 	Bridge *bridge.Bridge
 }
 
-// ReconcilePage lists one page of a partner's landing versions and starts
-// ingestion for each version without a record.
-func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcilePageInput) (*workflows.ReconcilePageResult, error) {
-	out, err := a.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
-		Bucket: aws.String(in.Bucket), Prefix: aws.String(in.Partner + "/" + landing.InboundDir + "/"),
-		KeyMarker: nonEmpty(in.KeyMarker), VersionIdMarker: nonEmpty(in.VersionIDMarker), MaxKeys: aws.Int32(500),
+// Version is one object version listed in landing.
+type Version struct {
+	Key, VersionID, ETag string
+	Size                 int64
+	LastModified         time.Time
+}
+
+// Object is the version as an event would announce it, for Bridge.Ingest.
+func (v Version) Object(bucket, principal, via string) s3event.Object {
+	return s3event.Object{
+		EventName: "ObjectCreated:Put", EventTime: v.LastModified, Bucket: bucket, Key: v.Key,
+		VersionID: v.VersionID, ETag: v.ETag, Size: v.Size, Principal: principal, Via: via,
+	}
+}
+
+// Page is one page of a landing listing.
+type Page struct {
+	Versions []Version
+	// Truncated says more follow, from the Next markers.
+	Truncated                        bool
+	NextKeyMarker, NextVersionMarker string
+}
+
+// ListPage lists one page of the object versions below prefix (delete
+// markers left out), with keys decoded.
+func ListPage(ctx context.Context, api *s3.Client, bucket, prefix, keyMarker, versionMarker string) (*Page, error) {
+	out, err := api.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix),
+		KeyMarker: nonEmpty(keyMarker), VersionIdMarker: nonEmpty(versionMarker), MaxKeys: aws.Int32(500),
 		// Keys may hold characters XML 1.0 cannot carry (a partner's key
 		// with a control character): ask for them URL-encoded, or one such
 		// key would make every listing of the prefix undecodable.
 		EncodingType: types.EncodingTypeUrl,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing s3://%s/%s/%s/: %w", in.Bucket, in.Partner, landing.InboundDir, err)
+		return nil, fmt.Errorf("listing s3://%s/%s: %w", bucket, prefix, err)
 	}
-	var res workflows.ReconcilePageResult
+	var p Page
 	for _, v := range out.Versions {
-		res.Counts.Listed++
 		key, err := url.QueryUnescape(aws.ToString(v.Key))
 		if err != nil {
 			return nil, fmt.Errorf("decoding listed key %q: %w", aws.ToString(v.Key), err)
 		}
-		o := s3event.Object{
-			EventName: "ObjectCreated:Put", EventTime: aws.ToTime(v.LastModified), Bucket: in.Bucket, Key: key,
-			VersionID: aws.ToString(v.VersionId), ETag: aws.ToString(v.ETag), Size: aws.ToInt64(v.Size), Principal: "reconciler",
-			Via: "reconcile",
+		p.Versions = append(p.Versions, Version{Key: key, VersionID: aws.ToString(v.VersionId), ETag: aws.ToString(v.ETag), Size: aws.ToInt64(v.Size), LastModified: aws.ToTime(v.LastModified)})
+	}
+	if aws.ToBool(out.IsTruncated) {
+		next, err := url.QueryUnescape(aws.ToString(out.NextKeyMarker))
+		if err != nil {
+			return nil, fmt.Errorf("decoding the next key marker: %w", err)
 		}
+		p.Truncated, p.NextKeyMarker, p.NextVersionMarker = true, next, aws.ToString(out.NextVersionIdMarker)
+	}
+	return &p, nil
+}
+
+// ReconcilePage lists one page of a partner's landing versions and starts
+// ingestion for each version without a record.
+func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcilePageInput) (*workflows.ReconcilePageResult, error) {
+	page, err := ListPage(ctx, a.S3, in.Bucket, in.Partner+"/"+landing.InboundDir+"/", in.KeyMarker, in.VersionIDMarker)
+	if err != nil {
+		return nil, err
+	}
+	res := workflows.ReconcilePageResult{Truncated: page.Truncated, NextKeyMarker: page.NextKeyMarker, NextVersionIDMarker: page.NextVersionMarker}
+	for _, v := range page.Versions {
+		res.Counts.Listed++
+		o := v.Object(in.Bucket, "reconciler", "reconcile")
 		id := fileid.WorkflowID(in.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
 		if _, err := a.Files.Get(ctx, id); err == nil {
 			res.Counts.Known++
@@ -75,13 +115,6 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcileP
 			res.Counts.Started++
 			slog.Warn("reconciler started a file no event had started", "workflow_id", outcome.WorkflowID, "key", o.Key, "version_id", o.VersionID)
 		}
-	}
-	if aws.ToBool(out.IsTruncated) {
-		next, err := url.QueryUnescape(aws.ToString(out.NextKeyMarker))
-		if err != nil {
-			return nil, fmt.Errorf("decoding the next key marker: %w", err)
-		}
-		res.Truncated, res.NextKeyMarker, res.NextVersionIDMarker = true, next, aws.ToString(out.NextVersionIdMarker)
 	}
 	return &res, nil
 }
