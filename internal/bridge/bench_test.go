@@ -26,13 +26,15 @@ import (
 	"github.com/ferrydata/ferry/workflows"
 )
 
-// countingStarter counts the starts Temporal accepted.
+// countingStarter passes starts to a real Temporal client, counting the
+// calls and the starts Temporal accepted.
 type countingStarter struct {
 	client.Client
-	n atomic.Int64
+	calls, n atomic.Int64
 }
 
 func (c *countingStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	c.calls.Add(1)
 	run, err := c.Client.ExecuteWorkflow(ctx, o, wf, args...)
 	if err == nil {
 		c.n.Add(1)

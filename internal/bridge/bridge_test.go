@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,10 +12,10 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/bridge"
@@ -73,15 +72,6 @@ func post(t *testing.T, url, auth, body string) (int, string) {
 	return resp.StatusCode, string(msg)
 }
 
-func runsOf(t *testing.T, tc client.Client, id string) int {
-	t.Helper()
-	resp, err := tc.ListWorkflow(context.Background(), &workflowListRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(resp.Executions)
-}
-
 func terminate(t *testing.T, tc client.Client, id string) {
 	t.Cleanup(func() { _ = tc.TerminateWorkflow(context.Background(), id, "", "bridge test cleanup") })
 }
@@ -127,10 +117,10 @@ func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
 	}
 	// Visibility is eventually consistent: wait for the run to be listed.
 	deadline := time.Now().Add(10 * time.Second)
-	for runsOf(t, st.Temporal, id) == 0 && time.Now().Before(deadline) {
+	for st.Runs(t, id) == 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := runsOf(t, st.Temporal, id); n != 1 {
+	if n := st.Runs(t, id); n != 1 {
 		t.Fatalf("%d runs of %s, want exactly 1", n, id)
 	}
 }
@@ -230,8 +220,6 @@ func TestTemporalUnreachableMeansRetryLater(t *testing.T) {
 	}
 }
 
-type workflowListRequest = workflowservice.ListWorkflowExecutionsRequest
-
 // An SFTP client that uploads under a temporary name and renames at the
 // end (WinSCP's .filepart) produces a Put of the temporary name, ignored,
 // then a Copy to the final name (how S3 SFTP servers rename), ingested.
@@ -297,16 +285,46 @@ func TestHMACSignedEventsAreAccepted(t *testing.T) {
 	}
 }
 
-// slowStarter holds every start until released, like an overloaded Temporal.
-type slowStarter struct {
+// heldStarter stands in for a slow or overloaded Temporal, which the
+// real server cannot be made to be: each start waits hold (zero: until
+// release is closed, or its context ends), then succeeds. called is closed
+// at the first call; n counts the starts made.
+type heldStarter struct {
+	hold    time.Duration
 	release chan struct{}
-	started chan struct{}
+	called  chan struct{}
+	first   sync.Once
+	n       atomic.Int32
 }
 
-func (s *slowStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
-	s.started <- struct{}{}
-	<-s.release
+func newHeldStarter(hold time.Duration) *heldStarter {
+	return &heldStarter{hold: hold, release: make(chan struct{}), called: make(chan struct{})}
+}
+
+func (h *heldStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	h.first.Do(func() { close(h.called) })
+	var timeout <-chan time.Time
+	if h.hold > 0 {
+		timeout = time.After(h.hold)
+	}
+	select {
+	case <-timeout:
+	case <-h.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	h.n.Add(1)
 	return fakeRun{id: o.ID}, nil
+}
+
+// waitCalled waits for the first start.
+func (h *heldStarter) waitCalled(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no start was asked for within 30s")
+	}
 }
 
 type fakeRun struct{ id string }
@@ -322,7 +340,7 @@ func TestBackPressureTellsSendersToRetry(t *testing.T) {
 	cfg := *st.Config
 	cfg.Bridge.AuthToken = token
 	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 200*time.Millisecond
-	slow := &slowStarter{release: make(chan struct{}), started: make(chan struct{}, 2)}
+	slow := newHeldStarter(0)
 	srv := httptest.NewServer((&bridge.Bridge{Temporal: slow, Config: &cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	first, _ := uploadEvent(t)
@@ -330,7 +348,7 @@ func TestBackPressureTellsSendersToRetry(t *testing.T) {
 
 	done := make(chan int, 1)
 	go func() { c, _ := post(t, srv.URL, "Bearer "+token, first); done <- c }()
-	<-slow.started // the only slot is taken
+	slow.waitCalled(t) // the only slot is taken
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+bridge.EventsPath, strings.NewReader(second))
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)

@@ -2,7 +2,6 @@ package bridge_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -198,13 +197,6 @@ func TestSQSPoisonMessagesAreDeadLetteredWithTheReason(t *testing.T) {
 	}
 }
 
-type failingStarter struct{ calls atomic.Int32 }
-
-func (f *failingStarter) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
-	f.calls.Add(1)
-	return nil, errors.New("frontend unavailable: connection refused")
-}
-
 // A start that keeps failing is retried, then dead-lettered with the last
 // error once the message has been received max_receives times.
 func TestSQSFailingStartIsRetriedThenDeadLettered(t *testing.T) {
@@ -212,7 +204,13 @@ func TestSQSFailingStartIsRetriedThenDeadLettered(t *testing.T) {
 	api, queue, dlq := queues(t)
 	body, _ := uploadEvent(t)
 	send(t, api, queue, body)
-	starter := &failingStarter{}
+	// A real client whose frontend is down: the start fails as in an outage.
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(down.Close)
+	starter := &countingStarter{Client: down}
 	consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.MaxReceives = 2 })
 
 	eventually(t, 60*time.Second, "the failing message dead-lettered", func() bool { return depth(t, api, dlq) == 1 && depth(t, api, queue) == 0 })
@@ -228,26 +226,6 @@ func TestSQSFailingStartIsRetriedThenDeadLettered(t *testing.T) {
 	}
 }
 
-// blockingStarter starts nothing until its context ends, or until release
-// is closed.
-type blockingStarter struct {
-	called  chan struct{}
-	release chan struct{}
-	once    atomic.Bool
-}
-
-func (b *blockingStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
-	if !b.once.Swap(true) {
-		close(b.called)
-	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-b.release:
-		return fakeRun{id: o.ID}, nil
-	}
-}
-
 // On SIGTERM a start that does not finish within the grace period is
 // abandoned and its message released at once, not after its visibility
 // timeout: another replica takes it straight away.
@@ -256,16 +234,12 @@ func TestSQSShutdownReleasesUnfinishedMessages(t *testing.T) {
 	api, queue, dlq := queues(t)
 	body, _ := uploadEvent(t)
 	send(t, api, queue, body)
-	starter := &blockingStarter{called: make(chan struct{}), release: make(chan struct{})}
+	starter := newHeldStarter(0)
 	stop := consume(t, api, starter, queue, dlq, func(c *config.SQS) {
 		c.VisibilityTimeout = 10 * time.Minute
 		c.ShutdownGrace = 200 * time.Millisecond
 	})
-	select {
-	case <-starter.called:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the consumer did not take the message")
-	}
+	starter.waitCalled(t)
 	stop()
 	// Hidden for ten minutes unless released. (Short polls: local-aws-sqs
 	// answers a long poll early only for newly sent messages.)
@@ -285,36 +259,13 @@ func TestSQSShutdownFinishesStartsWithinGrace(t *testing.T) {
 	api, queue, dlq := queues(t)
 	body, _ := uploadEvent(t)
 	send(t, api, queue, body)
-	starter := &blockingStarter{called: make(chan struct{}), release: make(chan struct{})}
+	starter := newHeldStarter(0)
 	stop := consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.ShutdownGrace = time.Minute })
-	select {
-	case <-starter.called:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the consumer did not take the message")
-	}
+	starter.waitCalled(t)
 	time.AfterFunc(time.Second, func() { close(starter.release) })
 	stop()
 	if n := depth(t, api, queue); n != 0 {
 		t.Errorf("%d messages left after a start finished within the grace period, want 0", n)
-	}
-}
-
-// sleepyStarter takes a while to start, as Temporal under load may.
-type sleepyStarter struct {
-	d      time.Duration
-	called chan struct{}
-	once   atomic.Bool
-}
-
-func (s *sleepyStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
-	if !s.once.Swap(true) {
-		close(s.called)
-	}
-	select {
-	case <-time.After(s.d):
-		return fakeRun{id: o.ID}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
@@ -326,13 +277,9 @@ func TestSQSVisibilityIsExtendedWhileAStartIsSlow(t *testing.T) {
 	body, _ := uploadEvent(t)
 	send(t, api, queue, body)
 	const visibility = 4 * time.Second
-	starter := &sleepyStarter{d: 3 * visibility, called: make(chan struct{})}
+	starter := newHeldStarter(3 * visibility)
 	consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.VisibilityTimeout = visibility })
-	select {
-	case <-starter.called:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the consumer did not take the message")
-	}
+	starter.waitCalled(t)
 	// Act as a second replica for longer than the visibility timeout.
 	until := time.Now().Add(2 * visibility)
 	for time.Now().Before(until) {
@@ -367,7 +314,7 @@ func TestSQSTwoReplicasShareAQueue(t *testing.T) {
 		// Visibility is eventually consistent: wait for the run to show.
 		n := 0
 		for deadline := time.Now().Add(10 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			n = runsOf(t, st.Temporal, id)
+			n = st.Runs(t, id)
 		}
 		if n != 1 {
 			t.Errorf("workflow %s has %d runs, want 1", id, n)
@@ -376,18 +323,6 @@ func TestSQSTwoReplicasShareAQueue(t *testing.T) {
 	if n := depth(t, api, dlq); n != 0 {
 		t.Errorf("%d messages dead-lettered, want none", n)
 	}
-}
-
-// countingSleepyStarter takes d per start and counts them.
-type countingSleepyStarter struct {
-	d time.Duration
-	n atomic.Int32
-}
-
-func (s *countingSleepyStarter) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
-	time.Sleep(s.d)
-	s.n.Add(1)
-	return fakeRun{id: o.ID}, nil
 }
 
 // Back-pressure is not failure: messages that wait for the bridge's bound
@@ -402,7 +337,7 @@ func TestSQSBackPressureNeverDeadLetters(t *testing.T) {
 	}
 	cfg := *st.Config
 	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 10*time.Millisecond
-	starter := &countingSleepyStarter{d: 300 * time.Millisecond}
+	starter := newHeldStarter(300 * time.Millisecond)
 	c := &bridge.Consumer{
 		Bridge: &bridge.Bridge{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
 		SQS:    api, Log: slog.New(slog.DiscardHandler),

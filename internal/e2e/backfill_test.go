@@ -75,7 +75,7 @@ func TestOperatorBackfillsAFolder(t *testing.T) {
 			t.Errorf("%s: source %q, want backfill", id, got)
 		}
 	}
-	if n := runsOf(t, st, knownID); n != 1 {
+	if n := st.Runs(t, knownID); n != 1 {
 		t.Errorf("the known file has %d runs, want 1", n)
 	}
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,7 +33,7 @@ import (
 func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	st := stacktest.Require(t)
 	// Whatever happens, leave a running worker behind for other tests.
-	t.Cleanup(func() { restartWorker(t, st) })
+	t.Cleanup(func() { st.Up(t) })
 
 	// 480 MiB of text: far above the local stack's 64 MiB multipart
 	// threshold (60 parts of 8 MiB), and valid UTF-8 for acme's content check.
@@ -58,8 +57,8 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	wantSHA := hex.EncodeToString(sum.Sum(nil))
 
 	t.Cleanup(func() {
-		removeAllVersions(t, st, "landing", "acme/inbound/"+name)
-		removeAllVersions(t, st, "delivered", "acme/"+name)
+		st.RemoveVersions(t, "landing", "acme/inbound/"+name)
+		st.RemoveVersions(t, "delivered", "acme/"+name)
 	})
 	if out, err := sftpBatch(t, st, "acme", "cd /landing/acme/inbound", "put "+path); err != nil {
 		t.Fatalf("sftp upload failed: %v\n%s", err, out)
@@ -108,7 +107,7 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 		t.Fatalf("killing worker %d: %v", pid, err)
 	}
 	t.Logf("killed worker pid %d during the multipart copy", pid)
-	restartWorker(t, st)
+	st.Up(t)
 
 	res := waitResult(t, st, id)
 	if res.Status != filestatus.Delivered || res.SHA256 != wantSHA {
@@ -156,30 +155,4 @@ func workerPID(t *testing.T, st *stacktest.Stack) int {
 		t.Fatal(err)
 	}
 	return pid
-}
-
-func restartWorker(t *testing.T, st *stacktest.Stack) {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(st.Root, "deploy/local/stack.sh"), "up")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("restarting the stack's worker: %v\n%s", err, out)
-	}
-}
-
-// removeAllVersions frees the space a large test file takes on a
-// developer's stack. acme's retention is GOVERNANCE, which the stack's
-// admin may bypass; COMPLIANCE could not be removed.
-func removeAllVersions(t *testing.T, st *stacktest.Stack, bucket, key string) {
-	vers, err := st.AWS.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
-	if err != nil {
-		t.Logf("cleaning %s/%s: %v", bucket, key, err)
-		return
-	}
-	for _, v := range vers.Versions {
-		if _, err := st.AWS.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{
-			Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true),
-		}); err != nil {
-			t.Logf("cleaning %s/%s: %v", bucket, aws.ToString(v.Key), err)
-		}
-	}
 }

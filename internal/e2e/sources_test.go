@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -240,7 +239,7 @@ func TestDuplicateStormAcrossBothSourcesDeliversOnce(t *testing.T) {
 	}
 	// Give the slower copies of the event time to arrive and be refused.
 	time.Sleep(3 * time.Second)
-	if n := runsOf(t, st, id); n != 1 {
+	if n := st.Runs(t, id); n != 1 {
 		t.Errorf("%d workflow runs for one object version, want 1", n)
 	}
 	vers, err := st.AWS.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("delivered"), Prefix: aws.String("acme/" + strings.TrimPrefix(key, "acme/inbound/"))})
@@ -250,15 +249,6 @@ func TestDuplicateStormAcrossBothSourcesDeliversOnce(t *testing.T) {
 	if n := countNotifications(t, st, id, "file.delivered"); n != 1 {
 		t.Errorf("%d file.delivered notifications, want 1", n)
 	}
-}
-
-func runsOf(t *testing.T, st *stacktest.Stack, id string) int {
-	t.Helper()
-	resp, err := st.Temporal.ListWorkflow(context.Background(), &workflowListRequest{Query: fmt.Sprintf("WorkflowId = '%s'", id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(resp.Executions)
 }
 
 func countNotifications(t *testing.T, st *stacktest.Stack, id, typ string) int {
@@ -296,7 +286,7 @@ func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { restartWorker(t, st) }) // stack.sh up: starts whatever is down
+	t.Cleanup(func() { st.Up(t) }) // stack.sh up: starts whatever is down
 	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -316,16 +306,12 @@ func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	for _, name := range names {
-		resp, err := st.Temporal.ListWorkflow(context.Background(), &workflowListRequest{Query: fmt.Sprintf("ObjectKey = %q", "acme/inbound/"+name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.Executions) != 0 {
+		if st.Count(t, fmt.Sprintf("ObjectKey = %q", "acme/inbound/"+name)) != 0 {
 			t.Fatalf("%s was started while the bridge was down: the test did not take the bridge down", name)
 		}
 	}
 
-	restartWorker(t, st)
+	st.Up(t)
 	for _, name := range names {
 		key := "acme/inbound/" + name
 		id := findWorkflowWithin(t, st, fmt.Sprintf(`ObjectKey=%q`, key), 2*time.Minute)
@@ -337,8 +323,6 @@ func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
 		}
 	}
 }
-
-type workflowListRequest = workflowservice.ListWorkflowExecutionsRequest
 
 // pauseReconciler pauses the reconcile schedule for the test and waits
 // for a run in progress to end, so that a test about events proves that
@@ -357,11 +341,7 @@ func pauseReconciler(t *testing.T, st *stacktest.Stack) {
 	})
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := st.Temporal.ListWorkflow(ctx, &workflowListRequest{Query: fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", workflows.ReconcileName)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.Executions) == 0 {
+		if st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", workflows.ReconcileName)) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {

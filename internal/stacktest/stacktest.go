@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/audit"
@@ -148,54 +149,87 @@ func (s *Stack) Bucket(t testing.TB, objectLock bool) string {
 }
 
 func (s *Stack) removeBucket(t testing.TB, name string) {
-	ctx := context.Background()
-	p := s3.NewListObjectVersionsPaginator(s.AWS.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(name)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Logf("cleaning bucket %s: %v", name, err)
-			return
-		}
-		for _, v := range page.Versions {
-			_, _ = s.AWS.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(name), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-		}
-		for _, m := range page.DeleteMarkers {
-			_, _ = s.AWS.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(name), Key: m.Key, VersionId: m.VersionId})
-		}
-	}
-	if _, err := s.AWS.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
+	s.RemoveVersions(t, name, "")
+	if _, err := s.AWS.S3.DeleteBucket(context.Background(), &s3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Logf("removing bucket %s: %v", name, err)
 	}
 }
 
+// RemoveVersions deletes every version and delete marker below prefix,
+// freeing the space test files take on a developer's stack. GOVERNANCE
+// retention is bypassed (the stack's admin may); COMPLIANCE cannot be.
+func (s *Stack) RemoveVersions(t testing.TB, bucket, prefix string) {
+	ctx := context.Background()
+	p := s3.NewListObjectVersionsPaginator(s.AWS.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Logf("cleaning s3://%s/%s: %v", bucket, prefix, err)
+			return
+		}
+		for _, v := range page.Versions {
+			if _, err := s.AWS.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true)}); err != nil {
+				t.Logf("cleaning s3://%s/%s: %v", bucket, aws.ToString(v.Key), err)
+			}
+		}
+		for _, m := range page.DeleteMarkers {
+			_, _ = s.AWS.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: m.Key, VersionId: m.VersionId})
+		}
+	}
+}
+
+// Up runs stack.sh up again, which starts whatever process of the stack
+// is not running (tests that stop the worker or the bridge call it).
+func (s *Stack) Up(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(s.Root, "deploy/local/stack.sh"), "up")
+	cmd.Dir = s.Root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("deploy/local/stack.sh up: %v\n%s", err, out)
+	}
+}
+
+// Count is how many workflow executions match a visibility query (which
+// is eventually consistent: poll for what must appear).
+func (s *Stack) Count(t testing.TB, query string) int {
+	t.Helper()
+	resp, err := s.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+	if err != nil {
+		t.Fatalf("listing workflows %q: %v", query, err)
+	}
+	return len(resp.Executions)
+}
+
+// Runs is how many executions the workflow ID has had.
+func (s *Stack) Runs(t testing.TB, id string) int {
+	t.Helper()
+	return s.Count(t, fmt.Sprintf("WorkflowId = '%s'", id))
+}
+
 // FilesTable creates a fresh files table for one test.
 func (s *Stack) FilesTable(t testing.TB) *filestore.Store {
-	t.Helper()
-	name := Unique("ferry-files-test-")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := filestore.CreateTable(ctx, s.AWS.DynamoDB, name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = s.AWS.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-	})
-	return filestore.New(s.AWS.DynamoDB, name)
+	return filestore.New(s.AWS.DynamoDB, s.table(t, "ferry-files-test-", filestore.CreateTable))
 }
 
 // AuditTable creates a fresh audit table for one test.
 func (s *Stack) AuditTable(t testing.TB) *audit.Store {
+	return &audit.Store{DB: s.AWS.DynamoDB, Table: s.table(t, "ferry-audit-test-", audit.CreateTable)}
+}
+
+// table creates a uniquely named table with create and deletes it when
+// the test ends.
+func (s *Stack) table(t testing.TB, prefix string, create func(context.Context, *dynamodb.Client, string) error) string {
 	t.Helper()
-	name := Unique("ferry-audit-test-")
+	name := Unique(prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := audit.CreateTable(ctx, s.AWS.DynamoDB, name); err != nil {
+	if err := create(ctx, s.AWS.DynamoDB, name); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_, _ = s.AWS.DynamoDB.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
-	return &audit.Store{DB: s.AWS.DynamoDB, Table: name}
+	return name
 }
 
 func repoRoot() (string, error) {
