@@ -55,8 +55,8 @@ func runAudit(args []string, out io.Writer) error {
 		fmt.Fprint(out, audit.Summary(es))
 		return report(out, *fileID, es)
 	}
-	if !cfg.HasPartner(*partner) {
-		return fmt.Errorf("unknown partner %q: the config lists %v", *partner, cfg.PartnerNames())
+	if err := cfg.CheckPartner(*partner); err != nil {
+		return err
 	}
 	files, err := filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable).ListByPartner(ctx, *partner)
 	if err != nil {

@@ -44,8 +44,8 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 	if *partner == "" {
 		return fmt.Errorf("--partner is required (one of %v)", cfg.PartnerNames())
 	}
-	if !cfg.HasPartner(*partner) {
-		return fmt.Errorf("unknown partner %q: the config lists %v", *partner, cfg.PartnerNames())
+	if err := cfg.CheckPartner(*partner); err != nil {
+		return err
 	}
 	if *ratePerSec <= 0 || *ratePerSec > 1000 {
 		return fmt.Errorf("--rate %v: give a positive number of starts per second, at most 1000", *ratePerSec)

@@ -38,8 +38,10 @@ func runList(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *partner != "" && !cfg.HasPartner(*partner) {
-		return fmt.Errorf("unknown partner %q: the config lists %v", *partner, cfg.PartnerNames())
+	if *partner != "" {
+		if err := cfg.CheckPartner(*partner); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -373,6 +373,15 @@ func (c *Config) PartnerNames() []string {
 	return names
 }
 
+// CheckPartner returns an error naming the configured partners when name
+// is not one of them (operator commands' --partner).
+func (c *Config) CheckPartner(name string) error {
+	if !c.HasPartner(name) {
+		return fmt.Errorf("unknown partner %q: the config lists %v", name, c.PartnerNames())
+	}
+	return nil
+}
+
 // HasPartner reports whether name is a configured partner.
 func (c *Config) HasPartner(name string) bool {
 	_, ok := c.Partners[name]
