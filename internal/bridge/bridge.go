@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/ferrydata/ferry/activities"
@@ -48,7 +49,7 @@ type Bridge struct {
 	Log      *slog.Logger
 
 	throttleOnce sync.Once
-	slots        chan struct{}
+	slots        *semaphore.Weighted
 	limiter      *rate.Limiter
 }
 
@@ -61,7 +62,7 @@ var ErrBusy = errors.New("the bridge is at its start limit; retry later")
 func (b *Bridge) acquire(ctx context.Context) (func(), error) {
 	b.throttleOnce.Do(func() {
 		c := b.Config.Bridge
-		b.slots = make(chan struct{}, max(1, c.MaxConcurrentStarts))
+		b.slots = semaphore.NewWeighted(int64(max(1, c.MaxConcurrentStarts)))
 		b.limiter = rate.NewLimiter(rate.Limit(max(c.StartsPerSecond, 1)), max(1, c.MaxConcurrentStarts))
 	})
 	wait := b.Config.Bridge.QueueWait
@@ -70,16 +71,14 @@ func (b *Bridge) acquire(ctx context.Context) (func(), error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
+	if b.slots.Acquire(ctx, 1) != nil {
 		return nil, ErrBusy
 	}
-	if err := b.limiter.Wait(ctx); err != nil {
-		<-b.slots
+	if b.limiter.Wait(ctx) != nil {
+		b.slots.Release(1)
 		return nil, ErrBusy
 	}
-	return func() { <-b.slots }, nil
+	return func() { b.slots.Release(1) }, nil
 }
 
 // Outcome is what the bridge did with one event record.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.temporal.io/api/serviceerror"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/s3event"
@@ -76,26 +77,19 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// may still finish and have its message deleted.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	slots := make(chan struct{}, c.Config.Concurrency)
+	slots := semaphore.NewWeighted(int64(c.Config.Concurrency))
 	var wg sync.WaitGroup
 	backoff := time.Duration(0)
-	for ctx.Err() == nil {
-		// Receive only what there are free slots for: a received message
-		// waiting in memory would only burn its visibility timeout.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			continue
+	for {
+		// Receive only what there are free slots for (at least one, at
+		// most SQS's 10): a received message waiting in memory would only
+		// burn its visibility timeout.
+		if slots.Acquire(ctx, 1) != nil {
+			break
 		}
 		free := 1
-	fill:
-		for free < min(10, c.Config.Concurrency) {
-			select {
-			case slots <- struct{}{}:
-				free++
-			default:
-				break fill
-			}
+		for free < min(10, c.Config.Concurrency) && slots.TryAcquire(1) {
+			free++
 		}
 		// The receive is not cancelled at SIGTERM: SQS may already have
 		// handed messages to a long poll whose connection then drops, and
@@ -103,13 +97,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// ends within bridge.sqs.wait_time, and what it brings after
 		// SIGTERM is released at once.
 		msgs, err := c.receive(context.WithoutCancel(ctx), free)
-		for range free - len(msgs) {
-			<-slots
-		}
+		slots.Release(int64(free - len(msgs)))
 		if ctx.Err() != nil {
 			for _, m := range msgs {
 				c.setVisibility(m, 0, c.Log.With("message_id", aws.ToString(m.MessageId)))
-				<-slots
 			}
 			break
 		}
@@ -126,7 +117,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		for _, m := range msgs {
 			wg.Add(1)
 			go func() {
-				defer func() { <-slots; wg.Done() }()
+				defer func() { slots.Release(1); wg.Done() }()
 				c.handle(work, m)
 			}()
 		}
