@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -143,7 +144,7 @@ func (c *ContentCheck) Reasons() []string {
 		return nil
 	}
 	var reasons []string
-	if sig, ok := detect(c.head); ok && !contains(sig.exts, c.ext) && (sig.kind != "document" || c.ext != "") {
+	if sig, ok := detect(c.head); ok && !slices.Contains(sig.exts, c.ext) && (sig.kind != "document" || c.ext != "") {
 		reasons = append(reasons, fmt.Sprintf("content is a %s, not a %s file: the partner must send the file the name promises", sig.name, c.ext))
 		return reasons // the text checks below would only repeat it
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -75,7 +76,7 @@ func (r Rules) CheckKey(key string) []string {
 	}
 	if len(r.AllowedExtensions) > 0 {
 		ext := strings.ToLower(path.Ext(key))
-		if !contains(r.AllowedExtensions, ext) {
+		if !slices.Contains(r.AllowedExtensions, ext) {
 			shown := ext
 			if shown == "" {
 				shown = "(none)"
@@ -126,13 +127,4 @@ func (r Rules) Validate() error {
 		return fmt.Errorf("min_size_bytes (%d) is larger than max_size_bytes (%d)", r.MinSizeBytes, r.MaxSizeBytes)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
