@@ -36,6 +36,9 @@ SQS_PORT=9324
 BRIDGE_ADDR=127.0.0.1:8085
 SINK_ADDR=127.0.0.1:8086
 
+# The stack's processes in start order; they stop in reverse.
+PROCS=(temporal dynalite sqs minio webhooksink starter worker)
+
 DATA="$FERRY_HOME/data"
 LOGS="$FERRY_HOME/logs"
 PIDS="$FERRY_HOME/run"
@@ -301,17 +304,18 @@ EOF
 down() {
 	[[ -d "$PIDS" ]] || { say "nothing to stop"; return 0; }
 	# Ferry's processes first, so nothing talks to a server that is going away.
-	for p in worker starter webhooksink minio sqs dynalite temporal; do stop "$p"; done
+	local i
+	for ((i = ${#PROCS[@]} - 1; i >= 0; i--)); do stop "${PROCS[i]}"; done
 }
 
 status() {
-	for p in temporal dynalite sqs minio webhooksink starter worker; do
+	for p in "${PROCS[@]}"; do
 		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; fi
 	done
 }
 
-running() { # all seven processes alive
-	for p in temporal dynalite sqs minio webhooksink starter worker; do pid_of "$p" >/dev/null || return 1; done
+running() { # every process alive
+	for p in "${PROCS[@]}"; do pid_of "$p" >/dev/null || return 1; done
 }
 
 run_tests() {
