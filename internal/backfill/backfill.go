@@ -143,19 +143,14 @@ func (b *Backfiller) one(ctx context.Context, o Options, cand reconcile.Version,
 	if err := lim.Wait(ctx); err != nil {
 		return err
 	}
-	for {
-		out, err := b.Bridge.Ingest(ctx, obj)
-		if errors.Is(err, bridge.ErrBusy) {
-			continue // the bridge's own bound: wait for a slot
-		}
-		switch {
-		case err != nil:
-			return err
-		case out.Ignored != "":
-			skip(out.Ignored)
-		default:
-			c.Started++
-		}
-		return nil
+	out, err := b.Bridge.IngestWhenFree(ctx, obj)
+	switch {
+	case err != nil:
+		return err
+	case out.Ignored != "":
+		skip(out.Ignored)
+	default:
+		c.Started++
 	}
+	return nil
 }

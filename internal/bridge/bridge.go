@@ -57,26 +57,32 @@ type Bridge struct {
 // limit: the sender must retry later, and nothing is lost.
 var ErrBusy = errors.New("the bridge is at its start limit; retry later")
 
-// acquire waits (up to bridge.queue_wait) for a start slot and the rate
-// limiter; the returned func gives the slot back.
-func (b *Bridge) acquire(ctx context.Context) (func(), error) {
+// acquire waits for a start slot and the rate limiter, for at most wait
+// (zero: as long as ctx lasts); the returned func gives the slot back.
+func (b *Bridge) acquire(ctx context.Context, wait time.Duration) (func(), error) {
 	b.throttleOnce.Do(func() {
 		c := b.Config.Bridge
 		b.slots = semaphore.NewWeighted(int64(max(1, c.MaxConcurrentStarts)))
 		b.limiter = rate.NewLimiter(rate.Limit(max(c.StartsPerSecond, 1)), max(1, c.MaxConcurrentStarts))
 	})
-	wait := b.Config.Bridge.QueueWait
-	if wait <= 0 {
-		wait = 5 * time.Second
+	waitCtx := ctx
+	if wait > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	if b.slots.Acquire(ctx, 1) != nil {
-		return nil, ErrBusy
+	busy := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return ErrBusy
 	}
-	if b.limiter.Wait(ctx) != nil {
+	if b.slots.Acquire(waitCtx, 1) != nil {
+		return nil, busy()
+	}
+	if b.limiter.Wait(waitCtx) != nil {
 		b.slots.Release(1)
-		return nil, ErrBusy
+		return nil, busy()
 	}
 	return func() { b.slots.Release(1) }, nil
 }
@@ -171,8 +177,21 @@ func (b *Bridge) Router() landing.Router {
 
 // Ingest starts the IngestFile workflow for one event record, or says why
 // the record is ignored. It returns an error only when the start could not
-// be made durable; the caller must then not acknowledge the event.
+// be made durable; the caller must then not acknowledge the event. At the
+// bridge's bound it waits bridge.queue_wait, then returns ErrBusy: an HTTP
+// sender is better told to retry than kept waiting.
 func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) {
+	return b.ingest(ctx, o, b.Config.Bridge.QueueWait)
+}
+
+// IngestWhenFree is Ingest for callers that keep their event safe while
+// they wait (an SQS message kept hidden, the reconciler's and backfill's
+// listings): at the bound it waits for as long as ctx lasts, never ErrBusy.
+func (b *Bridge) IngestWhenFree(ctx context.Context, o s3event.Object) (Outcome, error) {
+	return b.ingest(ctx, o, 0)
+}
+
+func (b *Bridge) ingest(ctx context.Context, o s3event.Object, wait time.Duration) (Outcome, error) {
 	log := b.Log.With("event", o.EventName, "via", o.Via, "bucket", o.Bucket, "key", o.Key, "version_id", o.VersionID)
 	ignore := func(reason string, expected bool) (Outcome, error) {
 		if expected {
@@ -225,9 +244,11 @@ func (b *Bridge) Ingest(ctx context.Context, o s3event.Object) (Outcome, error) 
 		StaticSummary: fmt.Sprintf("%s: %s", up.Partner, up.Path),
 		StaticDetails: fmt.Sprintf("s3://%s/%s\n\nversion `%s` · %d bytes · %s", o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag), o.Size, o.EventName),
 	}
-	release, err := b.acquire(ctx)
-	if err != nil {
+	release, err := b.acquire(ctx, wait)
+	if errors.Is(err, ErrBusy) {
 		log.Warn("start deferred: the bridge is at its limit", "workflow_id", id)
+	}
+	if err != nil {
 		return Outcome{}, err
 	}
 	defer release()

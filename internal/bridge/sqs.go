@@ -177,13 +177,9 @@ func (c *Consumer) handle(ctx context.Context, m types.Message) {
 	}
 	for _, o := range objs {
 		o.Via = "sqs/" + o.Via
-		_, err := c.Bridge.Ingest(ctx, o)
-		// At the bridge's bound the consumer simply waits its turn, with
-		// the message kept hidden: back-pressure must not count as a
-		// failure toward the dead-letter queue.
-		for errors.Is(err, ErrBusy) && ctx.Err() == nil {
-			_, err = c.Bridge.Ingest(ctx, o)
-		}
+		// At the bridge's bound the consumer waits its turn with the
+		// message kept hidden: back-pressure is not a failure.
+		_, err := c.Bridge.IngestWhenFree(ctx, o)
 		var invalid *serviceerror.InvalidArgument
 		switch {
 		case errors.As(err, &invalid):
@@ -212,7 +208,7 @@ func (c *Consumer) failed(ctx context.Context, m types.Message, receives int, er
 	case receives >= c.Config.MaxReceives && c.dlqURL != "":
 		c.deadLetter(m, receives, fmt.Sprintf("workflow start failed on %d receives, the last with: %v", receives, err), log)
 	default:
-		// Back off: busy (ErrBusy) or Temporal unreachable. The message
+		// Back off: Temporal is unreachable or slow to answer. The message
 		// comes back after the delay; without a dead-letter queue of our
 		// own, the queue's redrive policy has the last word.
 		// 5s, 10s, 20s ... up to 5 minutes: with the default max_receives

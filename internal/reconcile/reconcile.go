@@ -104,7 +104,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcileP
 		} else if !errors.Is(err, filestore.ErrNotFound) {
 			return nil, err
 		}
-		outcome, err := a.Bridge.Ingest(ctx, o)
+		outcome, err := a.Bridge.IngestWhenFree(ctx, o)
 		if err != nil {
 			return nil, err
 		}
