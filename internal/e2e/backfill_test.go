@@ -23,17 +23,16 @@ func TestOperatorBackfillsAFolder(t *testing.T) {
 	dir := stacktest.Unique("backfill-") + "/"
 	key := func(name string) string { return "acme/inbound/" + dir + name }
 
-	old := putSilently(t, st, key("old.csv"), "id\n0\n")
+	old := putSilently(t, st, key("old.csv"), "id\n0\n")[0]
 	time.Sleep(1500 * time.Millisecond)
 	since := time.Now().UTC().Add(-500 * time.Millisecond).Format(time.RFC3339Nano)
+	puts := putSilently(t, st, key("a.csv"), "id\n1\n", key("b.csv"), "id\n1\n", key("c.csv.filepart"), "id\n2\n", key("known.csv"), "id\n3\n")
 	var ids []string
-	for _, name := range []string{"a.csv", "b.csv"} {
-		put := putSilently(t, st, key(name), "id\n1\n")
-		ids = append(ids, fileid.WorkflowID("acme", "landing", key(name), aws.ToString(put.VersionId)))
+	for i, name := range []string{"a.csv", "b.csv"} {
+		ids = append(ids, fileid.WorkflowID("acme", "landing", key(name), aws.ToString(puts[i].VersionId)))
 	}
-	putSilently(t, st, key("c.csv.filepart"), "id\n2\n")
 	// One file whose event did arrive: already known.
-	known := putSilently(t, st, key("known.csv"), "id\n3\n")
+	known := puts[3]
 	knownID := fileid.WorkflowID("acme", "landing", key("known.csv"), aws.ToString(known.VersionId))
 	sendSQS(t, st, st.Config.Bridge.SQS.Queue, messages(t, object{key: key("known.csv"), version: aws.ToString(known.VersionId), etag: strings.Trim(aws.ToString(known.ETag), `"`), size: 6})["s3"])
 	waitStarted(t, st, knownID, 30*time.Second)

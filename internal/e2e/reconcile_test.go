@@ -22,7 +22,7 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	st := stacktest.Require(t)
 	ctx := context.Background()
 	key := stacktest.Unique("acme/inbound/lost-") + ".csv"
-	put := putSilently(t, st, key, "id,qty\n1,2\n")
+	put := putSilently(t, st, key, "id,qty\n1,2\n")[0]
 	id := fileid.WorkflowID("acme", "landing", key, aws.ToString(put.VersionId))
 	time.Sleep(2 * time.Second)
 	if _, err := st.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil {
@@ -49,32 +49,36 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	}
 }
 
-// putSilently puts an object into landing with landing's notifications
-// switched off, so no event is ever sent for it.
-func putSilently(t *testing.T, st *stacktest.Stack, key, body string) *s3.PutObjectOutput {
+// putSilently puts objects (key, body, key, body, ...) into landing with
+// landing's notifications switched off once for all of them, so no event
+// is ever sent for them. It returns the puts in order.
+func putSilently(t *testing.T, st *stacktest.Stack, keysAndBodies ...string) []*s3.PutObjectOutput {
 	t.Helper()
 	ctx := context.Background()
 	saved, err := st.AWS.S3.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("landing")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	restore := func() {
+	defer func() {
 		_, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
 			Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: saved.QueueConfigurations},
 		})
 		if err != nil {
 			t.Fatalf("restoring landing's notifications: %v", err)
 		}
-	}
-	defer restore()
+	}()
 	if _, err := st.AWS.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
 		Bucket: aws.String("landing"), NotificationConfiguration: &types.NotificationConfiguration{},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader(body)})
-	if err != nil {
-		t.Fatal(err)
+	var puts []*s3.PutObjectOutput
+	for i := 0; i+1 < len(keysAndBodies); i += 2 {
+		put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(keysAndBodies[i]), Body: strings.NewReader(keysAndBodies[i+1])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		puts = append(puts, put)
 	}
-	return put
+	return puts
 }

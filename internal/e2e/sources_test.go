@@ -130,11 +130,16 @@ func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
 	st := stacktest.Require(t)
 	pauseReconciler(t, st)
 	queue, dlq := st.Config.Bridge.SQS.Queue, st.Config.Bridge.SQS.DeadLetterQueue
+	shapes := []string{"s3", "eventbridge", "sns/s3", "sns/eventbridge"}
+	var objects []string
+	for _, shape := range shapes {
+		objects = append(objects, stacktest.Unique("acme/inbound/sqs "+strings.ReplaceAll(shape, "/", "-")+"+")+".csv", "id,qty\n1,"+shape+"\n")
+	}
+	puts := putSilently(t, st, objects...)
 	ids := map[string]string{}
-	for _, shape := range []string{"s3", "eventbridge", "sns/s3", "sns/eventbridge"} {
-		key := stacktest.Unique("acme/inbound/sqs "+strings.ReplaceAll(shape, "/", "-")+"+") + ".csv"
-		put := putSilently(t, st, key, "id,qty\n1,"+shape+"\n")
-		o := object{key: key, version: aws.ToString(put.VersionId), etag: strings.Trim(aws.ToString(put.ETag), `"`), size: int64(len("id,qty\n1," + shape + "\n"))}
+	for i, shape := range shapes {
+		key, body := objects[2*i], objects[2*i+1]
+		o := object{key: key, version: aws.ToString(puts[i].VersionId), etag: strings.Trim(aws.ToString(puts[i].ETag), `"`), size: int64(len(body))}
 		sendSQS(t, st, queue, messages(t, o)[shape])
 		ids[shape] = fileid.WorkflowID("acme", "landing", key, o.version)
 	}
