@@ -128,6 +128,9 @@ type copier struct {
 	progress CopyProgress
 	// resumed counts parts an earlier attempt had already copied.
 	resumed int
+	// maxAttempts is the activity's retry limit: its last attempt aborts a
+	// multipart upload it cannot finish.
+	maxAttempts int32
 }
 
 func (c *copier) heartbeat(ctx context.Context) {

@@ -64,7 +64,7 @@ const (
 // size, SHA-256, S3 checksum and every control, as S3 reports them. It is
 // idempotent: a retry finds and re-verifies the version an earlier attempt
 // wrote, or continues the multipart upload it started.
-func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (res *DeliverResult, err error) {
+func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (*DeliverResult, error) {
 	f, insp, gov := in.File, in.Inspection, in.Governance
 	w := writeOptions{
 		contentType: insp.ContentType,
@@ -79,12 +79,7 @@ func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (res *Delive
 	if gov.RetentionMode != "" {
 		w.lockMode, w.retainUntil = types.ObjectLockMode(gov.RetentionMode), gov.RetainUntil(time.Now())
 	}
-	c := &copier{a: a, f: f, bucket: in.DestBucket, key: in.DestKey, size: insp.Size, opts: in.Copy.withDefaults()}
-	defer func() {
-		if err != nil && lastAttempt(ctx, err, in.MaxAttempts) {
-			c.abort(ctx)
-		}
-	}()
+	c := &copier{a: a, f: f, bucket: in.DestBucket, key: in.DestKey, size: insp.Size, opts: in.Copy.withDefaults(), maxAttempts: in.MaxAttempts}
 	head, reused, err := a.copyVersion(ctx, c, insp.SHA256, w)
 	if err != nil {
 		return nil, err
@@ -92,7 +87,7 @@ func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (res *Delive
 	if err := verify(in, head); err != nil {
 		return nil, err
 	}
-	res = &DeliverResult{
+	res := &DeliverResult{
 		DestBucket: in.DestBucket, DestKey: in.DestKey, DestVersionID: aws.ToString(head.VersionId), Reused: reused,
 		Multipart: c.progress.UploadID != "", PartsResumed: c.resumed,
 		Encryption: string(head.ServerSideEncryption), KMSKeyID: aws.ToString(head.SSEKMSKeyId),
@@ -120,7 +115,14 @@ func lastAttempt(ctx context.Context, err error, maxAttempts int32) bool {
 // copyVersion copies the source version to the copier's destination unless
 // the current version there was already written for this file (a retried
 // attempt), and returns the destination version's metadata as S3 reports it.
-func (a *Activities) copyVersion(ctx context.Context, c *copier, sha string, w writeOptions) (*s3.HeadObjectOutput, bool, error) {
+// When the activity's last attempt fails, it aborts the multipart upload
+// it cannot finish, so no orphaned parts are left behind.
+func (a *Activities) copyVersion(ctx context.Context, c *copier, sha string, w writeOptions) (head *s3.HeadObjectOutput, reused bool, err error) {
+	defer func() {
+		if err != nil && lastAttempt(ctx, err, c.maxAttempts) {
+			c.abort(ctx)
+		}
+	}()
 	f := c.f
 	headOf := func(version *string) (*s3.HeadObjectOutput, error) {
 		return a.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(c.key), VersionId: version, ChecksumMode: types.ChecksumModeEnabled})
@@ -153,7 +155,7 @@ func (a *Activities) copyVersion(ctx context.Context, c *copier, sha string, w w
 		}
 		version = aws.ToString(out.VersionId)
 	}
-	head, err := headOf(versionPtr(version))
+	head, err = headOf(versionPtr(version))
 	if err != nil {
 		return nil, false, fmt.Errorf("reading back s3://%s/%s version %s: %w", c.bucket, c.key, version, err)
 	}

@@ -147,33 +147,43 @@ func TestMultipartCopyResumesTheUploadAfterAFailedAttempt(t *testing.T) {
 	}
 }
 
+// Every copying activity's last attempt cleans up its multipart upload.
 func TestMultipartCopyIsAbortedWhenItGivesUp(t *testing.T) {
 	f := newFixture(t)
-	dest := f.stack.Bucket(t, false)
 	body := randomBody(t, 12<<20)
 	ref := f.ref("acme/inbound/big.bin", f.put(t, "acme/inbound/big.bin", body))
 	insp, err := f.inspect(t, ref, rulesAny)
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken := &activities.Activities{S3: s3.New(f.stack.AWS.S3.Options(), func(o *s3.Options) {
-		o.HTTPClient = &http.Client{Transport: &faultyTransport{allowed: 1}}
-		o.Retryer = aws.NopRetryer{}
-	}), Files: f.acts.Files}
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
-	env.RegisterActivity(broken)
-	// MaxAttempts 1: this attempt is the last, so it must clean up.
-	if _, err := env.ExecuteActivity(activities.DeliverName, &activities.DeliverInput{
-		File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: smallParts, MaxAttempts: 1,
-	}); err == nil {
-		t.Fatal("expected the copy to fail")
-	}
-	ups, err := f.stack.AWS.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(dest)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ups.Uploads) != 0 {
-		t.Fatalf("%d multipart uploads left behind after the last attempt", len(ups.Uploads))
+	for name, input := range map[string]func(dest string) any{
+		activities.DeliverName: func(dest string) any {
+			return &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: smallParts, MaxAttempts: 1}
+		},
+		activities.QuarantineName: func(dest string) any {
+			return &activities.QuarantineInput{File: ref, Bucket: dest, Key: "acme/big.bin", SHA256: insp.SHA256, Size: insp.Size, Copy: smallParts, MaxAttempts: 1}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dest := f.stack.Bucket(t, false)
+			broken := &activities.Activities{S3: s3.New(f.stack.AWS.S3.Options(), func(o *s3.Options) {
+				o.HTTPClient = &http.Client{Transport: &faultyTransport{allowed: 1}}
+				o.Retryer = aws.NopRetryer{}
+			}), Files: f.acts.Files}
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestActivityEnvironment()
+			env.RegisterActivity(broken)
+			// MaxAttempts 1: this attempt is the last, so it must clean up.
+			if _, err := env.ExecuteActivity(name, input(dest)); err == nil {
+				t.Fatal("expected the copy to fail")
+			}
+			ups, err := f.stack.AWS.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(dest)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ups.Uploads) != 0 {
+				t.Fatalf("%d multipart uploads left behind after the last attempt", len(ups.Uploads))
+			}
+		})
 	}
 }

@@ -21,6 +21,8 @@ type QuarantineInput struct {
 	SHA256 string
 	Size   int64
 	Copy   CopyOptions
+	// MaxAttempts is the retry policy's limit (see DeliverInput).
+	MaxAttempts int32
 }
 
 // QuarantineResult names the quarantined copy.
@@ -34,7 +36,7 @@ type QuarantineResult struct {
 // where people can examine it without it ever reaching the destination. The
 // landing object stays as it was. Idempotent like Deliver.
 func (a *Activities) Quarantine(ctx context.Context, in *QuarantineInput) (*QuarantineResult, error) {
-	c := &copier{a: a, f: in.File, bucket: in.Bucket, key: in.Key, size: in.Size, opts: in.Copy.withDefaults()}
+	c := &copier{a: a, f: in.File, bucket: in.Bucket, key: in.Key, size: in.Size, opts: in.Copy.withDefaults(), maxAttempts: in.MaxAttempts}
 	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
 	if err != nil {
 		return nil, err
@@ -93,6 +95,8 @@ type RejectInput struct {
 	RejectedKey      string
 	Size             int64
 	SHA256           string
+	// MaxAttempts is the retry policy's limit (see DeliverInput).
+	MaxAttempts int32
 }
 
 // Reject moves a rejected file's quarantined copy under the rejected
@@ -100,7 +104,7 @@ type RejectInput struct {
 // quarantined version. The landing object is left as it is.
 func (a *Activities) Reject(ctx context.Context, in *RejectInput) (*QuarantineResult, error) {
 	src := FileRef{FileID: in.File.FileID, Partner: in.File.Partner, Bucket: in.QuarantineBucket, Key: in.QuarantineKey, VersionID: in.QuarantineVer}
-	c := &copier{a: a, f: src, bucket: in.QuarantineBucket, key: in.RejectedKey, size: in.Size, opts: CopyOptions{}.withDefaults()}
+	c := &copier{a: a, f: src, bucket: in.QuarantineBucket, key: in.RejectedKey, size: in.Size, opts: CopyOptions{}.withDefaults(), maxAttempts: in.MaxAttempts}
 	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
 	if err != nil {
 		return nil, err

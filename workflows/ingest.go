@@ -370,7 +370,7 @@ func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResu
 	var q activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
 		File: w.ref(), Bucket: w.in.QuarantineBucket, Key: w.in.QuarantineKey, SHA256: w.state.SHA256,
-		Size: w.state.Size, Copy: w.in.Copy,
+		Size: w.state.Size, Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
 	}).Get(ctx, &q); err != nil {
 		return w.fail(ctx, []string{"quarantine failed: " + failureMessage(err)}, err)
 	}
@@ -598,6 +598,7 @@ func (w *ingest) reject(ctx workflow.Context, d approval.Decision) (*IngestResul
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.RejectName, &activities.RejectInput{
 		File: w.ref(), QuarantineBucket: w.state.QuarantineBucket, QuarantineKey: w.state.QuarantineKey,
 		QuarantineVer: w.state.QuarantineVersionID, RejectedKey: w.in.RejectedKey, Size: w.state.Size, SHA256: w.state.SHA256,
+		MaxAttempts: deliverMaxAttempts,
 	}).Get(ctx, &r); err != nil {
 		return w.fail(ctx, []string{"moving the rejected file failed: " + failureMessage(err)}, err)
 	}

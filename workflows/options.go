@@ -61,8 +61,9 @@ func inspectCtx(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// deliverMaxAttempts is also passed to Deliver, whose last attempt aborts a
-// multipart upload it cannot finish.
+// deliverMaxAttempts is also passed to the copying activities (Deliver,
+// Quarantine, Reject), whose last attempt aborts a multipart upload it
+// cannot finish.
 const deliverMaxAttempts = 10
 
 func deliverCtx(ctx workflow.Context) workflow.Context {
