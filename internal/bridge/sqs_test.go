@@ -267,6 +267,9 @@ func TestSQSShutdownFinishesStartsWithinGrace(t *testing.T) {
 	if n := depth(t, api, queue); n != 0 {
 		t.Errorf("%d messages left after a start finished within the grace period, want 0", n)
 	}
+	if n := starter.n.Load(); n != 1 {
+		t.Errorf("%d starts completed during the grace period, want 1", n)
+	}
 }
 
 // While a start is slower than the visibility timeout, the consumer keeps
