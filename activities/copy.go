@@ -14,19 +14,9 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
-)
 
-// CopyOptions tune server-side copies. Zero values take the defaults.
-type CopyOptions struct {
-	// MultipartThresholdBytes: objects larger than this are copied in parts
-	// (UploadPartCopy). S3's CopyObject cannot copy more than 5 GiB.
-	MultipartThresholdBytes int64
-	// PartSizeBytes is the size of each part (S3: 5 MiB to 5 GiB; raised
-	// when needed to stay within 10,000 parts).
-	PartSizeBytes int64
-	// Concurrency bounds the parts copied at once.
-	Concurrency int
-}
+	"github.com/ferrydata/ferry/internal/ingest"
+)
 
 const (
 	maxCopyObjectBytes = 5 << 30
@@ -34,7 +24,8 @@ const (
 	maxParts           = 10_000
 )
 
-func (o CopyOptions) withDefaults() CopyOptions {
+// withDefaults fills what the options leave zero.
+func withDefaults(o ingest.CopyOptions) ingest.CopyOptions {
 	if o.MultipartThresholdBytes <= 0 || o.MultipartThresholdBytes > maxCopyObjectBytes {
 		o.MultipartThresholdBytes = maxCopyObjectBytes
 	}
@@ -48,7 +39,7 @@ func (o CopyOptions) withDefaults() CopyOptions {
 }
 
 // partSize is the part size for an object of size bytes.
-func (o CopyOptions) partSize(size int64) int64 {
+func partSize(o ingest.CopyOptions, size int64) int64 {
 	ps := o.PartSizeBytes
 	if min := (size + maxParts - 1) / maxParts; ps < min {
 		ps = (min + (1 << 20) - 1) / (1 << 20) * (1 << 20)
@@ -123,7 +114,7 @@ type copier struct {
 	bucket   string
 	key      string
 	size     int64
-	opts     CopyOptions
+	opts     ingest.CopyOptions
 	mu       sync.Mutex
 	progress CopyProgress
 	// resumed counts parts an earlier attempt had already copied.
@@ -168,7 +159,7 @@ func (c *copier) keepAlive(ctx context.Context) (stop func()) {
 // attempt started when the heartbeat details name one that still exists.
 func (c *copier) multipart(ctx context.Context, w writeOptions) (versionID string, err error) {
 	f := c.f
-	ps := c.opts.partSize(c.size)
+	ps := partSize(c.opts, c.size)
 	total := int((c.size + ps - 1) / ps)
 	c.progress = CopyProgress{Bucket: c.bucket, Key: c.key, PartSize: ps, PartsTotal: total, BytesTotal: c.size}
 

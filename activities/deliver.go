@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/ingest"
 )
 
 // DeliverInput is Deliver's input: the inspected source, its destination,
@@ -24,7 +25,7 @@ type DeliverInput struct {
 	DestBucket string
 	DestKey    string
 	Governance governance.Policy
-	Copy       CopyOptions
+	Copy       ingest.CopyOptions
 	// MaxAttempts is the retry policy's limit: the last attempt aborts a
 	// multipart upload it cannot finish instead of leaving its parts.
 	MaxAttempts int32
@@ -79,7 +80,7 @@ func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (*DeliverRes
 	if gov.RetentionMode != "" {
 		w.lockMode, w.retainUntil = types.ObjectLockMode(gov.RetentionMode), gov.RetainUntil(time.Now())
 	}
-	c := &copier{a: a, f: f, bucket: in.DestBucket, key: in.DestKey, size: insp.Size, opts: in.Copy.withDefaults(), maxAttempts: in.MaxAttempts}
+	c := &copier{a: a, f: f, bucket: in.DestBucket, key: in.DestKey, size: insp.Size, opts: withDefaults(in.Copy), maxAttempts: in.MaxAttempts}
 	head, reused, err := a.copyVersion(ctx, c, insp.SHA256, w)
 	if err != nil {
 		return nil, err

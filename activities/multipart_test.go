@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.temporal.io/sdk/activity"
@@ -23,7 +25,7 @@ import (
 )
 
 // Small parts make the local stack copy in parts with small files.
-var smallParts = activities.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 2}
+var smallParts = ingest.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 2}
 
 func randomBody(t *testing.T, n int) []byte {
 	t.Helper()
@@ -95,7 +97,7 @@ func TestMultipartCopyResumesTheUploadAfterAFailedAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: activities.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 1}, MaxAttempts: 10, Governance: governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: localKMSKey}}
+	in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: ingest.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 1}, MaxAttempts: 10, Governance: governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: localKMSKey}}
 
 	// Attempt 1: the network breaks after two parts.
 	broken := &activities.Activities{S3: s3.New(f.stack.AWS.S3.Options(), func(o *s3.Options) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/ingest"
 )
 
 // QuarantineInput is Quarantine's input.
@@ -20,7 +21,7 @@ type QuarantineInput struct {
 	// SHA256 is known when the violation was found while reading.
 	SHA256 string
 	Size   int64
-	Copy   CopyOptions
+	Copy   ingest.CopyOptions
 	// MaxAttempts is the retry policy's limit (see DeliverInput).
 	MaxAttempts int32
 }
@@ -36,7 +37,7 @@ type QuarantineResult struct {
 // where people can examine it without it ever reaching the destination. The
 // landing object stays as it was. Idempotent like Deliver.
 func (a *Activities) Quarantine(ctx context.Context, in *QuarantineInput) (*QuarantineResult, error) {
-	c := &copier{a: a, f: in.File, bucket: in.Bucket, key: in.Key, size: in.Size, opts: in.Copy.withDefaults(), maxAttempts: in.MaxAttempts}
+	c := &copier{a: a, f: in.File, bucket: in.Bucket, key: in.Key, size: in.Size, opts: withDefaults(in.Copy), maxAttempts: in.MaxAttempts}
 	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
 	if err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ type RejectInput struct {
 // quarantined version. The landing object is left as it is.
 func (a *Activities) Reject(ctx context.Context, in *RejectInput) (*QuarantineResult, error) {
 	src := FileRef{FileID: in.File.FileID, Partner: in.File.Partner, Bucket: in.QuarantineBucket, Key: in.QuarantineKey, VersionID: in.QuarantineVer}
-	c := &copier{a: a, f: src, bucket: in.QuarantineBucket, key: in.RejectedKey, size: in.Size, opts: CopyOptions{}.withDefaults(), maxAttempts: in.MaxAttempts}
+	c := &copier{a: a, f: src, bucket: in.QuarantineBucket, key: in.RejectedKey, size: in.Size, opts: withDefaults(ingest.CopyOptions{}), maxAttempts: in.MaxAttempts}
 	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/spf13/pflag"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -16,7 +18,6 @@ import (
 	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/temporalclient"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // runDecide sends an approve or reject decision through the decide Update
@@ -48,7 +49,7 @@ func runDecide(kind string, args []string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	q, err := tc.QueryWorkflow(ctx, *id, "", workflows.StatusQuery)
+	q, err := tc.QueryWorkflow(ctx, *id, "", ingest.StatusQuery)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return fmt.Errorf("no file workflow %s: check the ID (the Temporal UI lists them with FileStatus=\"quarantined\")", *id)
@@ -56,7 +57,7 @@ func runDecide(kind string, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("asking %s for its status: %w", *id, err)
 	}
-	var state workflows.FileState
+	var state ingest.FileState
 	if err := q.Get(&state); err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/pflag"
@@ -55,7 +57,7 @@ func run() error {
 	defer tc.Close()
 
 	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: workflows.IngestFileName})
+	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 	w.RegisterActivity(&activities.Activities{
 		S3:       aws.S3,
 		Files:    filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),

@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -17,7 +19,7 @@ import (
 	"github.com/ferrydata/ferry/internal/filestatus"
 )
 
-func approvalInput(required int) *IngestInput {
+func approvalInput(required int) *ingest.Input {
 	in := input()
 	in.QuarantineBucket, in.QuarantineKey, in.RejectedKey = "quarantine", "acme/orders.csv", "rejected/acme/orders.csv"
 	in.Approval = approval.Policy{Approvers: []string{"alice", "bob"}, RequiredApprovals: required}
@@ -39,8 +41,8 @@ func (s *ingestSuite) signal(after time.Duration, kind, approver, reason string)
 }
 
 func (s *ingestSuite) decisions() []approval.Decision {
-	var st FileState
-	q, err := s.env.QueryWorkflow(StatusQuery)
+	var st ingest.FileState
+	q, err := s.env.QueryWorkflow(ingest.StatusQuery)
 	s.Require().NoError(err)
 	s.Require().NoError(q.Get(&st))
 	return st.Decisions
@@ -56,7 +58,7 @@ func (s *ingestSuite) TestApprovalReleasesAQuarantinedFile() {
 	s.execute(approvalInput(1))
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Quarantined, filestatus.Approved, filestatus.Delivering, filestatus.Delivered}, s.moves)
@@ -75,8 +77,8 @@ func (s *ingestSuite) TestRefusedDecisionsLeaveTheFileWaiting() {
 	s.signal(3*time.Minute, approval.ApproveSignal, "alice", "")
 	// After three refusals the file must still be quarantined.
 	s.env.RegisterDelayedCallback(func() {
-		var st FileState
-		q, err := s.env.QueryWorkflow(StatusQuery)
+		var st ingest.FileState
+		q, err := s.env.QueryWorkflow(ingest.StatusQuery)
 		s.Require().NoError(err)
 		s.Require().NoError(q.Get(&st))
 		s.Equal(filestatus.Quarantined, st.Stage)
@@ -86,7 +88,7 @@ func (s *ingestSuite) TestRefusedDecisionsLeaveTheFileWaiting() {
 	s.execute(approvalInput(1))
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Require().Len(res.Decisions, 4)
@@ -107,7 +109,7 @@ func (s *ingestSuite) TestRejectMovesTheFileAndEndsIt() {
 	s.execute(approvalInput(1))
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Rejected, res.Status)
 	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Quarantined, filestatus.Rejected}, s.moves)
@@ -129,7 +131,7 @@ func (s *ingestSuite) TestFourEyesNeedsTwoDistinctApprovers() {
 	s.signal(4*time.Minute, approval.ApproveSignal, "bob", "agreed")
 	s.execute(approvalInput(2))
 
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Equal(2, approval.Approvals(res.Decisions))
@@ -155,7 +157,7 @@ func (s *ingestSuite) TestDecisionBeforeQuarantineIsRefused() {
 	s.signal(time.Hour, approval.ApproveSignal, "bob", "checked")
 	s.execute(approvalInput(1))
 
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Require().Len(res.Decisions, 2)
@@ -171,7 +173,7 @@ func (s *ingestSuite) TestNoApproversMeansQuarantineEndsTheWorkflow() {
 	in := approvalInput(1)
 	in.Approval = approval.Policy{}
 	s.execute(in)
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Quarantined, res.Status)
 }
@@ -216,7 +218,7 @@ func (s *ingestSuite) TestDecideUpdateAnswersRefusalsWithAnError() {
 	s.Equal("waiting for 1 more approvals", first.res.Outcome)
 	s.NoError(second.err)
 	s.Equal("released", second.res.Outcome)
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	// The malformed request was turned away; the refused one is on record.
@@ -256,7 +258,7 @@ func (s *ingestSuite) TestDeadlineRejectsAFileNobodyDecidedOn() {
 	s.execute(in)
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Rejected, res.Status)
 	s.Equal(2, count(s.notified, "file.reminder")) // at 8 h and 16 h; at 24 h the deadline acts
@@ -277,7 +279,7 @@ func (s *ingestSuite) TestDeadlineEscalatesToASecondListOfApprovers() {
 	s.execute(in)
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Equal(1, count(s.notified, "file.escalated"))
@@ -309,7 +311,7 @@ func (s *ingestSuite) TestSignedDecisionsWhenThePolicyRequiresThem() {
 	}, 2*time.Minute)
 	s.execute(in)
 
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Require().Len(res.Decisions, 2)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -22,120 +24,11 @@ import (
 	"github.com/ferrydata/ferry/internal/rules"
 )
 
-// Contract names (../shared/DESIGN.md): operators, dashboards and tests use them.
-const (
-	IngestFileName = "IngestFile"
-	StatusQuery    = "status"
-)
-
-// Search attributes operators filter the Temporal UI with.
-var (
-	PartnerAttr    = temporal.NewSearchAttributeKeyKeyword("Partner")
-	FileStatusAttr = temporal.NewSearchAttributeKeyKeyword("FileStatus")
-	ObjectKeyAttr  = temporal.NewSearchAttributeKeyKeyword("ObjectKey")
-)
-
-// IngestInput describes one uploaded object version and how to handle it.
-// The bridge fills it from the S3 event and the config at arrival, so the
-// history records the rules and destination each file was handled by.
-type IngestInput struct {
-	FileID    string // equals the workflow ID (internal/fileid)
-	Partner   string
-	Bucket    string
-	Key       string
-	VersionID string
-	ETag      string
-	// Size as the event reported it; inspection measures it again.
-	Size      int64
-	EventName string
-	EventTime time.Time
-	// Source says how the file reached Ferry: the transport and the event
-	// shape ("http/s3", "sqs/sns/eventbridge", ...), "reconcile" or
-	// "backfill". Empty in workflows started before it existed.
-	Source     string
-	Rules      rules.Rules
-	DestBucket string
-	DestKey    string
-	Governance governance.Policy
-	// QuarantineBucket and QuarantineKey say where a file that breaks a
-	// rule is copied; empty means such a file simply fails.
-	QuarantineBucket string
-	QuarantineKey    string
-	// Copy tunes the server-side copies (multipart threshold, part size,
-	// concurrency).
-	Copy activities.CopyOptions
-	// Approval says who may release or reject the file once quarantined;
-	// RejectedKey is where a rejected file's copy goes in the quarantine
-	// bucket. Uploader is who wrote the object, who may not decide on it.
-	Approval    approval.Policy
-	RejectedKey string
-	Uploader    string
-}
-
-// IngestResult is how the file ended.
-type IngestResult struct {
-	Status        filestatus.Status
-	Reasons       []string
-	SHA256        string
-	Size          int64
-	DestBucket    string
-	DestKey       string
-	DestVersionID string
-	// QuarantineVersionID is set when the file was quarantined.
-	QuarantineVersionID string
-	Decisions           []approval.Decision
-	// Duplicate is true when an earlier execution had already finished this
-	// object version; nothing was done again.
-	Duplicate bool
-}
-
-// StageChange is one entry of the status query's history.
-type StageChange struct {
-	Status filestatus.Status
-	At     time.Time
-}
-
-// FileState answers the status query.
-type FileState struct {
-	FileID              string
-	Partner             string
-	Bucket              string
-	Key                 string
-	VersionID           string
-	Stage               filestatus.Status
-	Reasons             []string
-	Size                int64
-	SHA256              string
-	ContentType         string
-	PartnerSHA256       string
-	S3ChecksumAlgorithm string
-	S3Checksum          string
-	DestBucket          string
-	DestKey             string
-	DestVersionID       string
-	Encryption          string
-	RetentionMode       string
-	RetainUntil         time.Time
-	QuarantineBucket    string
-	QuarantineKey       string
-	QuarantineVersionID string
-	// WaitingFor says what the file waits for, when it waits.
-	WaitingFor string
-	// Decisions lists every approve and reject received, refused ones
-	// included with the reason; RequiredApprovals is how many a release needs.
-	Decisions         []approval.Decision
-	RequiredApprovals int
-	// DeliveryPartsResumed counts the parts of a multipart copy that a
-	// crashed attempt had finished and a later attempt kept.
-	DeliveryPartsResumed int
-	History              []StageChange
-}
-
-// ingest is one IngestFile execution's state.
-type ingest struct {
-	in    *IngestInput
+// pipeline is one IngestFile execution's state.
+type pipeline struct {
+	in    *ingest.Input
 	id    string
-	state FileState
+	state ingest.FileState
 	// insp is what inspection learnt, also when the file broke a rule.
 	insp activities.InspectResult
 	// rejected is set by an accepted reject decision.
@@ -149,12 +42,12 @@ type ingest struct {
 
 // decided reports whether the file's quarantine is over: one accepted
 // reject, or enough accepted approvals.
-func (w *ingest) decided() bool {
+func (w *pipeline) decided() bool {
 	return w.rejected != nil || approval.Approvals(w.state.Decisions) >= w.in.Approval.Required()
 }
 
 // policy is the approval policy in force now.
-func (w *ingest) policy() approval.Policy {
+func (w *pipeline) policy() approval.Policy {
 	if w.escalated {
 		return w.in.Approval.Escalated()
 	}
@@ -163,7 +56,7 @@ func (w *ingest) policy() approval.Policy {
 
 // nextAudit chains the next audit entry. Pure and deterministic (workflow
 // time), so replays rebuild the same chain.
-func (w *ingest) nextAudit(ctx workflow.Context, actor, action, details string) *audit.Entry {
+func (w *pipeline) nextAudit(ctx workflow.Context, actor, action, details string) *audit.Entry {
 	e := audit.Next(w.auditHead, w.in.FileID, workflow.Now(ctx), actor, action, details)
 	w.auditHead = &e
 	return &e
@@ -174,16 +67,16 @@ func (w *ingest) nextAudit(ctx workflow.Context, actor, action, details string) 
 // server-side to the partner's destination and verify the copy, record the
 // outcome and notify. A rule violation ends the file as failed, with the
 // reasons recorded and announced.
-func IngestFile(ctx workflow.Context, in *IngestInput) (*IngestResult, error) {
-	if err := in.validate(workflow.GetInfo(ctx).WorkflowExecution.ID); err != nil {
+func IngestFile(ctx workflow.Context, in *ingest.Input) (*ingest.Result, error) {
+	if err := in.Validate(workflow.GetInfo(ctx).WorkflowExecution.ID); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
-	w := &ingest{in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: FileState{
+	w := &pipeline{in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: ingest.FileState{
 		FileID: in.FileID, Partner: in.Partner, Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, Size: in.Size,
 		RequiredApprovals: in.Approval.Required(),
 	}}
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (FileState, error) { return w.state, nil }); err != nil {
-		return nil, fmt.Errorf("registering %s query: %w", StatusQuery, err)
+	if err := workflow.SetQueryHandler(ctx, ingest.StatusQuery, func() (ingest.FileState, error) { return w.state, nil }); err != nil {
+		return nil, fmt.Errorf("registering %s query: %w", ingest.StatusQuery, err)
 	}
 	// Decisions are judged the moment they arrive, against the file's
 	// stage then: an approval sent before the file is quarantined is
@@ -205,34 +98,11 @@ func IngestFile(ctx workflow.Context, in *IngestInput) (*IngestResult, error) {
 	return w.run(ctx)
 }
 
-func (in *IngestInput) validate(workflowID string) error {
-	var errs []error
-	// A slice, not a map: workflow code must not depend on map order.
-	for _, f := range []struct{ name, v string }{
-		{"FileID", in.FileID}, {"Partner", in.Partner}, {"Bucket", in.Bucket},
-		{"Key", in.Key}, {"DestBucket", in.DestBucket}, {"DestKey", in.DestKey},
-	} {
-		if f.v == "" {
-			errs = append(errs, fmt.Errorf("%s is empty", f.name))
-		}
-	}
-	if in.VersionID == "" && in.ETag == "" {
-		errs = append(errs, errors.New("neither VersionID nor ETag is set, so the object version is unknown"))
-	}
-	if in.FileID != "" && in.FileID != workflowID {
-		errs = append(errs, fmt.Errorf("FileID %q differs from the workflow ID %q: start IngestFile with the ID from fileid.WorkflowID", in.FileID, workflowID))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("invalid IngestFile input: %w", err)
-	}
-	return nil
-}
-
-func (w *ingest) ref() activities.FileRef {
+func (w *pipeline) ref() activities.FileRef {
 	return activities.FileRef{FileID: w.in.FileID, Partner: w.in.Partner, Bucket: w.in.Bucket, Key: w.in.Key, VersionID: w.in.VersionID, ETag: w.in.ETag}
 }
 
-func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
+func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
 	info := workflow.GetInfo(ctx)
 	w.enter(ctx, filestatus.Received)
 
@@ -255,7 +125,7 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 		w.state.Stage, w.state.SHA256 = rec.Status, rec.SHA256
 		w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = rec.DestBucket, rec.DestKey, rec.DestVersionID
 		workflow.GetLogger(ctx).Info("file was already handled; not ingesting again", "status", rec.Status)
-		return &IngestResult{Status: rec.Status, SHA256: rec.SHA256, DestBucket: rec.DestBucket, DestKey: rec.DestKey,
+		return &ingest.Result{Status: rec.Status, SHA256: rec.SHA256, DestBucket: rec.DestBucket, DestKey: rec.DestKey,
 			DestVersionID: rec.DestVersionID, Duplicate: true}, nil
 	}
 
@@ -301,7 +171,7 @@ func (w *ingest) run(ctx workflow.Context) (*IngestResult, error) {
 
 // deliverFile copies the inspected file to its destination, verifies and
 // records the delivery, handles the source and notifies.
-func (w *ingest) deliverFile(ctx workflow.Context, insp activities.InspectResult) (*IngestResult, error) {
+func (w *pipeline) deliverFile(ctx workflow.Context, insp activities.InspectResult) (*ingest.Result, error) {
 	if err := w.move(ctx, filestore.Change{
 		Status: filestatus.Delivering, SHA256: insp.SHA256, Size: insp.Size, ContentType: insp.ContentType,
 		S3Checksum: insp.S3Checksum, S3ChecksumAlg: insp.S3ChecksumAlgorithm, PartnerSHA256: w.state.PartnerSHA256,
@@ -335,7 +205,7 @@ func (w *ingest) deliverFile(ctx workflow.Context, insp activities.InspectResult
 // the partner's <file>.sha256 and compares it with the SHA-256 inspection
 // computed. It returns the reasons the file fails the check, or an error
 // when the check itself could not be made.
-func (w *ingest) checkSidecar(ctx workflow.Context) ([]string, error) {
+func (w *pipeline) checkSidecar(ctx workflow.Context) ([]string, error) {
 	sidecar := w.in.Key + rules.SidecarSuffix
 	timeout := w.in.Rules.Sidecar.Timeout
 	w.state.WaitingFor = fmt.Sprintf("checksum sidecar `%s` (up to %s)", sidecar, timeout)
@@ -365,7 +235,7 @@ func (w *ingest) checkSidecar(ctx workflow.Context) ([]string, error) {
 // quarantine copies a file that broke a rule to the quarantine bucket and
 // records why. Approval or rejection by a person is a later stage; for now
 // the workflow ends with the file quarantined.
-func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResult, error) {
+func (w *pipeline) quarantine(ctx workflow.Context, reasons []string) (*ingest.Result, error) {
 	w.state.Reasons = append(w.state.Reasons, reasons...)
 	var q activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
@@ -393,7 +263,7 @@ func (w *ingest) quarantine(ctx workflow.Context, reasons []string) (*IngestResu
 // waits and acting at the deadline when the partner's policy says so. The
 // timers are the server's, so restarts of the worker or of Temporal do
 // not reset them.
-func (w *ingest) awaitDecision(ctx workflow.Context) (*IngestResult, error) {
+func (w *pipeline) awaitDecision(ctx workflow.Context) (*ingest.Result, error) {
 	workflow.SetCurrentDetails(ctx, w.details())
 	p := w.in.Approval
 	start := workflow.Now(ctx)
@@ -443,14 +313,14 @@ func (w *ingest) awaitDecision(ctx workflow.Context) (*IngestResult, error) {
 }
 
 // recordDecision keeps a decision the pipeline itself took.
-func (w *ingest) recordDecision(ctx workflow.Context, d approval.Decision) {
+func (w *pipeline) recordDecision(ctx workflow.Context, d approval.Decision) {
 	w.audit(ctx, d.Approver, "auto-"+d.Kind, d.Reason)
 	w.state.Decisions = append(w.state.Decisions, d)
 }
 
 // audit appends one entry outside a status change; a failure is kept in
 // the reasons.
-func (w *ingest) audit(ctx workflow.Context, actor, action, details string) {
+func (w *pipeline) audit(ctx workflow.Context, actor, action, details string) {
 	if err := w.appendAudit(ctx, actor, action, details); err != nil {
 		workflow.GetLogger(ctx).Error("could not append to the audit trail", "action", action, "error", err)
 		w.state.Reasons = append(w.state.Reasons, "audit entry "+action+" could not be written: "+failureMessage(err))
@@ -458,12 +328,12 @@ func (w *ingest) audit(ctx workflow.Context, actor, action, details string) {
 }
 
 // appendAudit chains and writes the next audit entry.
-func (w *ingest) appendAudit(ctx workflow.Context, actor, action, details string) error {
+func (w *pipeline) appendAudit(ctx workflow.Context, actor, action, details string) error {
 	return workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, w.nextAudit(ctx, actor, action, details)).Get(ctx, nil)
 }
 
 // receiveDecisions judges every approve and reject signal as it arrives.
-func (w *ingest) receiveDecisions(ctx workflow.Context) {
+func (w *pipeline) receiveDecisions(ctx workflow.Context) {
 	approveCh := workflow.GetSignalChannel(ctx, approval.ApproveSignal)
 	rejectCh := workflow.GetSignalChannel(ctx, approval.RejectSignal)
 	for {
@@ -478,7 +348,7 @@ func (w *ingest) receiveDecisions(ctx workflow.Context) {
 }
 
 // decide is the decide Update: the same judgement as a signal, answered.
-func (w *ingest) decide(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
+func (w *pipeline) decide(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
 	d := w.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason, Signature: req.Signature}, req.Decision)
 	if !d.Accepted {
 		return approval.DecideResult{}, temporal.NewApplicationError("decision refused: "+d.Refusal, approval.ErrRefused)
@@ -496,7 +366,7 @@ func (w *ingest) decide(ctx workflow.Context, req approval.DecideRequest) (appro
 }
 
 // judge records one decision, accepted or refused with the reason.
-func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) approval.Decision {
+func (w *pipeline) judge(ctx workflow.Context, p approval.Payload, kind string) approval.Decision {
 	d := approval.Decision{Approver: p.Approver, Reason: p.Reason, Kind: kind, At: workflow.Now(ctx)}
 	refusal := ""
 	switch {
@@ -546,7 +416,7 @@ func (w *ingest) judge(ctx workflow.Context, p approval.Payload, kind string) ap
 
 // checkSignature verifies a signed decision against the approver's key and
 // records its manifestation, or says why the decision must be refused.
-func (w *ingest) checkSignature(p approval.Payload, kind string, d *approval.Decision) string {
+func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.Decision) string {
 	pol := w.policy()
 	if p.Signature == nil {
 		if pol.RequireSignatures {
@@ -568,7 +438,7 @@ func (w *ingest) checkSignature(p approval.Payload, kind string, d *approval.Dec
 }
 
 // release delivers a quarantined file that enough approvers approved.
-func (w *ingest) release(ctx workflow.Context) (*IngestResult, error) {
+func (w *pipeline) release(ctx workflow.Context) (*ingest.Result, error) {
 	var who []string
 	for _, d := range w.state.Decisions {
 		if d.Accepted && d.Kind == approval.ApproveSignal {
@@ -593,7 +463,7 @@ func (w *ingest) release(ctx workflow.Context) (*IngestResult, error) {
 
 // reject moves the quarantined copy under the rejected prefix and records
 // the file as rejected.
-func (w *ingest) reject(ctx workflow.Context, d approval.Decision) (*IngestResult, error) {
+func (w *pipeline) reject(ctx workflow.Context, d approval.Decision) (*ingest.Result, error) {
 	var r activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.RejectName, &activities.RejectInput{
 		File: w.ref(), QuarantineBucket: w.state.QuarantineBucket, QuarantineKey: w.state.QuarantineKey,
@@ -617,7 +487,7 @@ func (w *ingest) reject(ctx workflow.Context, d approval.Decision) (*IngestResul
 // handleSource deletes or tags the landing version once its delivery is
 // verified and recorded, per the partner's policy. A failure here does not
 // undo the delivery: it is logged and kept in the reasons.
-func (w *ingest) handleSource(ctx workflow.Context, destVersion string) {
+func (w *pipeline) handleSource(ctx workflow.Context, destVersion string) {
 	action := w.in.Governance.SourceAfterDelivery
 	if action == "" || action == governance.Keep {
 		return
@@ -638,7 +508,7 @@ func (w *ingest) handleSource(ctx workflow.Context, destVersion string) {
 // the infrastructure error that led here, or nil for a rule violation: a
 // violation is an outcome (the workflow completes), an infrastructure
 // failure also fails the workflow so it stands out in the UI.
-func (w *ingest) fail(ctx workflow.Context, reasons []string, cause error) (*IngestResult, error) {
+func (w *pipeline) fail(ctx workflow.Context, reasons []string, cause error) (*ingest.Result, error) {
 	w.state.Reasons = append(w.state.Reasons, reasons...)
 	if err := w.move(ctx, filestore.Change{Status: filestatus.Failed, Reasons: reasons}); err != nil {
 		return nil, err
@@ -652,7 +522,7 @@ func (w *ingest) fail(ctx workflow.Context, reasons []string, cause error) (*Ing
 
 // move records a status change in DynamoDB, then makes it visible to
 // operators (search attribute, current details, status query).
-func (w *ingest) move(ctx workflow.Context, c filestore.Change) error {
+func (w *pipeline) move(ctx workflow.Context, c filestore.Change) error {
 	err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordStatusName, &activities.RecordStatusInput{
 		FileID: w.in.FileID, Change: c, Audit: w.nextAudit(ctx, "ferry", "status:"+string(c.Status), changeDetails(c)),
 	}).Get(ctx, nil)
@@ -663,17 +533,17 @@ func (w *ingest) move(ctx workflow.Context, c filestore.Change) error {
 	return nil
 }
 
-func (w *ingest) enter(ctx workflow.Context, s filestatus.Status) {
+func (w *pipeline) enter(ctx workflow.Context, s filestatus.Status) {
 	w.state.Stage = s
-	w.state.History = append(w.state.History, StageChange{Status: s, At: workflow.Now(ctx)})
-	if err := workflow.UpsertTypedSearchAttributes(ctx, FileStatusAttr.ValueSet(string(s))); err != nil {
+	w.state.History = append(w.state.History, ingest.StageChange{Status: s, At: workflow.Now(ctx)})
+	if err := workflow.UpsertTypedSearchAttributes(ctx, ingest.FileStatusAttr.ValueSet(string(s))); err != nil {
 		workflow.GetLogger(ctx).Warn("could not update FileStatus search attribute", "status", s, "error", err)
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 }
 
 // details is the "current details" the Temporal UI shows for the workflow.
-func (w *ingest) details() string {
+func (w *pipeline) details() string {
 	d := fmt.Sprintf("**%s** · partner `%s` · `s3://%s/%s`", w.state.Stage, w.in.Partner, w.in.Bucket, w.in.Key)
 	if w.state.SHA256 != "" {
 		d += fmt.Sprintf("\n\nSHA-256 `%s` (%d bytes)", w.state.SHA256, w.state.Size)
@@ -706,7 +576,7 @@ func (w *ingest) details() string {
 
 // notify announces the outcome. A notification that cannot be sent does
 // not undo a delivery: it is logged and kept in the reasons.
-func (w *ingest) notify(ctx workflow.Context, typ string) {
+func (w *pipeline) notify(ctx workflow.Context, typ string) {
 	s := w.state
 	ev := notify.Event{
 		Type: typ, FileID: s.FileID, Partner: s.Partner, Bucket: s.Bucket, Key: s.Key, VersionID: s.VersionID,
@@ -719,9 +589,9 @@ func (w *ingest) notify(ctx workflow.Context, typ string) {
 	}
 }
 
-func (w *ingest) result() *IngestResult {
+func (w *pipeline) result() *ingest.Result {
 	s := w.state
-	return &IngestResult{Status: s.Stage, Reasons: s.Reasons, SHA256: s.SHA256, Size: s.Size,
+	return &ingest.Result{Status: s.Stage, Reasons: s.Reasons, SHA256: s.SHA256, Size: s.Size,
 		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID, QuarantineVersionID: s.QuarantineVersionID,
 		Decisions: s.Decisions}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/client"
@@ -41,7 +43,7 @@ func TestIngestFile(t *testing.T) { suite.Run(t, new(ingestSuite)) }
 
 func (s *ingestSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterWorkflowWithOptions(IngestFile, workflow.RegisterOptions{Name: IngestFileName})
+	s.env.RegisterWorkflowWithOptions(IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 	// Registering the real struct makes the activity names known; every
 	// call below is answered by a mock.
 	s.env.RegisterActivity(&activities.Activities{})
@@ -52,7 +54,7 @@ func (s *ingestSuite) SetupTest() {
 			return s.received, nil
 		}).Maybe()
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(FileStatusAttr); ok {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(ingest.FileStatusAttr); ok {
 			s.statusAttr = append(s.statusAttr, v)
 		}
 	}).Return(nil).Maybe()
@@ -68,17 +70,17 @@ func (s *ingestSuite) SetupTest() {
 		}).Maybe()
 }
 
-func input() *IngestInput {
-	return &IngestInput{
+func input() *ingest.Input {
+	return &ingest.Input{
 		FileID: testID, Partner: "acme", Bucket: "landing", Key: "acme/inbound/orders.csv", VersionID: "v1",
 		Size: 15, EventName: "s3:ObjectCreated:Put", Rules: rules.Rules{AllowedExtensions: []string{".csv"}},
 		DestBucket: "delivered", DestKey: "acme/orders.csv",
 	}
 }
 
-func (s *ingestSuite) execute(in *IngestInput) {
+func (s *ingestSuite) execute(in *ingest.Input) {
 	s.env.SetStartWorkflowOptions(clientOptions())
-	s.env.ExecuteWorkflow(IngestFileName, in)
+	s.env.ExecuteWorkflow(ingest.WorkflowName, in)
 	s.True(s.env.IsWorkflowCompleted())
 }
 
@@ -98,7 +100,7 @@ func (s *ingestSuite) TestDelivers() {
 	s.execute(input())
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Equal("dv1", res.DestVersionID)
@@ -106,8 +108,8 @@ func (s *ingestSuite) TestDelivers() {
 	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Delivering, filestatus.Delivered}, s.moves)
 	s.Equal([]string{"file.delivered"}, s.notified)
 
-	var st FileState
-	q, err := s.env.QueryWorkflow(StatusQuery)
+	var st ingest.FileState
+	q, err := s.env.QueryWorkflow(ingest.StatusQuery)
 	s.NoError(err)
 	s.NoError(q.Get(&st))
 	s.Equal(filestatus.Delivered, st.Stage)
@@ -124,7 +126,7 @@ func (s *ingestSuite) TestRuleViolationEndsFailedWithReasons() {
 
 	// A violation is an outcome, not a crash: the workflow completes.
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Failed, res.Status)
 	s.Equal(reasons, res.Reasons)
@@ -148,7 +150,7 @@ func (s *ingestSuite) TestTransientFailureIsRetried() {
 
 	s.NoError(s.env.GetWorkflowError())
 	s.Equal(3, calls, "inspection should have been retried until it succeeded")
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 }
@@ -193,7 +195,7 @@ func (s *ingestSuite) TestAlreadyDeliveredFileIsNotDeliveredAgain() {
 	s.execute(input())
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.True(res.Duplicate)
 	s.Equal(filestatus.Delivered, res.Status)
@@ -233,7 +235,7 @@ func (s *ingestSuite) TestRuleViolationIsQuarantined() {
 	s.execute(in)
 
 	s.NoError(s.env.GetWorkflowError())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Quarantined, res.Status)
 	s.Equal("qv1", res.QuarantineVersionID)
@@ -287,7 +289,7 @@ func (s *ingestSuite) TestSourceKeptByDefault() {
 	s.False(called, "the source must be kept when the policy says nothing")
 }
 
-func sidecarInput() *IngestInput {
+func sidecarInput() *ingest.Input {
 	in := input()
 	in.QuarantineBucket, in.QuarantineKey = "quarantine", "acme/orders.csv"
 	in.Rules.Sidecar = rules.Sidecar{Required: true, Timeout: 10 * time.Minute}
@@ -305,7 +307,7 @@ func (s *ingestSuite) TestMatchingSidecarLetsTheFileThrough() {
 	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(&activities.FetchSidecarResult{SHA256: fileSHA}, nil)
 	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
 	s.execute(sidecarInput())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
 }
@@ -315,7 +317,7 @@ func (s *ingestSuite) TestMismatchingSidecarQuarantinesWithBothValues() {
 	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(&activities.FetchSidecarResult{SHA256: strings.Repeat("0", 64)}, nil)
 	s.quarantineOK()
 	s.execute(sidecarInput())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Quarantined, res.Status)
 	s.Require().Len(res.Reasons, 1)
@@ -333,7 +335,7 @@ func (s *ingestSuite) TestMissingSidecarQuarantinesAfterTheTimeout() {
 		})
 	s.quarantineOK()
 	s.execute(sidecarInput())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Quarantined, res.Status)
 	s.Contains(res.Reasons[0], "no checksum sidecar acme/inbound/orders.csv.sha256 arrived within 10m0s")
@@ -347,7 +349,7 @@ func (s *ingestSuite) TestInvalidSidecarQuarantinesWithItsProblem() {
 		temporal.NewNonRetryableApplicationError(`checksum sidecar acme/inbound/orders.csv.sha256: sidecar names "x.csv", not "orders.csv"`, activities.ErrSidecarInvalid, nil))
 	s.quarantineOK()
 	s.execute(sidecarInput())
-	var res IngestResult
+	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Quarantined, res.Status)
 	s.Contains(res.Reasons[0], `sidecar names "x.csv"`)
@@ -381,7 +383,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatalf("reading %s: %v", h.file, err)
 			}
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(IngestFile, workflow.RegisterOptions{Name: IngestFileName})
+			r.RegisterWorkflowWithOptions(IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 			// The original workflow ID matters: IngestFile checks its input against it.
 			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: h.workflowID},

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -23,7 +25,6 @@ import (
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // countingStarter passes starts to a real Temporal client, counting the
@@ -71,7 +72,7 @@ func BenchmarkEventsToDurableStarts(b *testing.B) {
 				ID: id, TaskQueue: cfg.Temporal.TaskQueue,
 				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			}, workflows.IngestFileName, &workflows.IngestInput{FileID: id, Partner: "acme", Bucket: "landing", Key: "acme/inbound/x.csv"})
+			}, ingest.WorkflowName, &ingest.Input{FileID: id, Partner: "acme", Bucket: "landing", Key: "acme/inbound/x.csv"})
 			if err != nil {
 				b.Error(err)
 			}

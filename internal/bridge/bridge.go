@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -26,12 +28,10 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
-	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/landing"
 	"github.com/ferrydata/ferry/internal/s3event"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // EventsPath is where S3 event notifications are POSTed.
@@ -215,7 +215,7 @@ func (b *Bridge) ingest(ctx context.Context, o s3event.Object, wait time.Duratio
 	}
 	partner := b.Config.Partners[up.Partner]
 	id := fileid.WorkflowID(up.Partner, o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag))
-	in := &workflows.IngestInput{
+	in := &ingest.Input{
 		FileID: id, Partner: up.Partner, Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag,
 		Size: o.Size, EventName: o.EventName, EventTime: o.EventTime, Source: o.Via, Rules: partner.Rules,
 		DestBucket: partner.Destination.Bucket, DestKey: partner.Destination.Prefix + up.Path,
@@ -223,7 +223,7 @@ func (b *Bridge) ingest(ctx context.Context, o s3event.Object, wait time.Duratio
 		QuarantineBucket: b.Config.Quarantine.Bucket, QuarantineKey: up.Partner + "/" + up.Path,
 		RejectedKey: "rejected/" + up.Partner + "/" + up.Path,
 		Approval:    partner.Approval, Uploader: o.Principal,
-		Copy: activities.CopyOptions{
+		Copy: ingest.CopyOptions{
 			MultipartThresholdBytes: b.Config.Delivery.MultipartThresholdBytes,
 			PartSizeBytes:           b.Config.Delivery.PartSizeBytes,
 			Concurrency:             b.Config.Delivery.CopyConcurrency,
@@ -237,9 +237,9 @@ func (b *Bridge) ingest(ctx context.Context, o s3event.Object, wait time.Duratio
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.PartnerAttr.ValueSet(up.Partner),
-			workflows.ObjectKeyAttr.ValueSet(o.Key),
-			workflows.FileStatusAttr.ValueSet("received"),
+			ingest.PartnerAttr.ValueSet(up.Partner),
+			ingest.ObjectKeyAttr.ValueSet(o.Key),
+			ingest.FileStatusAttr.ValueSet("received"),
 		),
 		StaticSummary: fmt.Sprintf("%s: %s", up.Partner, up.Path),
 		StaticDetails: fmt.Sprintf("s3://%s/%s\n\nversion `%s` · %d bytes · %s", o.Bucket, o.Key, fileid.VersionOrETag(o.VersionID, o.ETag), o.Size, o.EventName),
@@ -252,7 +252,7 @@ func (b *Bridge) ingest(ctx context.Context, o s3event.Object, wait time.Duratio
 		return Outcome{}, err
 	}
 	defer release()
-	run, err := b.Temporal.ExecuteWorkflow(ctx, opts, workflows.IngestFileName, in)
+	run, err := b.Temporal.ExecuteWorkflow(ctx, opts, ingest.WorkflowName, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		log.Info("duplicate event: workflow already exists", "workflow_id", id)

@@ -16,13 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 const token = "test-token"
@@ -106,7 +107,7 @@ func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
 		t.Fatalf("the workflow %s was not started: %v", id, err)
 	}
 	info := desc.WorkflowExecutionInfo
-	if info.Type.Name != workflows.IngestFileName || info.TaskQueue != cfg.Temporal.TaskQueue {
+	if info.Type.Name != ingest.WorkflowName || info.TaskQueue != cfg.Temporal.TaskQueue {
 		t.Errorf("started %s on %s", info.Type.Name, info.TaskQueue)
 	}
 	sa := info.SearchAttributes.GetIndexedFields()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -20,7 +22,6 @@ import (
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // signal sends a decision the way the README tells operators to.
@@ -53,7 +54,7 @@ func TestOperatorApprovesAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
 
 	// Someone who is not an approver is refused; the file keeps waiting.
 	signal(t, st, id, "approve", "eve", "looks fine to me")
-	state := waitState(t, st, id, "eve's decision being judged", func(s workflows.FileState) bool { return len(s.Decisions) > 0 })
+	state := waitState(t, st, id, "eve's decision being judged", func(s ingest.FileState) bool { return len(s.Decisions) > 0 })
 	if state.Stage != filestatus.Quarantined || len(state.Decisions) != 1 || state.Decisions[0].Accepted || !strings.Contains(state.Decisions[0].Refusal, "eve is not an approver") {
 		t.Fatalf("decisions after eve's approval: %+v", state.Decisions)
 	}
@@ -191,10 +192,10 @@ func TestRemindersAndEscalationWithRealTimers(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := fileid.WorkflowID("initech", "landing", key, aws.ToString(put.VersionId))
-	waitState(t, st, id, "quarantine", func(s workflows.FileState) bool { return s.Stage == filestatus.Quarantined })
+	waitState(t, st, id, "quarantine", func(s ingest.FileState) bool { return s.Stage == filestatus.Quarantined })
 	// Before the deadline frank is not an approver.
 	signal(t, st, id, "approve", "frank", "early")
-	state := waitState(t, st, id, "frank's early approval being judged", func(s workflows.FileState) bool { return len(s.Decisions) > 0 })
+	state := waitState(t, st, id, "frank's early approval being judged", func(s ingest.FileState) bool { return len(s.Decisions) > 0 })
 	if state.Decisions[0].Accepted {
 		t.Fatal("frank's approval was accepted before the escalation")
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -23,7 +25,6 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // TestWorkerKilledDuringMultipartCopyResumes kills the worker process with
@@ -113,8 +114,8 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	if res.Status != filestatus.Delivered || res.SHA256 != wantSHA {
 		t.Fatalf("result %+v, want delivered with SHA-256 %s", res, wantSHA)
 	}
-	var state workflows.FileState
-	q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", workflows.StatusQuery)
+	var state ingest.FileState
+	q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", ingest.StatusQuery)
 	if err != nil || q.Get(&state) != nil {
 		t.Fatalf("status query: %v", err)
 	}

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -29,7 +31,6 @@ import (
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // sftpBatch runs sftp commands as a partner with OpenSSH's client.
@@ -87,11 +88,11 @@ func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within 
 	}
 }
 
-func waitResult(t *testing.T, st *stacktest.Stack, id string) workflows.IngestResult {
+func waitResult(t *testing.T, st *stacktest.Stack, id string) ingest.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var res workflows.IngestResult
+	var res ingest.Result
 	if err := st.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		t.Fatalf("workflow %s: %v", id, err)
 	}
@@ -99,12 +100,12 @@ func waitResult(t *testing.T, st *stacktest.Stack, id string) workflows.IngestRe
 }
 
 // waitState polls the status query until cond holds for the file.
-func waitState(t *testing.T, st *stacktest.Stack, id, what string, cond func(workflows.FileState) bool) workflows.FileState {
+func waitState(t *testing.T, st *stacktest.Stack, id, what string, cond func(ingest.FileState) bool) ingest.FileState {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	var state workflows.FileState
+	var state ingest.FileState
 	for time.Now().Before(deadline) {
-		q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", workflows.StatusQuery)
+		q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", ingest.StatusQuery)
 		if err == nil && q.Get(&state) == nil && cond(state) {
 			return state
 		}
@@ -115,9 +116,9 @@ func waitState(t *testing.T, st *stacktest.Stack, id, what string, cond func(wor
 }
 
 // waitStage polls the status query until the file reaches stage.
-func waitStage(t *testing.T, st *stacktest.Stack, id string, stage filestatus.Status) workflows.FileState {
+func waitStage(t *testing.T, st *stacktest.Stack, id string, stage filestatus.Status) ingest.FileState {
 	t.Helper()
-	return waitState(t, st, id, "reaching "+string(stage), func(s workflows.FileState) bool { return s.Stage == stage })
+	return waitState(t, st, id, "reaching "+string(stage), func(s ingest.FileState) bool { return s.Stage == stage })
 }
 
 // rejectWhenDone ends a quarantined test file's workflow, which would
@@ -223,7 +224,7 @@ func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
 
 	// The status query answers from the CLI, as an operator would ask it.
 	q, err := exec.Command(st.TemporalCLI(), "workflow", "query", "--address", st.Config.Temporal.Address,
-		"--workflow-id", id, "--name", workflows.StatusQuery, "--output", "json").Output()
+		"--workflow-id", id, "--name", ingest.StatusQuery, "--output", "json").Output()
 	if err != nil {
 		t.Fatalf("temporal workflow query: %v", err)
 	}

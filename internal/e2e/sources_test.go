@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -102,7 +104,7 @@ func source(t *testing.T, st *stacktest.Stack, id string) string {
 	if err != nil {
 		t.Fatalf("history of %s: %v", id, err)
 	}
-	var in workflows.IngestInput
+	var in ingest.Input
 	if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
 		t.Fatal(err)
 	}

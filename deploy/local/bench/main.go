@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -42,7 +44,6 @@ import (
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/temporalclient"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 func main() {
@@ -101,7 +102,7 @@ func ingestOnce(ctx context.Context, s3c *s3.Client, tc client.Client, cfg *conf
 	if m.id, err = findWorkflow(ctx, tc, key); err != nil {
 		return m, err
 	}
-	var res workflows.IngestResult
+	var res ingest.Result
 	if err := tc.GetWorkflow(ctx, m.id, "").Get(ctx, &res); err != nil {
 		return m, fmt.Errorf("workflow %s: %w", m.id, err)
 	}

@@ -1,0 +1,168 @@
+// Package ingest is the contract of the IngestFile workflow: its type
+// name, input, result, status query answer and search attributes. The
+// workflow (workflows/), whatever starts it (internal/intake and its
+// adapters) and the operator commands share it, so none of them has to
+// import another: entry points and the workflow both depend on this
+// package, never on each other.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/rules"
+)
+
+// Contract names (../shared/DESIGN.md): operators, dashboards and tests use them.
+const (
+	WorkflowName = "IngestFile"
+	StatusQuery  = "status"
+)
+
+// Search attributes operators filter the Temporal UI with.
+var (
+	PartnerAttr    = temporal.NewSearchAttributeKeyKeyword("Partner")
+	FileStatusAttr = temporal.NewSearchAttributeKeyKeyword("FileStatus")
+	ObjectKeyAttr  = temporal.NewSearchAttributeKeyKeyword("ObjectKey")
+)
+
+// Input describes one uploaded object version and how to handle it.
+// Intake fills it from the S3 event and the config at arrival, so the
+// history records the rules and destination each file was handled by.
+type Input struct {
+	FileID    string // equals the workflow ID (internal/fileid)
+	Partner   string
+	Bucket    string
+	Key       string
+	VersionID string
+	ETag      string
+	// Size as the event reported it; inspection measures it again.
+	Size      int64
+	EventName string
+	EventTime time.Time
+	// Source says how the file reached Ferry: the transport and the event
+	// shape ("http/s3", "sqs/sns/eventbridge", ...), "reconcile" or
+	// "backfill".
+	Source     string
+	Rules      rules.Rules
+	DestBucket string
+	DestKey    string
+	Governance governance.Policy
+	// QuarantineBucket and QuarantineKey say where a file that breaks a
+	// rule is copied; empty means such a file simply fails.
+	QuarantineBucket string
+	QuarantineKey    string
+	// Copy tunes the server-side copies (multipart threshold, part size,
+	// concurrency).
+	Copy CopyOptions
+	// Approval says who may release or reject the file once quarantined;
+	// RejectedKey is where a rejected file's copy goes in the quarantine
+	// bucket. Uploader is who wrote the object, who may not decide on it.
+	Approval    approval.Policy
+	RejectedKey string
+	Uploader    string
+}
+
+// Validate reports every problem with the input, for the workflow ID it
+// is started under.
+func (in *Input) Validate(workflowID string) error {
+	var errs []error
+	// A slice, not a map: workflow code must not depend on map order.
+	for _, f := range []struct{ name, v string }{
+		{"FileID", in.FileID}, {"Partner", in.Partner}, {"Bucket", in.Bucket},
+		{"Key", in.Key}, {"DestBucket", in.DestBucket}, {"DestKey", in.DestKey},
+	} {
+		if f.v == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", f.name))
+		}
+	}
+	if in.VersionID == "" && in.ETag == "" {
+		errs = append(errs, errors.New("neither VersionID nor ETag is set, so the object version is unknown"))
+	}
+	if in.FileID != "" && in.FileID != workflowID {
+		errs = append(errs, fmt.Errorf("FileID %q differs from the workflow ID %q: start IngestFile with the ID from fileid.WorkflowID", in.FileID, workflowID))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid IngestFile input: %w", err)
+	}
+	return nil
+}
+
+// CopyOptions tune server-side copies. Zero values take the defaults.
+type CopyOptions struct {
+	// MultipartThresholdBytes: objects larger than this are copied in parts
+	// (UploadPartCopy). S3's CopyObject cannot copy more than 5 GiB.
+	MultipartThresholdBytes int64
+	// PartSizeBytes is the size of each part (S3: 5 MiB to 5 GiB; raised
+	// when needed to stay within 10,000 parts).
+	PartSizeBytes int64
+	// Concurrency bounds the parts copied at once.
+	Concurrency int
+}
+
+// Result is how the file ended.
+type Result struct {
+	Status        filestatus.Status
+	Reasons       []string
+	SHA256        string
+	Size          int64
+	DestBucket    string
+	DestKey       string
+	DestVersionID string
+	// QuarantineVersionID is set when the file was quarantined.
+	QuarantineVersionID string
+	Decisions           []approval.Decision
+	// Duplicate is true when an earlier execution had already finished this
+	// object version; nothing was done again.
+	Duplicate bool
+}
+
+// StageChange is one entry of the status query's history.
+type StageChange struct {
+	Status filestatus.Status
+	At     time.Time
+}
+
+// FileState answers the status query.
+type FileState struct {
+	FileID              string
+	Partner             string
+	Bucket              string
+	Key                 string
+	VersionID           string
+	Stage               filestatus.Status
+	Reasons             []string
+	Size                int64
+	SHA256              string
+	ContentType         string
+	PartnerSHA256       string
+	S3ChecksumAlgorithm string
+	S3Checksum          string
+	DestBucket          string
+	DestKey             string
+	DestVersionID       string
+	Encryption          string
+	RetentionMode       string
+	RetainUntil         time.Time
+	QuarantineBucket    string
+	QuarantineKey       string
+	QuarantineVersionID string
+	// WaitingFor says what the file waits for, when it waits.
+	WaitingFor string
+	// Decisions lists every approve and reject received, refused ones
+	// included with the reason; RequiredApprovals is how many a release
+	// needs and Approvals how many distinct approvers have approved.
+	Decisions         []approval.Decision
+	RequiredApprovals int
+	Approvals         int
+	// DeliveryPartsResumed counts the parts of a multipart copy that a
+	// crashed attempt had finished and a later attempt kept.
+	DeliveryPartsResumed int
+	History              []StageChange
+}
