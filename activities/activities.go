@@ -174,6 +174,11 @@ type RecordStatusInput struct {
 func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) error {
 	err := a.Files.Move(ctx, in.FileID, in.Change)
 	var conflict *filestore.StatusConflictError
+	if errors.As(err, &conflict) && conflict.Current == in.Change.Status {
+		// An earlier attempt moved the record and then failed to append
+		// the audit entry: finish what it started.
+		err = nil
+	}
 	if errors.As(err, &conflict) {
 		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
 	}

@@ -156,6 +156,12 @@ func TestInspectRefusesRuleBreakers(t *testing.T) {
 			if len(v.Reasons) == 0 || !strings.Contains(v.Reasons[0], tt.want) {
 				t.Fatalf("reasons %v, want one containing %q", v.Reasons, tt.want)
 			}
+			// Read all the same: an approver who releases the file signs
+			// these bytes, and its quarantine copy is checked against them.
+			sum := sha256.Sum256(tt.body)
+			if got, want := v.Result.SHA256, hex.EncodeToString(sum[:]); got != want || v.Result.BytesRead != int64(len(tt.body)) {
+				t.Fatalf("violation result SHA-256 %q after %d bytes, want %q after %d", got, v.Result.BytesRead, want, len(tt.body))
+			}
 		})
 	}
 }

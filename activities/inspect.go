@@ -47,8 +47,8 @@ type InspectResult struct {
 // Violation is the detail of a RuleViolation error.
 type Violation struct {
 	Reasons []string
-	// Result is what was learnt before the violation was found (zero when
-	// the key or size alone was enough to refuse the file).
+	// Result is what the read established: the file is read in full
+	// whatever rule it breaks.
 	Result InspectResult
 }
 
@@ -80,11 +80,11 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	}
 	size := aws.ToInt64(head.ContentLength)
 
+	// A file that breaks a rule on its name or size is still read: it
+	// may be quarantined and released by a person, whose approval must
+	// bind its exact bytes, and the quarantine copy is verified against
+	// them.
 	reasons := append(in.Rules.CheckKey(f.Key), in.Rules.CheckSize(size)...)
-	if len(reasons) > 0 {
-		log.Warn("file breaks partner rules", "reasons", reasons, "size", size)
-		return nil, violation(reasons, InspectResult{Size: size})
-	}
 
 	alg, want, sum := storedChecksum(head)
 	obj, err := a.S3.GetObject(ctx, &s3.GetObjectInput{
@@ -125,8 +125,8 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 		}
 		res.S3ChecksumAlgorithm, res.S3Checksum = alg, want
 	}
-	if reasons := content.Reasons(); len(reasons) > 0 {
-		log.Warn("file content breaks partner rules", "reasons", reasons, "sha256", res.SHA256)
+	if reasons = append(reasons, content.Reasons()...); len(reasons) > 0 {
+		log.Warn("file breaks partner rules", "reasons", reasons, "size", size, "sha256", res.SHA256)
 		return nil, violation(reasons, *res)
 	}
 	log.Info("inspected file", "size", size, "sha256", res.SHA256, "content_type", res.ContentType, "s3_checksum_algorithm", res.S3ChecksumAlgorithm)

@@ -188,13 +188,14 @@ func (p Policy) Check(s State, d Payload, kind string) string {
 	return ""
 }
 
-// Approvals counts the distinct accepted approvals.
+// Approvals counts the distinct approvers whose approval was accepted: a
+// four-eyes policy needs two people, not two messages from one.
 func Approvals(ds []Decision) int {
-	n := 0
+	var who []string
 	for _, d := range ds {
-		if d.Accepted && d.Kind == ApproveSignal {
-			n++
+		if d.Accepted && d.Kind == ApproveSignal && !slices.Contains(who, d.Approver) {
+			who = append(who, d.Approver)
 		}
 	}
-	return n
+	return len(who)
 }

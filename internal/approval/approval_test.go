@@ -58,6 +58,10 @@ func TestPolicy(t *testing.T) {
 	if n := Approvals([]Decision{{Approver: "a", Kind: ApproveSignal, Accepted: true}, {Approver: "b", Kind: ApproveSignal}, {Approver: "c", Kind: RejectSignal, Accepted: true}}); n != 1 {
 		t.Fatalf("Approvals = %d, want 1", n)
 	}
+	// Two accepted approvals by one person are one approval.
+	if n := Approvals([]Decision{{Approver: "a", Kind: ApproveSignal, Accepted: true}, {Approver: "a", Kind: ApproveSignal, Accepted: true}}); n != 1 {
+		t.Fatalf("Approvals of one approver twice = %d, want 1", n)
+	}
 }
 
 func testKey(t *testing.T) (privPEM []byte, authorized string) {

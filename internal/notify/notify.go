@@ -17,8 +17,14 @@ import (
 // Event is the JSON body each webhook receives. Its fields are a contract
 // with receivers: add fields, never rename them.
 type Event struct {
-	// Type is "file.delivered" or "file.failed".
-	Type       string    `json:"type"`
+	// Type is the outcome (file.delivered, file.quarantined,
+	// file.rejected, file.failed) or what happens while a file waits
+	// (file.reminder, file.escalated).
+	Type string `json:"type"`
+	// Sequence numbers the notifications of one type that are each meant
+	// to arrive (the 1st, 2nd, ... reminder); zero for the once-per-file
+	// types.
+	Sequence   int       `json:"sequence,omitempty"`
 	FileID     string    `json:"fileId"`
 	Partner    string    `json:"partner"`
 	Bucket     string    `json:"bucket"`
@@ -57,8 +63,19 @@ func New(hooks []config.Webhook, timeout time.Duration) *Notifier {
 	return &Notifier{Webhooks: hooks, Client: &http.Client{Timeout: timeout}}
 }
 
+// IdempotencyKey names one notification meant to arrive: the same for
+// every retry of it, different for each that must reach the receiver (a
+// file's reminders are many; its outcome is one).
+func (ev Event) IdempotencyKey() string {
+	if ev.Sequence > 0 {
+		return fmt.Sprintf("%s/%s/%d", ev.FileID, ev.Type, ev.Sequence)
+	}
+	return ev.FileID + "/" + ev.Type
+}
+
 // Send posts ev to every webhook and returns the first failure. Receivers
-// must be idempotent on (fileId, type): a retried activity may repeat a post.
+// must deduplicate on the Idempotency-Key header: a retried activity may
+// repeat a post.
 func (n *Notifier) Send(ctx context.Context, ev Event) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -79,8 +96,7 @@ func (n *Notifier) post(ctx context.Context, h config.Webhook, body []byte, ev E
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ferry-notify/1")
-	// Receivers deduplicate on this: one file has one notification per type.
-	req.Header.Set("Idempotency-Key", ev.FileID+"/"+ev.Type)
+	req.Header.Set("Idempotency-Key", ev.IdempotencyKey())
 	resp, err := n.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("posting to webhook %s (%s): %w", h.Name, h.URL, err)
