@@ -142,12 +142,8 @@ func (s *ingestSuite) TestDecisionBeforeQuarantineIsRefused() {
 	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).After(10 * time.Minute).Return(
 		func(context.Context, *activities.InspectInput) (*activities.InspectResult, error) {
 			calls++
-			if calls == 1 {
-				// Found before reading: no checksum yet.
-				return nil, temporal.NewNonRetryableApplicationError("extension .exe is not allowed", activities.ErrRuleViolation, nil,
-					activities.Violation{Reasons: []string{"extension .exe is not allowed"}, Result: activities.InspectResult{Size: 15}})
-			}
-			return &activities.InspectResult{Size: 15, SHA256: fileSHA}, nil
+			return nil, temporal.NewNonRetryableApplicationError("extension .exe is not allowed", activities.ErrRuleViolation, nil,
+				activities.Violation{Reasons: []string{"extension .exe is not allowed"}, Result: activities.InspectResult{Size: 15, SHA256: fileSHA}})
 		})
 	s.quarantineOK()
 	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.MatchedBy(func(in *activities.DeliverInput) bool {
@@ -163,8 +159,8 @@ func (s *ingestSuite) TestDecisionBeforeQuarantineIsRefused() {
 	s.Require().Len(res.Decisions, 2)
 	s.False(res.Decisions[0].Accepted)
 	s.Contains(res.Decisions[0].Refusal, "the file is inspecting, not quarantined")
-	// The approved file was never read before; release read it for the checksum.
-	s.Equal(2, calls)
+	// The file was read once, at inspection; release does not read again.
+	s.Equal(1, calls)
 }
 
 func (s *ingestSuite) TestNoApproversMeansQuarantineEndsTheWorkflow() {
@@ -247,6 +243,13 @@ func (s *ingestSuite) TestRemindersWhileAFileWaits() {
 	s.NoError(s.env.GetWorkflowError())
 	s.Equal(3, count(s.notified, "file.reminder"), "notified %v", s.notified)
 	s.Equal("file.delivered", s.notified[len(s.notified)-1])
+	// A receiver deduplicating on the key, as the contract asks, still
+	// gets every reminder.
+	keys := map[string]bool{}
+	for _, ev := range s.events {
+		keys[ev.IdempotencyKey()] = true
+	}
+	s.Len(keys, len(s.events), "notifications sharing an idempotency key: %+v", s.events)
 }
 
 func (s *ingestSuite) TestDeadlineRejectsAFileNobodyDecidedOn() {

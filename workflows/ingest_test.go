@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/notify"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -33,10 +38,13 @@ type ingestSuite struct {
 	// moves records every status the workflow wrote to DynamoDB, in order.
 	moves    []filestatus.Status
 	notified []string
+	events   []notify.Event
 	// statusAttr records every FileStatus search attribute value upserted.
 	statusAttr []string
 	// received is what the RecordReceived mock answers.
 	received *activities.RecordReceivedResult
+	// trail is the audit trail as the activities stored it.
+	trail *auditLog
 }
 
 func TestIngestFile(t *testing.T) { suite.Run(t, new(ingestSuite)) }
@@ -47,12 +55,18 @@ func (s *ingestSuite) SetupTest() {
 	// Registering the real struct makes the activity names known; every
 	// call below is answered by a mock.
 	s.env.RegisterActivity(&activities.Activities{})
-	s.moves, s.notified, s.statusAttr = nil, nil, nil
+	s.moves, s.notified, s.events, s.statusAttr = nil, nil, nil, nil
+	s.trail = &auditLog{}
 	s.received = &activities.RecordReceivedResult{Status: filestatus.Received}
 	s.env.OnActivity(activities.RecordReceivedName, mock.Anything, mock.Anything).Return(
-		func(context.Context, *activities.RecordReceivedInput) (*activities.RecordReceivedResult, error) {
-			return s.received, nil
+		func(_ context.Context, in *activities.RecordReceivedInput) (*activities.RecordReceivedResult, error) {
+			if s.received.AlreadyKnown {
+				return s.received, nil
+			}
+			return s.received, s.trail.write(in.Audit)
 		}).Maybe()
+	s.env.OnActivity(activities.AppendAuditName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, e *audit.Entry) error { return s.trail.write(e) }).Maybe()
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(ingest.FileStatusAttr); ok {
 			s.statusAttr = append(s.statusAttr, v)
@@ -61,11 +75,12 @@ func (s *ingestSuite) SetupTest() {
 	s.env.OnActivity(activities.RecordStatusName, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in *activities.RecordStatusInput) error {
 			s.moves = append(s.moves, in.Change.Status)
-			return nil
+			return s.trail.write(in.Audit)
 		}).Maybe()
 	s.env.OnActivity(activities.NotifyName, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in *activities.NotifyInput) error {
 			s.notified = append(s.notified, in.Event.Type)
+			s.events = append(s.events, in.Event)
 			return nil
 		}).Maybe()
 }
@@ -82,6 +97,11 @@ func (s *ingestSuite) execute(in *ingest.Input) {
 	s.env.SetStartWorkflowOptions(clientOptions())
 	s.env.ExecuteWorkflow(ingest.WorkflowName, in)
 	s.True(s.env.IsWorkflowCompleted())
+	// Whatever happened, the stored audit trail has no hole and no edit.
+	if len(s.trail.stored) > 0 {
+		slices.SortFunc(s.trail.stored, func(a, b audit.Entry) int { return int(a.Seq - b.Seq) })
+		s.Nil(audit.Verify(s.trail.stored), "stored audit trail: %+v", s.trail.stored)
+	}
 }
 
 func (s *ingestSuite) inspectOK() {
@@ -355,41 +375,41 @@ func (s *ingestSuite) TestInvalidSidecarQuarantinesWithItsProblem() {
 	s.Contains(res.Reasons[0], `sidecar names "x.csv"`)
 }
 
-// TestReplayRecordedHistories replays histories recorded from the real
-// local stack (temporal workflow show -o json). A change to IngestFile that
-// would break workflows already running in production fails here with a
-// non-determinism error. Record a new history for every new path.
+// TestReplayRecordedHistories replays every history recorded from the real
+// local stack (go run ./deploy/local/record-histories). A change to
+// IngestFile that would break workflows already running in production
+// fails here with a non-determinism error. Record a new history for every
+// new path.
 func TestReplayRecordedHistories(t *testing.T) {
-	for _, h := range []struct{ file, workflowID string }{
-		{"testdata/history-delivered.json", "ingest-acme-c40cb1eec6bb8ed26a96708887acfce9"},
-		{"testdata/history-rule-violation.json", "ingest-acme-557a68a2611a8f6023f24ba45974b3f2"},
-		{"testdata/history-quarantined.json", "ingest-acme-6d865746d84bde755decfaa95006abeb"},
-		{"testdata/history-approved-after-refusal.json", "ingest-acme-51f92e9618c1f35c74f5e4b1d4bdf482"},
-		{"testdata/history-approved-audited.json", "ingest-acme-8e2da050a53dbc0defd36019ba304d21"},
-		{"testdata/history-escalated-then-approved.json", "ingest-initech-b64c432fc6b3be07401538d58b70ef46"},
-		{"testdata/history-signed-four-eyes.json", "ingest-globex-ebd10eab97759dfda9f92604704816f8"},
-		{"testdata/history-rejected.json", "ingest-acme-3d368c03c7832cfe88b317ed0e2fc740"},
-		{"testdata/history-delivered-with-sidecar.json", "ingest-globex-0ed7a397f3b1fc45f042e8831f9aa800"},
-		{"testdata/history-delivered-source-tagged.json", "ingest-globex-77c1edd124c495023b892bcb53c3a5d8"},
-	} {
-		t.Run(strings.TrimPrefix(h.file, "testdata/"), func(t *testing.T) {
-			f, err := os.Open(h.file)
+	files, err := filepath.Glob("testdata/history-*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recorded histories in testdata (%v)", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimPrefix(file, "testdata/"), func(t *testing.T) {
+			f, err := os.Open(file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
 			hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 			if err != nil {
-				t.Fatalf("reading %s: %v", h.file, err)
+				t.Fatalf("reading %s: %v", file, err)
+			}
+			// The original workflow ID matters: IngestFile checks its
+			// input against it, and the input names it.
+			var in ingest.Input
+			if err := converter.GetDefaultDataConverter().FromPayloads(
+				hist.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
+				t.Fatalf("reading the input of %s: %v", file, err)
 			}
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
-			// The original workflow ID matters: IngestFile checks its input against it.
 			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
-				OriginalExecution: workflow.Execution{ID: h.workflowID},
+				OriginalExecution: workflow.Execution{ID: in.FileID},
 			})
 			if err != nil {
-				t.Fatalf("replaying %s: %v", h.file, err)
+				t.Fatalf("replaying %s: %v", file, err)
 			}
 		})
 	}

@@ -17,15 +17,23 @@ import (
 // bytes for as long as a file takes, so they are regular activities that
 // any worker may pick up and that heartbeat.
 
+// recordCtx runs the writes of the file's record and audit trail. They
+// are retried for as long as DynamoDB is unreachable, never given up: a
+// status or an audit entry that is dropped leaves the record wrong, or a
+// hole in the chain that reads as tampering. A conflict (the record is
+// past the status; another entry holds the number) is final.
 func recordCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: 10 * time.Minute, // DynamoDB unreachable this long fails the file loudly
+		StartToCloseTimeout: 10 * time.Second,
+		// Without it a local activity gives up after StartToCloseTimeout.
+		// A year stands for "until it is written": an outage that long is
+		// a disaster recovery, not a retry.
+		ScheduleToCloseTimeout: 365 * 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        200 * time.Millisecond,
 			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrStatusConflict},
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrStatusConflict, activities.ErrAuditConflict},
 		},
 	})
 }

@@ -148,6 +148,7 @@ type FileState struct {
 	DestKey             string
 	DestVersionID       string
 	Encryption          string
+	KMSKeyID            string
 	RetentionMode       string
 	RetainUntil         time.Time
 	QuarantineBucket    string

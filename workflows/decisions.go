@@ -1,0 +1,153 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferrydata/ferry/internal/approval"
+)
+
+// handleDecisions registers the approve and reject signals and the decide
+// update. Every decision is judged the moment it arrives, against the
+// file's stage then (an approval sent before the file is quarantined is
+// refused, not kept for later), and is on record before it takes effect.
+func (w *pipeline) handleDecisions(ctx workflow.Context) error {
+	approveCh := workflow.GetSignalChannel(ctx, approval.ApproveSignal)
+	rejectCh := workflow.GetSignalChannel(ctx, approval.RejectSignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var p approval.Payload
+			var kind string
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.ApproveSignal })
+			sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.RejectSignal })
+			sel.Select(ctx)
+			w.judging++
+			_, _ = w.judge(ctx, p, kind)
+			w.judging--
+		}
+	})
+	return workflow.SetUpdateHandlerWithOptions(ctx, approval.DecideUpdate, w.decide, workflow.UpdateHandlerOptions{
+		// Only requests that are not decisions at all are turned away
+		// unrecorded; every real decision, refused or not, is judged and
+		// kept by the handler.
+		Validator: func(_ workflow.Context, req approval.DecideRequest) error {
+			if req.Decision != approval.ApproveSignal && req.Decision != approval.RejectSignal {
+				return fmt.Errorf(`decision must be "approve" or "reject", got %q`, req.Decision)
+			}
+			return nil
+		},
+	})
+}
+
+// decide is the decide Update: the same judgement as a signal, answered.
+// A refusal is final, so it is answered as a non-retryable error.
+func (w *pipeline) decide(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
+	d, err := w.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason, Signature: req.Signature}, req.Decision)
+	if err != nil {
+		return approval.DecideResult{}, err
+	}
+	if !d.Accepted {
+		return approval.DecideResult{}, temporal.NewNonRetryableApplicationError("decision refused: "+d.Refusal, approval.ErrRefused, nil)
+	}
+	res := approval.DecideResult{Decision: req.Decision, Approvals: w.state.Approvals, Required: w.in.Approval.Required()}
+	switch {
+	case req.Decision == approval.RejectSignal:
+		res.Outcome = "rejected"
+	case res.Approvals >= res.Required:
+		res.Outcome = "released"
+	default:
+		res.Outcome = fmt.Sprintf("waiting for %d more approvals", res.Required-res.Approvals)
+	}
+	return res, nil
+}
+
+// judge decides whether one decision counts, writes it to the audit trail,
+// and only then applies it. Judgements are serialized: one that awaits its
+// audit write must not let a second message from the same approver pass
+// the same checks in the meantime.
+func (w *pipeline) judge(ctx workflow.Context, p approval.Payload, kind string) (approval.Decision, error) {
+	if err := w.trail.Lock(ctx); err != nil {
+		return approval.Decision{}, err
+	}
+	defer w.trail.Unlock()
+
+	d := approval.Decision{Approver: p.Approver, Reason: p.Reason, Kind: kind, At: workflow.Now(ctx)}
+	refusal := w.refusal(p, kind, &d)
+	d.Accepted, d.Refusal = refusal == "", refusal
+	action, details := kind, d.Reason
+	if d.Signed {
+		details += fmt.Sprintf(" [signed by %s at %s: %s]", d.Approver, d.SignedAt.UTC().Format(time.RFC3339), d.Meaning)
+	}
+	if !d.Accepted {
+		action, details = "refused:"+kind, d.Refusal+" (reason given: "+d.Reason+")"
+	}
+	actor := d.Approver
+	if actor == "" {
+		actor = "(anonymous)"
+	}
+	if err := w.appendAuditLocked(ctx, actor, action, details); err != nil {
+		w.log.Error("could not audit a decision; it is refused", "error", err)
+		d.Accepted, d.Refusal = false, "the decision could not be written to the audit trail: "+failureMessage(err)
+	}
+	w.apply(ctx, d)
+	return d, nil
+}
+
+// apply keeps a judged decision in the file's state.
+func (w *pipeline) apply(ctx workflow.Context, d approval.Decision) {
+	w.state.Decisions = append(w.state.Decisions, d)
+	w.state.Approvals = approval.Approvals(w.state.Decisions)
+	if d.Accepted {
+		w.log.Info("decision accepted", "kind", d.Kind, "approver", d.Approver, "reason", d.Reason)
+		if d.Kind == approval.RejectSignal {
+			w.rejected = &d
+		}
+	} else {
+		w.log.Warn("decision refused", "kind", d.Kind, "approver", d.Approver, "refusal", d.Refusal)
+	}
+	workflow.SetCurrentDetails(ctx, w.details())
+}
+
+// refusal says why a decision must be refused, or "" to accept it. It
+// fills in the manifestation of a valid signature.
+func (w *pipeline) refusal(p approval.Payload, kind string, d *approval.Decision) string {
+	switch {
+	case !w.policy().Enabled():
+		return fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
+	case w.decided():
+		return "the file has already been decided on"
+	}
+	if r := w.policy().Check(approval.State{
+		Partner: w.in.Partner, Uploader: w.in.Uploader, Stage: string(w.state.Stage), Decisions: w.state.Decisions,
+	}, p, kind); r != "" {
+		return r
+	}
+	return w.checkSignature(p, kind, d)
+}
+
+// checkSignature verifies a signed decision against the approver's key and
+// records its manifestation, or says why the decision must be refused.
+func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.Decision) string {
+	pol := w.policy()
+	if p.Signature == nil {
+		if pol.RequireSignatures {
+			return fmt.Sprintf("partner %s requires signed decisions: sign with `starter %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
+				w.in.Partner, kind, w.id, p.Approver)
+		}
+		return ""
+	}
+	key := pol.ApproverKeys[p.Approver]
+	if key == "" {
+		return fmt.Sprintf("the decision is signed but no public key is configured for %s (approval.approver_keys)", p.Approver)
+	}
+	manifest := approval.Manifest(w.id, w.state.SHA256, kind, p.Approver, p.Reason, p.Signature.SignedAt)
+	if err := approval.VerifySignature(key, manifest, p.Signature); err != nil {
+		return err.Error()
+	}
+	d.Signed, d.SignedAt, d.Meaning = true, p.Signature.SignedAt, approval.Meaning(kind)
+	return ""
+}

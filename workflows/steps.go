@@ -1,0 +1,229 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/rules"
+)
+
+// failure is a step that ended the file as failed: the reasons go into the
+// record and the notification. cause is the infrastructure error behind
+// it, or nil for an outcome (a rule violation with nowhere to quarantine).
+type failure struct {
+	reasons []string
+	cause   error
+}
+
+func (f *failure) Error() string { return fmt.Sprint(f.reasons) }
+
+// failed wraps an activity's error as a failure of the step named by what.
+func failed(what string, err error) error {
+	return &failure{reasons: []string{what + ": " + failureMessage(err)}, cause: err}
+}
+
+// receive records the file as received, or finds that an earlier
+// execution already handled it (done).
+func (w *pipeline) receive(ctx workflow.Context) (done bool, err error) {
+	w.enter(ctx, filestatus.Received)
+	first := w.nextAudit(ctx, "ferry", "status:received", fmt.Sprintf("s3://%s/%s version %s, %s via %s", w.in.Bucket, w.in.Key, w.in.VersionID, w.in.EventName, w.in.Source))
+	var rec activities.RecordReceivedResult
+	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordReceivedName, &activities.RecordReceivedInput{
+		File: w.ref(), Size: w.in.Size, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID, Audit: first,
+	}).Get(ctx, &rec); err != nil {
+		return false, fmt.Errorf("recording %s as received: %w", w.in.FileID, err)
+	}
+	w.auditHead = first
+	if rec.AuditHead != nil {
+		// A re-run continues the file's existing trail.
+		w.auditHead = rec.AuditHead
+	}
+	if rec.AlreadyKnown && rec.Status.Terminal() {
+		// Only possible when this workflow ID was reused after an earlier
+		// execution finished (history retention passed, or a manual
+		// re-run): the record, not Temporal, then prevents a second delivery.
+		w.state.Stage, w.state.SHA256 = rec.Status, rec.SHA256
+		w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = rec.DestBucket, rec.DestKey, rec.DestVersionID
+		w.duplicate = true
+		w.log.Info("file was already handled; not ingesting again", "status", rec.Status)
+		return true, nil
+	}
+	return false, nil
+}
+
+// inspect reads the file once: partner rules, SHA-256, the stored checksum
+// and the content check. It returns the rules the file breaks; a file that
+// breaks one is read in full all the same, so its quarantine copy is
+// verified and an approval binds its exact bytes.
+func (w *pipeline) inspect(ctx workflow.Context) (violations []string, err error) {
+	if err := w.move(ctx, filestatus.Inspecting); err != nil {
+		return nil, err
+	}
+	var insp activities.InspectResult
+	err = workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, &activities.InspectInput{File: w.ref(), Rules: w.in.Rules}).Get(ctx, &insp)
+	v, isViolation := asViolation(err)
+	switch {
+	case isViolation:
+		insp, violations = v.Result, v.Reasons
+	case err != nil:
+		return nil, failed("inspection failed", err)
+	}
+	w.insp = insp
+	w.state.SHA256, w.state.ContentType = insp.SHA256, insp.ContentType
+	w.state.S3ChecksumAlgorithm, w.state.S3Checksum = insp.S3ChecksumAlgorithm, insp.S3Checksum
+	if insp.Size > 0 {
+		w.state.Size = insp.Size
+	}
+	return violations, nil
+}
+
+// checkSidecar waits (durably: the activity's retry policy is the wait) for
+// the partner's <file>.sha256 and compares it with the SHA-256 inspection
+// computed. It returns why the file fails the check.
+func (w *pipeline) checkSidecar(ctx workflow.Context) ([]string, error) {
+	if !w.in.Rules.Sidecar.Required {
+		return nil, nil
+	}
+	sidecar := w.in.Key + rules.SidecarSuffix
+	timeout := w.in.Rules.Sidecar.Timeout
+	w.waitFor(ctx, fmt.Sprintf("checksum sidecar `%s` (up to %s)", sidecar, timeout))
+	defer w.waitFor(ctx, "")
+
+	var sc activities.FetchSidecarResult
+	err := workflow.ExecuteActivity(sidecarCtx(ctx, timeout), activities.FetchSidecarName, &activities.FetchSidecarInput{File: w.ref()}).Get(ctx, &sc)
+	var app *temporal.ApplicationError
+	var to *temporal.TimeoutError
+	switch {
+	case errors.As(err, &to) || (errors.As(err, &app) && app.Type() == activities.ErrSidecarMissing):
+		return []string{fmt.Sprintf("no checksum sidecar %s arrived within %s, and this partner's policy requires one: upload it (sha256sum format)", sidecar, timeout)}, nil
+	case errors.As(err, &app) && app.Type() == activities.ErrSidecarInvalid:
+		return []string{app.Message()}, nil
+	case err != nil:
+		return nil, failed("checksum sidecar check failed", err)
+	}
+	w.state.PartnerSHA256 = sc.SHA256
+	if sc.SHA256 != w.state.SHA256 {
+		return []string{fmt.Sprintf("checksum sidecar %s says SHA-256 %s, but the file read has %s: the file changed in transit or the sidecar is for another version",
+			sidecar, sc.SHA256, w.state.SHA256)}, nil
+	}
+	return nil, nil
+}
+
+// quarantine copies a file that broke a rule to the quarantine bucket,
+// records why and announces it.
+func (w *pipeline) quarantine(ctx workflow.Context, reasons []string) error {
+	var q activities.QuarantineResult
+	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
+		File: w.ref(), Bucket: w.in.QuarantineBucket, Key: w.in.QuarantineKey, SHA256: w.state.SHA256,
+		Size: w.state.Size, Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
+	}).Get(ctx, &q); err != nil {
+		w.state.Reasons = append(w.state.Reasons, reasons...)
+		return failed("quarantine failed", err)
+	}
+	w.state.QuarantineBucket, w.state.QuarantineKey, w.state.QuarantineVersionID = q.Bucket, q.Key, q.VersionID
+	if err := w.move(ctx, filestatus.Quarantined, reasons...); err != nil {
+		return err
+	}
+	w.notify(ctx, "file.quarantined")
+	return nil
+}
+
+// deliver copies the inspected file to its destination, verifies and
+// records the delivery, handles the source and notifies.
+func (w *pipeline) deliver(ctx workflow.Context) error {
+	if err := w.move(ctx, filestatus.Delivering); err != nil {
+		return err
+	}
+	var del activities.DeliverResult
+	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, &activities.DeliverInput{
+		File: w.ref(), Inspection: w.insp, DestBucket: w.in.DestBucket, DestKey: w.in.DestKey, Governance: w.in.Governance,
+		Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
+	}).Get(ctx, &del); err != nil {
+		return failed("delivery failed", err)
+	}
+	s := &w.state
+	s.DestBucket, s.DestKey, s.DestVersionID = del.DestBucket, del.DestKey, del.DestVersionID
+	s.Encryption, s.KMSKeyID, s.RetentionMode, s.RetainUntil = del.Encryption, del.KMSKeyID, del.RetentionMode, del.RetainUntil
+	s.DeliveryPartsResumed = del.PartsResumed
+	if err := w.move(ctx, filestatus.Delivered); err != nil {
+		return err
+	}
+	w.handleSource(ctx)
+	w.notify(ctx, "file.delivered")
+	return nil
+}
+
+// handleSource deletes or tags the landing version once its delivery is
+// verified and recorded, per the partner's policy. A failure here does not
+// undo the delivery: it is logged and kept in the reasons.
+func (w *pipeline) handleSource(ctx workflow.Context) {
+	action := w.in.Governance.SourceAfterDelivery
+	if action == "" || action == governance.Keep {
+		return
+	}
+	err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.HandleSourceName, &activities.HandleSourceInput{
+		File: w.ref(), Action: action, DestVersionID: w.state.DestVersionID,
+	}).Get(ctx, nil)
+	if err != nil {
+		w.log.Error("handling the source after delivery failed", "action", action, "error", err)
+		w.state.Reasons = append(w.state.Reasons, "source "+action+" after delivery failed: "+failureMessage(err))
+	}
+}
+
+// fail records the file as failed with the failure's reasons and
+// announces it. An infrastructure cause also fails the workflow, so it
+// stands out in the UI; an outcome completes it. An error that is not a
+// failure means the record itself could not be written: it is returned
+// as it is, since nothing more can be recorded.
+func (w *pipeline) fail(ctx workflow.Context, err error) (*ingest.Result, error) {
+	var f *failure
+	if !errors.As(err, &f) {
+		return nil, err
+	}
+	if err := w.move(ctx, filestatus.Failed, f.reasons...); err != nil {
+		return nil, err
+	}
+	w.notify(ctx, "file.failed")
+	if f.cause != nil {
+		return nil, fmt.Errorf("file %s failed: %w", w.in.FileID, f.cause)
+	}
+	return w.result(), nil
+}
+
+func asViolation(err error) (activities.Violation, bool) {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrRuleViolation {
+		return activities.Violation{}, false
+	}
+	var v activities.Violation
+	if app.HasDetails() {
+		if derr := app.Details(&v); derr != nil {
+			v.Reasons = []string{app.Message()}
+		}
+	}
+	if len(v.Reasons) == 0 {
+		v.Reasons = []string{app.Message()}
+	}
+	return v, true
+}
+
+// failureMessage is the innermost message of an activity failure, which
+// says what went wrong without Temporal's wrapping.
+func failureMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) {
+		return "timed out (" + to.TimeoutType().String() + ")"
+	}
+	return err.Error()
+}
