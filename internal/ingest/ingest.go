@@ -55,7 +55,7 @@ type Input struct {
 	DestKey    string
 	Governance governance.Policy
 	// QuarantineBucket and QuarantineKey say where a file that breaks a
-	// rule is copied; empty means such a file simply fails.
+	// rule is copied; empty means such a file fails, with the reasons recorded.
 	QuarantineBucket string
 	QuarantineKey    string
 	// Copy tunes the server-side copies (multipart threshold, part size,
