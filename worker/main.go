@@ -64,7 +64,7 @@ func run() error {
 		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
 	})
-	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileName})
+	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
 		S3:     aws.S3,
 		Files:  filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),

@@ -1,5 +1,7 @@
-// Package reconcile holds the reconciler's activity and its schedule: the
-// safety net that starts ingestion for files whose events were lost.
+// Package reconcile holds the reconciler's contract, activity and
+// schedule: the safety net that starts ingestion for files whose events
+// were lost. The Reconcile workflow (workflows/) walks the partners'
+// landing prefixes page by page through the ReconcilePage activity.
 package reconcile
 
 import (
@@ -19,10 +21,55 @@ import (
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/landing"
 	"github.com/ferrydata/ferry/internal/s3event"
-	"github.com/ferrydata/ferry/workflows"
 )
+
+// Contract names: operators trigger the schedule by its ID, the worker
+// registers the workflow and activity under these names.
+const (
+	// WorkflowName is the reconciler's workflow type.
+	WorkflowName = "Reconcile"
+	// ScheduleID is the Temporal Schedule that runs it.
+	ScheduleID = "ferry-reconcile"
+	// PageActivityName is the activity that handles one listing page
+	// (Activities.ReconcilePage).
+	PageActivityName = "ReconcilePage"
+)
+
+// Input says what to scan, and where a continued run resumes.
+type Input struct {
+	Bucket   string
+	Partners []string
+	// Cursor is where a continued-as-new run resumes.
+	Cursor Cursor
+	// Totals carried across continue-as-new.
+	Totals intake.Counts
+}
+
+// Cursor points into the listing.
+type Cursor struct {
+	PartnerIndex    int
+	KeyMarker       string
+	VersionIDMarker string
+}
+
+// PageInput is ReconcilePage's input.
+type PageInput struct {
+	Bucket          string
+	Partner         string
+	KeyMarker       string
+	VersionIDMarker string
+}
+
+// PageResult is one page's outcome.
+type PageResult struct {
+	Counts              intake.Counts
+	Truncated           bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
+}
 
 // Activities are the reconciler's activities.
 type Activities struct {
@@ -88,12 +135,12 @@ func ListPage(ctx context.Context, api *s3.Client, bucket, prefix, keyMarker, ve
 
 // ReconcilePage lists one page of a partner's landing versions and starts
 // ingestion for each version without a record.
-func (a *Activities) ReconcilePage(ctx context.Context, in *workflows.ReconcilePageInput) (*workflows.ReconcilePageResult, error) {
+func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageResult, error) {
 	page, err := ListPage(ctx, a.S3, in.Bucket, in.Partner+"/"+landing.InboundDir+"/", in.KeyMarker, in.VersionIDMarker)
 	if err != nil {
 		return nil, err
 	}
-	res := workflows.ReconcilePageResult{Truncated: page.Truncated, NextKeyMarker: page.NextKeyMarker, NextVersionIDMarker: page.NextVersionMarker}
+	res := PageResult{Truncated: page.Truncated, NextKeyMarker: page.NextKeyMarker, NextVersionIDMarker: page.NextVersionMarker}
 	for _, v := range page.Versions {
 		res.Counts.Listed++
 		o := v.Object(in.Bucket, "reconciler", "reconcile")
@@ -131,16 +178,16 @@ func nonEmpty(s string) *string {
 func EnsureSchedule(ctx context.Context, tc client.Client, cfg *config.Config) error {
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: cfg.Reconcile.Interval}}}
 	action := &client.ScheduleWorkflowAction{
-		ID: workflows.ReconcileSchedule, Workflow: workflows.ReconcileName, TaskQueue: cfg.Temporal.TaskQueue,
-		Args: []any{&workflows.ReconcileInput{Bucket: cfg.Landing.Bucket, Partners: cfg.PartnerNames()}},
+		ID: ScheduleID, Workflow: WorkflowName, TaskQueue: cfg.Temporal.TaskQueue,
+		Args: []any{&Input{Bucket: cfg.Landing.Bucket, Partners: cfg.PartnerNames()}},
 		// A run must not outlast the interval by much; the next one resumes.
 		WorkflowRunTimeout: max(cfg.Reconcile.Interval*4, time.Hour),
 	}
 	_, err := tc.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID: workflows.ReconcileSchedule, Spec: spec, Action: action, Overlap: overlapSkip,
+		ID: ScheduleID, Spec: spec, Action: action, Overlap: overlapSkip,
 	})
 	if errors.Is(err, errAlreadyRunning) {
-		h := tc.ScheduleClient().GetHandle(ctx, workflows.ReconcileSchedule)
+		h := tc.ScheduleClient().GetHandle(ctx, ScheduleID)
 		return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
 			s.Spec, s.Action = &spec, action
@@ -148,7 +195,7 @@ func EnsureSchedule(ctx context.Context, tc client.Client, cfg *config.Config) e
 		}})
 	}
 	if err != nil {
-		return fmt.Errorf("creating the reconcile schedule %s: %w", workflows.ReconcileSchedule, err)
+		return fmt.Errorf("creating the reconcile schedule %s: %w", ScheduleID, err)
 	}
 	return nil
 }
