@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,13 +12,12 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/backfill"
-	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/temporalclient"
 )
 
@@ -78,17 +76,13 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 		operator = "operator"
 	}
 	b := &backfill.Backfiller{
-		S3:    cl.S3,
-		Files: filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable),
-		// Starts go one at a time at --rate, within the bridge's own bound.
-		Bridge: &bridge.Bridge{Temporal: tc, Config: cfg, Log: slog.New(slog.DiscardHandler)},
-		Known: func(ctx context.Context, id string) (bool, error) {
-			_, err := tc.DescribeWorkflowExecution(ctx, id, "")
-			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
-				return false, nil
-			}
-			return err == nil, err
+		S3: cl.S3,
+		// Starts go one at a time at --rate, within the bridge's own bound;
+		// the known-check asks Temporal and the file record.
+		Intake: &intake.Intake{
+			Config: cfg, Temporal: tc, Workflows: tc,
+			Files: filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable),
+			Log:   slog.New(slog.DiscardHandler),
 		},
 	}
 	o := backfill.Options{Bucket: cfg.Landing.Bucket, Partner: *partner, Prefix: *prefix, Since: sinceT, Rate: *ratePerSec, DryRun: *dryRun, Operator: operator}
@@ -100,7 +94,8 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 	}
 	fmt.Fprintf(progressOut, "%d object versions; starting at most %g a second%s\n", len(cands), o.Rate, map[bool]string{true: " (dry run: nothing is started)"}[o.DryRun])
 	bar := progressBar(progressOut, tty, len(cands))
-	counts, runErr := b.Run(ctx, o, cands, bar)
+	report, runErr := b.Run(ctx, o, cands, bar)
+	counts := report.Counts
 	if tty && len(cands) > 0 {
 		fmt.Fprintln(progressOut)
 	}
@@ -109,10 +104,10 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 	if o.DryRun {
 		verb = "would start"
 	}
-	fmt.Fprintf(out, "%s: %d listed, %d %s, %d already known, %d skipped\n", where, counts.Listed, counts.Started, verb, counts.Known, len(counts.Skipped))
-	for i, s := range counts.Skipped {
+	fmt.Fprintf(out, "%s: %d listed, %d %s, %d already known, %d skipped\n", where, counts.Listed, counts.Started, verb, counts.Known, counts.Ignored)
+	for i, s := range report.Skipped {
 		if i == 50 {
-			fmt.Fprintf(out, "  ... and %d more skipped\n", len(counts.Skipped)-50)
+			fmt.Fprintf(out, "  ... and %d more skipped\n", len(report.Skipped)-50)
 			break
 		}
 		fmt.Fprintf(out, "  skipped %s (version %s): %s\n", s.Key, s.VersionID, s.Reason)
@@ -125,14 +120,14 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 
 // progressBar redraws one line on a terminal; elsewhere (logs, CI) it
 // prints a line every 10%.
-func progressBar(w io.Writer, tty bool, total int) func(int, backfill.Counts) {
+func progressBar(w io.Writer, tty bool, total int) func(int, intake.Counts) {
 	lastDecile := 0
-	return func(done int, c backfill.Counts) {
+	return func(done int, c intake.Counts) {
 		const width = 30
 		if total == 0 {
 			return
 		}
-		line := fmt.Sprintf("%d/%d  started %d  known %d  skipped %d", done, total, c.Started, c.Known, len(c.Skipped))
+		line := fmt.Sprintf("%d/%d  started %d  known %d  skipped %d", done, total, c.Started, c.Known, c.Ignored)
 		if tty {
 			filled := width * done / total
 			fmt.Fprintf(w, "\r[%s%s] %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), line)

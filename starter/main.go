@@ -20,6 +20,7 @@ import (
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/temporalclient"
 )
@@ -94,7 +95,9 @@ func runBridge(args []string) error {
 	}
 	defer tc.Close()
 
-	b := &bridge.Bridge{Temporal: tc, Config: cfg, Log: log}
+	// One intake for HTTP and SQS: both sources share its bound.
+	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log}
+	b := &bridge.Bridge{Intake: in, Log: log}
 	srv := &http.Server{Addr: cfg.Bridge.Listen, Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,7 +108,7 @@ func runBridge(args []string) error {
 		if err != nil {
 			return err
 		}
-		consumer = &bridge.Consumer{Bridge: b, SQS: aws.SQS, Config: cfg.Bridge.SQS, Log: log.With("source", "sqs")}
+		consumer = &bridge.Consumer{Intake: in, SQS: aws.SQS, Config: cfg.Bridge.SQS, Log: log.With("source", "sqs")}
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("bridge server on %s: %w", cfg.Bridge.Listen, srv.ListenAndServe()) }()

@@ -18,9 +18,9 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
-	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/reconcile"
@@ -58,17 +58,19 @@ func run() error {
 
 	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
+	files := filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable)
 	w.RegisterActivity(&activities.Activities{
 		S3:       aws.S3,
-		Files:    filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),
+		Files:    files,
 		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
 	})
-	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileName})
+	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
-		S3:     aws.S3,
-		Files:  filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable),
-		Bridge: &bridge.Bridge{Temporal: tc, Config: cfg, Log: log},
+		S3: aws.S3,
+		// The reconciler starts like the bridge does, checking first what
+		// is already known: a workflow in Temporal or a file record.
+		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log},
 	})
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -18,12 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	batchpb "go.temporal.io/api/batch/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/intake"
+	"github.com/ferrydata/ferry/internal/s3event"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -62,18 +63,24 @@ func BenchmarkEventsToDurableStarts(b *testing.B) {
 	withVersion := func(v string) string { return strings.Replace(body, version, v, 1) }
 	defer terminateQueue(b, st, cfg.Temporal.TaskQueue)
 
+	planner := &intake.Intake{Config: &cfg, Log: slog.New(slog.DiscardHandler)}
 	var bare, viaHTTP, viaSQS time.Duration
 	for i := 0; b.Loop(); i++ {
-		// Baseline: bare StartWorkflow calls, as the bridge makes them.
+		// Baseline: bare StartWorkflow calls, as the bridge makes them:
+		// planned by intake beforehand, started without the bridge around.
+		plans := make([]intake.Plan, batch)
+		for j := range plans {
+			objs, err := s3event.Parse([]byte(withVersion(fmt.Sprintf("bench-bare-%s-%d-%d", cfg.Temporal.TaskQueue, i, j))))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if plans[j], err = planner.Plan(context.Background(), objs[0], intake.SkipKnownCheck); err != nil || plans[j].Decision != intake.Start {
+				b.Fatalf("planning the bare start: %v %+v", err, plans[j])
+			}
+		}
 		start := time.Now()
 		parallel(batch, senders, func(j int) {
-			id := fmt.Sprintf("bench-bare-%s-%d-%d", cfg.Temporal.TaskQueue, i, j)
-			_, err := st.Temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-				ID: id, TaskQueue: cfg.Temporal.TaskQueue,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			}, ingest.WorkflowName, &ingest.Input{FileID: id, Partner: "acme", Bucket: "landing", Key: "acme/inbound/x.csv"})
-			if err != nil {
+			if _, err := st.Temporal.ExecuteWorkflow(context.Background(), plans[j].Options, ingest.WorkflowName, plans[j].Input); err != nil {
 				b.Error(err)
 			}
 		})
@@ -81,7 +88,7 @@ func BenchmarkEventsToDurableStarts(b *testing.B) {
 
 		// HTTP: the same number of distinct events POSTed to the bridge.
 		counter := &countingStarter{Client: st.Temporal}
-		srv := httptest.NewServer((&bridge.Bridge{Temporal: counter, Config: &cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
+		srv := httptest.NewServer((&bridge.Bridge{Intake: &intake.Intake{Temporal: counter, Config: &cfg, Log: slog.New(slog.DiscardHandler)}, Log: slog.New(slog.DiscardHandler)}).Handler())
 		events := make([]string, batch)
 		for j := range events {
 			v := fmt.Sprintf("bench-http-%s-%d-%d", cfg.Temporal.TaskQueue, i, j)
@@ -141,7 +148,7 @@ func drainSQS(b *testing.B, st *stacktest.Stack, cfg *config.Config, withVersion
 	}
 	counter := &countingStarter{Client: st.Temporal}
 	c := &bridge.Consumer{
-		Bridge: &bridge.Bridge{Temporal: counter, Config: cfg, Log: slog.New(slog.DiscardHandler)},
+		Intake: &intake.Intake{Temporal: counter, Config: cfg, Log: slog.New(slog.DiscardHandler)},
 		SQS:    st.AWS.SQS, Log: slog.New(slog.DiscardHandler),
 		Config: config.SQS{Queue: aws.ToString(q.QueueUrl), MaxReceives: 5, VisibilityTimeout: 30 * time.Second, WaitTime: time.Second, Concurrency: concurrency, ShutdownGrace: time.Minute},
 	}

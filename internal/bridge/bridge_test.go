@@ -23,6 +23,7 @@ import (
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -40,7 +41,7 @@ func newBridge(t *testing.T, tc client.Client) (*httptest.Server, *config.Config
 	if tc == nil {
 		tc = st.Temporal
 	}
-	b := &bridge.Bridge{Temporal: tc, Config: &cfg, Log: slog.New(slog.DiscardHandler)}
+	b := &bridge.Bridge{Intake: &intake.Intake{Temporal: tc, Config: &cfg, Log: slog.New(slog.DiscardHandler)}, Log: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(b.Handler())
 	t.Cleanup(srv.Close)
 	return srv, &cfg
@@ -252,7 +253,7 @@ func TestHMACSignedEventsAreAccepted(t *testing.T) {
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	cfg.Bridge.AuthToken, cfg.Bridge.HMACSecret = "", "s3cret"
-	srv := httptest.NewServer((&bridge.Bridge{Temporal: st.Temporal, Config: &cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
+	srv := httptest.NewServer((&bridge.Bridge{Intake: &intake.Intake{Temporal: st.Temporal, Config: &cfg, Log: slog.New(slog.DiscardHandler)}, Log: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	body, version := uploadEvent(t)
 	sign := func(secret, b string) string {
@@ -342,7 +343,7 @@ func TestBackPressureTellsSendersToRetry(t *testing.T) {
 	cfg.Bridge.AuthToken = token
 	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 200*time.Millisecond
 	slow := newHeldStarter(0)
-	srv := httptest.NewServer((&bridge.Bridge{Temporal: slow, Config: &cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
+	srv := httptest.NewServer((&bridge.Bridge{Intake: &intake.Intake{Temporal: slow, Config: &cfg, Log: slog.New(slog.DiscardHandler)}, Log: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	first, _ := uploadEvent(t)
 	second, _ := uploadEvent(t)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/s3event"
 )
 
@@ -30,13 +31,14 @@ type QueueAPI interface {
 }
 
 // Consumer turns S3 event notifications on an SQS queue into workflow
-// starts through a Bridge. A message is deleted only after every object it
+// starts through intake. A message is deleted only after every object it
 // announces has a durable start (or is ignored by rule); until then SQS
 // redelivers it, so a crash loses nothing. Several consumers (bridge
 // replicas) may read one queue: a message handled twice starts the same
 // workflow ID, which is a no-op.
 type Consumer struct {
-	Bridge *Bridge
+	// Intake is shared with the HTTP endpoint of the same process.
+	Intake *intake.Intake
 	SQS    QueueAPI
 	Config config.SQS
 	Log    *slog.Logger
@@ -178,8 +180,10 @@ func (c *Consumer) handle(ctx context.Context, m types.Message) {
 	for _, o := range objs {
 		o.Via = "sqs/" + o.Via
 		// At the bridge's bound the consumer waits its turn with the
-		// message kept hidden: back-pressure is not a failure.
-		_, err := c.Bridge.IngestWhenFree(ctx, o)
+		// message kept hidden: back-pressure is not a failure. No
+		// known-check: a redelivered message starts the same workflow ID,
+		// which the start's reuse policy makes a no-op.
+		_, err := c.Intake.IngestWhenFree(ctx, o, intake.SkipKnownCheck)
 		var invalid *serviceerror.InvalidArgument
 		switch {
 		case errors.As(err, &invalid):

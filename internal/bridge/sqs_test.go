@@ -19,6 +19,7 @@ import (
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -43,7 +44,7 @@ func queues(t *testing.T) (api *sqs.Client, queue, dlq string) {
 
 // consume runs a consumer until the test ends or the returned stop is
 // called; stop waits for Run to return.
-func consume(t *testing.T, api *sqs.Client, starter bridge.Starter, queue, dlq string, tune func(*config.SQS)) (stop func()) {
+func consume(t *testing.T, api *sqs.Client, starter intake.Starter, queue, dlq string, tune func(*config.SQS)) (stop func()) {
 	t.Helper()
 	st := stacktest.Require(t)
 	cfg := *st.Config
@@ -56,7 +57,7 @@ func consume(t *testing.T, api *sqs.Client, starter bridge.Starter, queue, dlq s
 		tune(&q)
 	}
 	c := &bridge.Consumer{
-		Bridge: &bridge.Bridge{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
+		Intake: &intake.Intake{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
 		SQS:    api, Config: q, Log: slog.New(slog.DiscardHandler),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -342,7 +343,7 @@ func TestSQSBackPressureNeverDeadLetters(t *testing.T) {
 	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 10*time.Millisecond
 	starter := newHeldStarter(300 * time.Millisecond)
 	c := &bridge.Consumer{
-		Bridge: &bridge.Bridge{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
+		Intake: &intake.Intake{Temporal: starter, Config: &cfg, Log: slog.New(slog.DiscardHandler)},
 		SQS:    api, Log: slog.New(slog.DiscardHandler),
 		Config: config.SQS{Queue: queue, DeadLetterQueue: dlq, MaxReceives: 1, VisibilityTimeout: 30 * time.Second, WaitTime: time.Second, Concurrency: 6, ShutdownGrace: time.Minute},
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/reconcile"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // A file whose event is lost is delivered by the reconciler.
@@ -30,7 +30,7 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	}
 
 	// Run the reconcile schedule now instead of waiting for its interval.
-	h := st.Temporal.ScheduleClient().GetHandle(ctx, workflows.ReconcileSchedule)
+	h := st.Temporal.ScheduleClient().GetHandle(ctx, reconcile.ScheduleID)
 	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatalf("triggering the reconcile schedule (the worker creates it at start): %v", err)
 	}

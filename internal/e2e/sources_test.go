@@ -27,8 +27,8 @@ import (
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/reconcile"
 	"github.com/ferrydata/ferry/internal/stacktest"
-	"github.com/ferrydata/ferry/workflows"
 )
 
 // object is one landed object version, as the event messages describe it.
@@ -337,7 +337,7 @@ func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
 func pauseReconciler(t *testing.T, st *stacktest.Stack) {
 	t.Helper()
 	ctx := context.Background()
-	h := st.Temporal.ScheduleClient().GetHandle(ctx, workflows.ReconcileSchedule)
+	h := st.Temporal.ScheduleClient().GetHandle(ctx, reconcile.ScheduleID)
 	if err := h.Pause(ctx, client.SchedulePauseOptions{Note: "paused by test " + t.Name()}); err != nil {
 		t.Fatalf("pausing the reconcile schedule: %v", err)
 	}
@@ -348,7 +348,7 @@ func pauseReconciler(t *testing.T, st *stacktest.Stack) {
 	})
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", workflows.ReconcileName)) == 0 {
+		if st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", reconcile.WorkflowName)) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,305 @@
+package intake_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/intake"
+	"github.com/ferrydata/ferry/internal/rules"
+	"github.com/ferrydata/ferry/internal/s3event"
+)
+
+func testConfig() *config.Config {
+	return &config.Config{
+		Temporal:   config.Temporal{TaskQueue: "ferry-ingest"},
+		Landing:    config.Landing{Bucket: "landing", TemporarySuffixes: []string{".filepart"}},
+		Quarantine: config.Bucket{Bucket: "quarantine"},
+		Bridge:     config.Bridge{MaxConcurrentStarts: 2, StartsPerSecond: 100, QueueWait: time.Second},
+		Delivery:   config.Delivery{MultipartThresholdBytes: 64 << 20, PartSizeBytes: 16 << 20, CopyConcurrency: 4},
+		Partners: map[string]config.Partner{
+			"acme": {
+				Destination: config.Destination{Bucket: "delivered", Prefix: "acme/"},
+				Rules:       rules.Rules{AllowedExtensions: []string{".csv"}},
+				Governance:  governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: "k1"},
+				Approval:    approval.Policy{Approvers: []string{"alice"}},
+			},
+			"globex": {
+				Destination: config.Destination{Bucket: "delivered", Prefix: "globex/"},
+				Rules:       rules.Rules{Sidecar: rules.Sidecar{Required: true}},
+			},
+		},
+	}
+}
+
+// upload is the object of an SFTP upload's event: acme's orders.csv.
+func upload() s3event.Object {
+	return s3event.Object{
+		EventName: "s3:ObjectCreated:Put", EventTime: time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC),
+		Bucket: "landing", Key: "acme/inbound/2026/orders.csv", VersionID: "v1", ETag: `"abc"`,
+		Size: 12, Principal: "acme", Via: "sqs/s3",
+	}
+}
+
+func TestPlanIgnoresWhatIsNotAPartnersUpload(t *testing.T) {
+	in := &intake.Intake{Config: testConfig()}
+	tests := []struct {
+		name     string
+		change   func(*s3event.Object)
+		reason   string
+		expected bool
+	}{
+		{"delete event", func(o *s3event.Object) { o.EventName = "s3:ObjectRemoved:Delete" }, "does not create an object", true},
+		{"tagging event", func(o *s3event.Object) { o.EventName = "s3:ObjectCreated:PutTagging" }, "does not create an object", true},
+		{"other bucket", func(o *s3event.Object) { o.Bucket = "delivered" }, "bucket delivered is not the landing bucket landing", false},
+		{"folder marker", func(o *s3event.Object) { o.Key, o.Size = "acme/inbound/2026/", 0 }, "folder marker", true},
+		{"unknown partner", func(o *s3event.Object) { o.Key = "umbrella/inbound/orders.csv" }, `"umbrella" is not a configured partner`, false},
+		{"outside inbound", func(o *s3event.Object) { o.Key = "acme/outbound/orders.csv" }, "outside partner acme's upload folder", false},
+		{"temporary name", func(o *s3event.Object) { o.Key += ".filepart" }, "temporary upload name", true},
+		{"sidecar", func(o *s3event.Object) { o.Key = "globex/inbound/orders.csv.sha256" }, "checksum sidecar", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := upload()
+			tt.change(&o)
+			// CheckKnown without Files or Workflows: an ignored object must
+			// not be looked up at all.
+			p, err := in.Plan(context.Background(), o, intake.CheckKnown)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Decision != intake.Ignore || !strings.Contains(p.Reason, tt.reason) || p.Expected != tt.expected {
+				t.Fatalf("planned %s (%q, expected %v), want ignore with %q, expected %v", p.Decision, p.Reason, p.Expected, tt.reason, tt.expected)
+			}
+			if p.WorkflowID != "" || p.Input != nil {
+				t.Errorf("an ignored object got a workflow ID %q or input", p.WorkflowID)
+			}
+		})
+	}
+}
+
+func TestPlanBuildsTheStart(t *testing.T) {
+	in := &intake.Intake{Config: testConfig()}
+	tests := []struct {
+		name    string
+		change  func(*s3event.Object)
+		version string // what identifies the version in the ID
+	}{
+		{"versioned bucket", func(*s3event.Object) {}, "v1"},
+		{"unversioned bucket", func(o *s3event.Object) { o.VersionID = "null" }, "etag:abc"},
+		{"sidecar of a partner without sidecars is a file", func(o *s3event.Object) { o.Key += ".sha256" }, "v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := upload()
+			tt.change(&o)
+			p, err := in.Plan(context.Background(), o, intake.SkipKnownCheck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Decision != intake.Start {
+				t.Fatalf("planned %s (%s), want start", p.Decision, p.Reason)
+			}
+			id := fileid.WorkflowID("acme", "landing", o.Key, tt.version)
+			if p.WorkflowID != id || p.Partner != "acme" {
+				t.Errorf("workflow ID %q of partner %q, want %q of acme", p.WorkflowID, p.Partner, id)
+			}
+			path := strings.TrimPrefix(o.Key, "acme/inbound/")
+			acme := in.Config.Partners["acme"]
+			want := ingest.Input{
+				FileID: id, Partner: "acme", Bucket: "landing", Key: o.Key, VersionID: o.VersionID, ETag: `"abc"`,
+				Size: 12, EventName: "s3:ObjectCreated:Put", EventTime: o.EventTime, Source: "sqs/s3",
+				// The partner's policies travel in the input, as of arrival.
+				Rules: acme.Rules, Governance: acme.Governance, Approval: acme.Approval,
+				DestBucket: "delivered", DestKey: "acme/" + path,
+				QuarantineBucket: "quarantine", QuarantineKey: "acme/" + path, RejectedKey: "rejected/acme/" + path,
+				Uploader: "acme",
+				Copy:     ingest.CopyOptions{MultipartThresholdBytes: 64 << 20, PartSizeBytes: 16 << 20, Concurrency: 4},
+			}
+			if !reflect.DeepEqual(*p.Input, want) {
+				t.Errorf("input\n got %+v\nwant %+v", *p.Input, want)
+			}
+			if err := p.Input.Validate(p.Options.ID); err != nil {
+				t.Errorf("the workflow would refuse its input: %v", err)
+			}
+
+			opts := p.Options
+			if opts.ID != id || opts.TaskQueue != "ferry-ingest" {
+				t.Errorf("start options ID %q on %q", opts.ID, opts.TaskQueue)
+			}
+			if opts.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE ||
+				opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+				t.Errorf("reuse %s, conflict %s: a version must get one execution, ever", opts.WorkflowIDReusePolicy, opts.WorkflowIDConflictPolicy)
+			}
+			for _, sa := range []struct {
+				key  temporal.SearchAttributeKeyKeyword
+				want string
+			}{{ingest.PartnerAttr, "acme"}, {ingest.ObjectKeyAttr, o.Key}, {ingest.FileStatusAttr, "received"}} {
+				if v, ok := opts.TypedSearchAttributes.GetKeyword(sa.key); !ok || v != sa.want {
+					t.Errorf("search attribute %s = %q, want %q", sa.key.GetName(), v, sa.want)
+				}
+			}
+			if opts.StaticSummary != "acme: "+path || !strings.Contains(opts.StaticDetails, "s3://landing/"+o.Key) || !strings.Contains(opts.StaticDetails, "`"+tt.version+"`") {
+				t.Errorf("summary %q, details %q", opts.StaticSummary, opts.StaticDetails)
+			}
+		})
+	}
+}
+
+// records and workflows stand in for the file store and Temporal; nil
+// maps answer every lookup with err.
+type records struct {
+	have  map[string]bool
+	err   error
+	asked int
+}
+
+func (r *records) Get(_ context.Context, id string) (*filestore.File, error) {
+	r.asked++
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case r.have[id]:
+		return &filestore.File{FileID: id}, nil
+	}
+	return nil, filestore.ErrNotFound
+}
+
+type workflows struct {
+	have  map[string]bool
+	err   error
+	asked int
+}
+
+func (w *workflows) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	w.asked++
+	switch {
+	case w.err != nil:
+		return nil, w.err
+	case w.have[id]:
+		return &workflowservice.DescribeWorkflowExecutionResponse{}, nil
+	}
+	return nil, serviceerror.NewNotFound("workflow not found for ID: " + id)
+}
+
+func TestPlanChecksWhatIsKnown(t *testing.T) {
+	id := fileid.WorkflowID("acme", "landing", upload().Key, "v1")
+	down := errors.New("connection refused")
+	tests := []struct {
+		name              string
+		check             intake.Check
+		records           *records
+		workflows         *workflows
+		want              intake.Decision
+		wantErr           string
+		recordsAsked, wfs int
+	}{
+		{"record exists (beyond Temporal's retention)", intake.CheckKnown, &records{have: map[string]bool{id: true}}, &workflows{}, intake.Known, "", 1, 0},
+		{"workflow exists, no record yet", intake.CheckKnown, &records{}, &workflows{have: map[string]bool{id: true}}, intake.Known, "", 1, 1},
+		{"neither", intake.CheckKnown, &records{}, &workflows{}, intake.Start, "", 1, 1},
+		{"DynamoDB down", intake.CheckKnown, &records{err: down}, &workflows{}, 0, "reading the file record " + id, 1, 0},
+		{"Temporal down", intake.CheckKnown, &records{}, &workflows{err: down}, 0, "looking up workflow " + id, 1, 1},
+		{"no check asked (event sources)", intake.SkipKnownCheck, &records{have: map[string]bool{id: true}}, &workflows{have: map[string]bool{id: true}}, intake.Start, "", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &intake.Intake{Config: testConfig(), Files: tt.records, Workflows: tt.workflows}
+			p, err := in.Plan(context.Background(), upload(), tt.check)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, down) {
+					t.Fatalf("error %v, want one saying %q and wrapping the cause", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case p.Decision != tt.want:
+				t.Fatalf("planned %s, want %s", p.Decision, tt.want)
+			}
+			if tt.records.asked != tt.recordsAsked || tt.workflows.asked != tt.wfs {
+				t.Errorf("asked the file store %d and Temporal %d times, want %d and %d", tt.records.asked, tt.workflows.asked, tt.recordsAsked, tt.wfs)
+			}
+		})
+	}
+}
+
+func TestKnownCheckNeedsItsLookups(t *testing.T) {
+	in := &intake.Intake{Config: testConfig()}
+	if _, err := in.Plan(context.Background(), upload(), intake.CheckKnown); err == nil {
+		t.Fatal("a known-check without Files and Workflows answered")
+	}
+}
+
+// starter records the starts it is asked for and answers with err.
+type starter struct {
+	opts []client.StartWorkflowOptions
+	args []any
+	err  error
+}
+
+func (s *starter) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	s.opts, s.args = append(s.opts, o), append(s.args, args...)
+	if wf != ingest.WorkflowName {
+		return nil, errors.New("wrong workflow type")
+	}
+	return nil, s.err
+}
+
+func TestIngestStartsThePlanOnly(t *testing.T) {
+	ctx := context.Background()
+	s := &starter{err: serviceerror.NewWorkflowExecutionAlreadyStarted("done before", "", "")}
+	in := &intake.Intake{Config: testConfig(), Temporal: s}
+
+	// A duplicate of a finished version is accepted: the workflow exists.
+	p, err := in.Ingest(ctx, upload(), intake.SkipKnownCheck)
+	if err != nil || p.Decision != intake.Start {
+		t.Fatalf("duplicate start: %s, %v", p.Decision, err)
+	}
+	if len(s.opts) != 1 || s.opts[0].ID != p.WorkflowID || s.args[0] != p.Input {
+		t.Fatalf("started %+v with %v, want the plan's options and input", s.opts, s.args)
+	}
+
+	o := upload()
+	o.Key = "acme/inbound/x.filepart"
+	if p, err := in.IngestWhenFree(ctx, o, intake.SkipKnownCheck); err != nil || p.Decision != intake.Ignore || len(s.opts) != 1 {
+		t.Fatalf("an ignored object: %s, %v, %d starts", p.Decision, err, len(s.opts))
+	}
+	if err := in.StartWhenFree(ctx, intake.Plan{Decision: intake.Known}); err == nil {
+		t.Fatal("StartWhenFree started a known file")
+	}
+
+	// Any other failure is the caller's to retry, with the cause kept.
+	s.err = serviceerror.NewInvalidArgument("bad search attribute")
+	_, err = in.IngestWhenFree(ctx, upload(), intake.SkipKnownCheck)
+	var invalid *serviceerror.InvalidArgument
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "starting workflow "+p.WorkflowID) {
+		t.Fatalf("error %v, want the InvalidArgument wrapped with the workflow ID", err)
+	}
+}
+
+func TestCountsAddUp(t *testing.T) {
+	var page intake.Counts
+	for _, d := range []intake.Decision{intake.Start, intake.Known, intake.Known, intake.Ignore} {
+		page.Listed++
+		page.Add(d)
+	}
+	total := intake.Counts{Listed: 10, Started: 1}
+	total.AddCounts(page)
+	if want := (intake.Counts{Listed: 14, Started: 2, Known: 2, Ignored: 1}); total != want {
+		t.Fatalf("counts %+v, want %+v", total, want)
+	}
+}
