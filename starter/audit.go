@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -20,8 +20,8 @@ var errBroken = errors.New("audit verification failed")
 
 // runAudit shows and verifies audit trails:
 //
-//	starter audit --file-id ID      print one file's trail and verify it
-//	starter audit --partner acme    verify the trail of every file of a partner
+//	ferry audit --file-id ID      print one file's trail and verify it
+//	ferry audit --partner acme    verify the trail of every file of a partner
 func runAudit(args []string, out io.Writer) error {
 	fs := pflag.NewFlagSet("audit", pflag.ContinueOnError)
 	config.BindFlags(fs)

@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 
 // runBackfill starts ingestion for files already in landing:
 //
-//	starter backfill --partner acme [--prefix 2026/11/] [--since 2026-11-01T00:00:00Z] [--rate 10] [--dry-run]
+//	ferry backfill --partner acme [--prefix 2026/11/] [--since 2026-11-01T00:00:00Z] [--rate 10] [--dry-run]
 func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 	fs := pflag.NewFlagSet("backfill", pflag.ContinueOnError)
 	config.BindFlags(fs)

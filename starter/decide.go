@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // runDecide sends an approve or reject decision through the decide Update
 // and prints the answer, signing it first with --key:
 //
-//	starter approve --workflow-id ID --approver alice --reason "..." [--key ~/.ssh/id_ed25519]
+//	ferry approve --workflow-id ID --approver alice --reason "..." [--key ~/.ssh/id_ed25519]
 func runDecide(kind string, args []string, out io.Writer) error {
 	fs := pflag.NewFlagSet(kind, pflag.ContinueOnError)
 	config.BindFlags(fs)

@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // runList lists files from the DynamoDB record, the system of record (it
 // outlives Temporal's history retention):
 //
-//	starter list --status quarantined [--partner acme] [--limit 50]
+//	ferry list --status quarantined [--partner acme] [--limit 50]
 func runList(args []string, out io.Writer) error {
 	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
 	config.BindFlags(fs)
@@ -89,7 +89,7 @@ func runList(args []string, out io.Writer) error {
 
 // runShow prints one file's record and its verified audit trail:
 //
-//	starter show --workflow-id ID
+//	ferry show --workflow-id ID
 func runShow(args []string, out io.Writer) error {
 	fs := pflag.NewFlagSet("show", pflag.ContinueOnError)
 	config.BindFlags(fs)
@@ -112,7 +112,7 @@ func runShow(args []string, out io.Writer) error {
 	}
 	f, err := filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable).Get(ctx, *id)
 	if errors.Is(err, filestore.ErrNotFound) {
-		return fmt.Errorf("no file %s: check the ID (starter list --status quarantined lists waiting files)", *id)
+		return fmt.Errorf("no file %s: check the ID (ferry list --status quarantined lists waiting files)", *id)
 	}
 	if err != nil {
 		return err

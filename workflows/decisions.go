@@ -135,7 +135,7 @@ func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.D
 	pol := w.policy()
 	if p.Signature == nil {
 		if pol.RequireSignatures {
-			return fmt.Sprintf("partner %s requires signed decisions: sign with `starter %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
+			return fmt.Sprintf("partner %s requires signed decisions: sign with `ferry %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
 				w.in.Partner, kind, w.id, p.Approver)
 		}
 		return ""

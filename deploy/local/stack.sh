@@ -37,7 +37,7 @@ BRIDGE_ADDR=127.0.0.1:8085
 SINK_ADDR=127.0.0.1:8086
 
 # The stack's processes in start order; they stop in reverse.
-PROCS=(temporal dynalite sqs minio webhooksink starter worker)
+PROCS=(temporal dynalite sqs minio webhooksink bridge worker)
 
 DATA="$FERRY_HOME/data"
 LOGS="$FERRY_HOME/logs"
@@ -109,7 +109,7 @@ install() {
 # `up` at once must not write the same files.
 build_ferry() {
 	mkdir -p "$BIN"
-	(cd "$ROOT" && go build -o "$BIN/" ./worker ./starter ./deploy/local/provision ./deploy/local/webhooksink)
+	(cd "$ROOT" && go build -o "$BIN/" ./worker ./starter/ferry ./deploy/local/provision ./deploy/local/webhooksink)
 }
 
 # --- processes -------------------------------------------------------------
@@ -162,8 +162,8 @@ fingerprint() { cat "$1" "$HERE/ferry.yaml" | sha256sum | cut -d' ' -f1; }
 # restart_if_rebuilt NAME: Ferry's own processes run this clone's code and
 # config, so a rebuilt binary or a changed ferry.yaml replaces the running
 # process (tests must test current code).
-restart_if_rebuilt() {
-	local name="$1" bin="$BIN/$1"
+restart_if_rebuilt() { # NAME [BINARY]: the binary is $BIN/NAME unless given
+	local name="$1" bin="${2:-$BIN/$1}"
 	if pid_of "$name" >/dev/null && [[ "$(fingerprint "$bin")" != "$(cat "$PIDS/$name.sha256" 2>/dev/null)" ]]; then
 		say "$name was rebuilt or its config changed; restarting it"
 		stop "$name"
@@ -258,9 +258,11 @@ up() {
 	"$BIN/provision" --config "$FERRY_CONFIG" --secrets-dir "$SECRETS" >>"$LOGS/provision.log" 2>&1 ||
 		{ tail -5 "$LOGS/provision.log" >&2; die "provisioning failed; see $LOGS/provision.log"; }
 
-	for p in webhooksink starter worker; do restart_if_rebuilt "$p"; done
+	restart_if_rebuilt webhooksink
+	restart_if_rebuilt bridge "$BIN/ferry"
+	restart_if_rebuilt worker
 	start webhooksink "$SINK_ADDR" "$BIN/webhooksink" --listen "$SINK_ADDR" --out "$DATA/notifications.jsonl"
-	start starter "$BRIDGE_ADDR" "$BIN/starter" bridge --config "$FERRY_CONFIG"
+	start bridge "$BRIDGE_ADDR" "$BIN/ferry" bridge --config "$FERRY_CONFIG"
 	start worker "" "$BIN/worker" --config "$FERRY_CONFIG"
 	wait_for "webhook sink" 20 port_open "$SINK_ADDR"
 	wait_for "bridge" 30 curl -sf "http://$BRIDGE_ADDR/healthz"

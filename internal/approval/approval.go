@@ -48,7 +48,7 @@ type DecideResult struct {
 type Payload struct {
 	Approver string `json:"approver"`
 	Reason   string `json:"reason"`
-	// Signature is set by `starter approve --key`; partners whose policy
+	// Signature is set by `ferry approve --key`; partners whose policy
 	// requires signatures refuse decisions without a valid one.
 	Signature *Signature `json:"signature,omitempty"`
 }

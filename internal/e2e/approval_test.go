@@ -122,9 +122,9 @@ func TestDecideUpdateAnswersWithTheTemporalCLI(t *testing.T) {
 	}
 }
 
-func starterAudit(t *testing.T, st *stacktest.Stack, args ...string) (string, error) {
+func ferryAudit(t *testing.T, st *stacktest.Stack, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "starter"), append([]string{"audit"}, args...)...)
+	cmd := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "ferry"), append([]string{"audit"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -138,9 +138,9 @@ func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 
-	out, err := starterAudit(t, st, "--file-id", id)
+	out, err := ferryAudit(t, st, "--file-id", id)
 	if err != nil {
-		t.Fatalf("starter audit: %v\n%s", err, out)
+		t.Fatalf("ferry audit: %v\n%s", err, out)
 	}
 	for _, want := range []string{"status:received", "status:quarantined", "refused:approve", "eve is not an approver", "reject", "acme withdrew it", "status:rejected", "chain intact"} {
 		if !strings.Contains(out, want) {
@@ -171,12 +171,12 @@ func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = starterAudit(t, st, "--file-id", id)
+	out, err = ferryAudit(t, st, "--file-id", id)
 	if err == nil || !strings.Contains(out, fmt.Sprintf("BROKEN %s at entry %d", id, refused)) {
 		t.Fatalf("the edited entry %d was not caught: %v\n%s", refused, err, out)
 	}
 	// Verifying the partner as a whole fails too, naming the file.
-	out, err = starterAudit(t, st, "--partner", "acme")
+	out, err = ferryAudit(t, st, "--partner", "acme")
 	if err == nil || !strings.Contains(out, "BROKEN "+id) {
 		t.Fatalf("partner verification missed the edit: %v\n%s", err, out)
 	}
@@ -207,9 +207,9 @@ func TestRemindersAndEscalationWithRealTimers(t *testing.T) {
 	}
 }
 
-func starterCmd(t *testing.T, st *stacktest.Stack, args ...string) (string, error) {
+func ferryCmd(t *testing.T, st *stacktest.Stack, args ...string) (string, error) {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "starter"), args...).CombinedOutput()
+	out, err := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "ferry"), args...).CombinedOutput()
 	return string(out), err
 }
 
@@ -229,20 +229,20 @@ func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
 	keys := filepath.Join(st.Root, "deploy/local/keys")
 
 	// Unsigned, through the CLI: refused, saying how to sign.
-	out, err := starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "checked")
+	out, err := ferryCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "checked")
 	if err == nil || !strings.Contains(out, "requires signed decisions") {
 		t.Fatalf("an unsigned approval was not refused: %v\n%s", err, out)
 	}
 	// carol signs with dave's key: refused.
-	out, err = starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "checked", "--key", filepath.Join(keys, "dave"))
+	out, err = ferryCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "checked", "--key", filepath.Join(keys, "dave"))
 	if err == nil || !strings.Contains(out, "does not verify") {
 		t.Fatalf("a signature by the wrong key was not refused: %v\n%s", err, out)
 	}
-	out, err = starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "sidecar typo confirmed by globex", "--key", filepath.Join(keys, "carol"))
+	out, err = ferryCmd(t, st, "approve", "--workflow-id", id, "--approver", "carol", "--reason", "sidecar typo confirmed by globex", "--key", filepath.Join(keys, "carol"))
 	if err != nil || !strings.Contains(out, "waiting for 1 more approvals") {
 		t.Fatalf("carol's signed approval: %v\n%s", err, out)
 	}
-	out, err = starterCmd(t, st, "approve", "--workflow-id", id, "--approver", "dave", "--reason", "agreed", "--key", filepath.Join(keys, "dave"))
+	out, err = ferryCmd(t, st, "approve", "--workflow-id", id, "--approver", "dave", "--reason", "agreed", "--key", filepath.Join(keys, "dave"))
 	if err != nil || !strings.Contains(out, "released") {
 		t.Fatalf("dave's signed approval: %v\n%s", err, out)
 	}
@@ -259,7 +259,7 @@ func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
 	if signed != 2 {
 		t.Fatalf("decisions %+v, want two accepted signed approvals with their manifestation", res.Decisions)
 	}
-	out, err = starterAudit(t, st, "--file-id", id)
+	out, err = ferryAudit(t, st, "--file-id", id)
 	if err != nil || !strings.Contains(out, "[signed by carol at") || !strings.Contains(out, "chain intact") {
 		t.Fatalf("audit trail: %v\n%s", err, out)
 	}
@@ -269,23 +269,23 @@ func TestStarterListsAndShowsFiles(t *testing.T) {
 	st := stacktest.Require(t)
 	id, name := quarantinedUpload(t, st, []byte("MZ\x90\x00 listed"))
 	rejectWhenDone(t, st, id, "alice")
-	out, err := starterCmd(t, st, "list", "--status", "quarantined", "--partner", "acme")
+	out, err := ferryCmd(t, st, "list", "--status", "quarantined", "--partner", "acme")
 	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "extension .exe is not allowed") {
-		t.Fatalf("starter list: %v\n%s", err, out)
+		t.Fatalf("ferry list: %v\n%s", err, out)
 	}
-	out, err = starterCmd(t, st, "show", "--workflow-id", id)
+	out, err = ferryCmd(t, st, "show", "--workflow-id", id)
 	if err != nil || !strings.Contains(out, "quarantined") || !strings.Contains(out, "acme/inbound/"+name) || !strings.Contains(out, "chain intact") {
-		t.Fatalf("starter show: %v\n%s", err, out)
+		t.Fatalf("ferry show: %v\n%s", err, out)
 	}
-	out, err = starterCmd(t, st, "show", "--workflow-id", "ingest-acme-nosuchfile")
+	out, err = ferryCmd(t, st, "show", "--workflow-id", "ingest-acme-nosuchfile")
 	if err == nil || !strings.Contains(out, "no file ingest-acme-nosuchfile") {
 		t.Fatalf("an unknown ID: %v\n%s", err, out)
 	}
-	out, err = starterCmd(t, st, "approve", "--workflow-id", "ingest-acme-nosuchfile", "--approver", "alice", "--reason", "x")
+	out, err = ferryCmd(t, st, "approve", "--workflow-id", "ingest-acme-nosuchfile", "--approver", "alice", "--reason", "x")
 	if err == nil || !strings.Contains(out, "no file workflow ingest-acme-nosuchfile") {
 		t.Fatalf("approving an unknown ID: %v\n%s", err, out)
 	}
-	out, err = starterCmd(t, st, "list", "--status", "done")
+	out, err = ferryCmd(t, st, "list", "--status", "done")
 	if err == nil || !strings.Contains(out, `unknown file status "done"`) {
 		t.Fatalf("a wrong status: %v\n%s", err, out)
 	}

@@ -38,9 +38,9 @@ func TestOperatorBackfillsAFolder(t *testing.T) {
 	waitStarted(t, st, knownID, 30*time.Second)
 
 	// A dry run starts nothing but counts the same.
-	out, err := starterCmd(t, st, "backfill", "--partner", "acme", "--prefix", dir, "--since", since, "--dry-run")
+	out, err := ferryCmd(t, st, "backfill", "--partner", "acme", "--prefix", dir, "--since", since, "--dry-run")
 	if err != nil {
-		t.Fatalf("starter backfill --dry-run: %v\n%s", err, out)
+		t.Fatalf("ferry backfill --dry-run: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "5 listed, 2 would start, 1 already known, 2 skipped") {
 		t.Fatalf("dry run said:\n%s", out)
@@ -51,9 +51,9 @@ func TestOperatorBackfillsAFolder(t *testing.T) {
 		}
 	}
 
-	out, err = starterCmd(t, st, "backfill", "--partner", "acme", "--prefix", dir, "--since", since, "--rate", "5")
+	out, err = ferryCmd(t, st, "backfill", "--partner", "acme", "--prefix", dir, "--since", since, "--rate", "5")
 	if err != nil {
-		t.Fatalf("starter backfill: %v\n%s", err, out)
+		t.Fatalf("ferry backfill: %v\n%s", err, out)
 	}
 	for _, want := range []string{
 		"5 listed, 2 started, 1 already known, 2 skipped",
@@ -85,7 +85,7 @@ func TestOperatorBackfillsAFolder(t *testing.T) {
 		"--partner acme --rate 0":           "give a positive number",
 		"--partner acme --prefix ../globex": "without a leading / or ..",
 	} {
-		out, err := starterCmd(t, st, append([]string{"backfill"}, strings.Fields(args)...)...)
+		out, err := ferryCmd(t, st, append([]string{"backfill"}, strings.Fields(args)...)...)
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("backfill %s: %v\n%s\nwant an error saying %q", args, err, out, want)
 		}

@@ -280,7 +280,7 @@ func countNotifications(t *testing.T, st *stacktest.Stack, id, typ string) int {
 func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
 	st := stacktest.Require(t)
 	pauseReconciler(t, st)
-	pidFile := filepath.Join(st.Root, ".ferry/run/starter.pid")
+	pidFile := filepath.Join(st.Root, ".ferry/run/bridge.pid")
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,4 @@
-// Command starter holds the processes and operator commands that start or
-// steer Ferry's workflows:
-//
-//	starter bridge   receive S3 event notifications (HTTP, and SQS when
-//	                 bridge.sqs.queue is set) and start IngestFile
-package main
+package starter
 
 import (
 	"context"
@@ -24,56 +19,6 @@ import (
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/temporalclient"
 )
-
-const usage = `usage: starter <command> [flags]
-
-commands:
-  bridge   receive S3 event notifications (POST ` + bridge.EventsPath + `, and from the SQS queue bridge.sqs.queue)
-           and start one IngestFile workflow per object version
-  backfill --partner P [--prefix PATH] [--since TIME|DURATION] [--rate N] [--dry-run]:
-           start ingestion for files already in landing (rate-limited, with progress and a final count)
-  list     --status S and/or --partner P: list files from the record (newest first)
-  show     --workflow-id ID: one file's record and its verified audit trail
-  approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file
-  reject   the same flags: reject it
-  audit    --file-id ID: print a file's audit trail and verify its hash chain
-           --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
-
-flags (every command): --config FILE (or FERRY_CONFIG), --temporal.address, --temporal.namespace, --bridge.listen
-`
-
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	var err error
-	switch os.Args[1] {
-	case "bridge":
-		err = runBridge(os.Args[2:])
-	case "audit":
-		err = runAudit(os.Args[2:], os.Stdout)
-	case "list":
-		err = runList(os.Args[2:], os.Stdout)
-	case "show":
-		err = runShow(os.Args[2:], os.Stdout)
-	case "backfill":
-		fi, _ := os.Stderr.Stat()
-		err = runBackfill(os.Args[2:], os.Stdout, os.Stderr, fi != nil && fi.Mode()&os.ModeCharDevice != 0)
-	case "approve", "reject":
-		err = runDecide(os.Args[1], os.Args[2:], os.Stdout)
-	case "-h", "--help", "help":
-		fmt.Print(usage)
-		return
-	default:
-		fmt.Fprintf(os.Stderr, "starter: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starter:", err)
-		os.Exit(1)
-	}
-}
 
 func runBridge(args []string) error {
 	log := logging.Setup("bridge")
