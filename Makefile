@@ -19,7 +19,7 @@ logs:
 	@deploy/local/stack.sh logs
 
 install:
-	@deploy/local/stack.sh install
+	@deploy/local/install.sh >/dev/null
 
 # Measure a 1 GiB ingest against bare GET / SHA-256 / CopyObject baselines.
 bench:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Ferry's local stack: real servers started as processes (no Docker).
 #
-#   stack.sh install   install pinned tools (cached per version in ~/.cache/ferry)
-#   stack.sh up        install, start what is not running, provision, print a summary
+#   stack.sh up        install what is missing (deploy/local/install.sh), start
+#                      what is not running, provision, print a summary
 #   stack.sh down      stop what this stack started (by the PIDs in .ferry/run)
 #   stack.sh status    show each process and whether it answers
 #   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
@@ -17,14 +17,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/local"
 FERRY_HOME="${FERRY_HOME:-$ROOT/.ferry}"
-CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
-
-# Pinned versions (see ../shared/DESIGN.md for why these).
-TEMPORAL_CLI_VERSION=v1.5.1
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
-TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
-MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
-
 # Ports must agree with deploy/local/ferry.yaml.
 TEMPORAL_ADDR=127.0.0.1:7233
 TEMPORAL_UI_PORT=8233
@@ -49,59 +41,17 @@ ENV_FILE="$FERRY_HOME/stack.env"
 say() { printf '%s\n' "stack: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# --- install ---------------------------------------------------------------
+# --- tools -----------------------------------------------------------------
 
-# go_tool BIN PACKAGE VERSION: build a pinned Go tool once per version into
-# the cache outside the clone, so fresh clones on this machine reuse it.
-go_tool() {
-	local bin="$1" pkg="$2" version="$3" dir
-	dir="$(dirname "$bin")"
-	[[ -x "$bin" ]] && return 0
-	mkdir -p "$dir" "$CACHE/logs"
-	say "building $pkg@$version (first time on this machine: about 5 minutes; log in $CACHE/logs)"
-	# GOFLAGS is cleared so a caller's -mod=vendor or the like cannot leak in.
-	if ! (cd /tmp && GOFLAGS= GOBIN="$dir.tmp" go install "$pkg@$version") >"$CACHE/logs/$(basename "$bin")-$version.log" 2>&1; then
-		tail -20 "$CACHE/logs/$(basename "$bin")-$version.log" >&2
-		die "building $pkg@$version failed (full log: $CACHE/logs/$(basename "$bin")-$version.log)"
-	fi
-	mv "$dir.tmp/$(basename "$bin")" "$bin" && rmdir "$dir.tmp"
-}
-
-install() {
-	mkdir -p "$CACHE"
-	# One installer at a time per machine: parallel test packages and a
-	# second clone may both get here.
-	exec 8>"$CACHE/install.lock"
-	flock 8
-
-	local missing=()
-	command -v sftp >/dev/null || missing+=(openssh-client)
-	command -v ssh-keygen >/dev/null || missing+=(openssh-client)
-	command -v sshpass >/dev/null || missing+=(sshpass)
-	command -v curl >/dev/null || missing+=(curl)
-	command -v node >/dev/null || missing+=(nodejs npm)
-	if ((${#missing[@]})); then
-		[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
-		say "installing Debian packages: ${missing[*]}"
-		apt-get update -qq >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-	fi
-
-	# The two slow builds run side by side.
-	local pids=()
-	[[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
-	[[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
-	for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
-
-	# npm ci from the committed lock file; redone only when the lock changes.
-	local stamp="$HERE/node_modules/.ferry-lock.sha256" want
-	want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
-	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-		say "installing dynalite and local-aws-sqs (npm ci)"
-		(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-		echo "$want" >"$stamp"
-	fi
-	exec 8>&-
+# tools: install what is missing (deploy/local/install.sh: pinned, cached,
+# serialized) and take the paths it reports: TEMPORAL_BIN, MINIO_BIN,
+# NODE_MODULES.
+tools() {
+	local out k v
+	out="$("$HERE/install.sh")" || die "installing the stack's tools failed (see above)"
+	while IFS='=' read -r k v; do
+		case "$k" in TEMPORAL_BIN | MINIO_BIN | NODE_MODULES) printf -v "$k" '%s' "$v" ;; esac
+	done <<<"$out"
 }
 
 # build_ferry: Ferry's own binaries, from this clone (Go's build cache makes
@@ -210,7 +160,7 @@ EOF
 }
 
 up() {
-	install
+	tools
 	mkdir -p "$DATA" "$LOGS" "$PIDS" "$SECRETS"
 	exec 9>"$FERRY_HOME/stack.lock"
 	flock 9
@@ -230,7 +180,7 @@ up() {
 		--db-filename "$DATA/temporal.db" --namespace default --log-level warn \
 		--search-attribute Partner=Keyword --search-attribute FileStatus=Keyword --search-attribute ObjectKey=Keyword
 
-	start dynalite "127.0.0.1:$DYNAMODB_PORT" node "$HERE/node_modules/dynalite/cli.js" \
+	start dynalite "127.0.0.1:$DYNAMODB_PORT" node "$NODE_MODULES/dynalite/cli.js" \
 		--host 127.0.0.1 --port "$DYNAMODB_PORT" --path "$DATA/dynalite" --createTableMs 50
 
 	# In memory: queues are created again by the provisioner below.
@@ -278,7 +228,7 @@ summary() {
 Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
 
   Temporal UI    $FERRY_TEMPORAL_UI/namespaces/default/workflows
-  Temporal       $TEMPORAL_ADDR   (CLI: $TEMPORAL_BIN)
+  Temporal       $TEMPORAL_ADDR   (CLI: $(command -v temporal))
   S3 (MinIO)     $AWS_ENDPOINT_URL_S3   user ferryadmin, password in ${SECRETS#"$ROOT"/}/minio_root_password
   DynamoDB       $AWS_ENDPOINT_URL_DYNAMODB (dynalite)
   SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
@@ -346,7 +296,6 @@ run_tests() {
 cmd="${1:-up}"
 shift || true
 case "$cmd" in
-install) install && build_ferry ;;
 up) up ;;
 down | stop) down ;;
 status) status ;;
@@ -361,5 +310,5 @@ bench)
 	go test -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
-*) die "unknown command $cmd (install, up, down, status, test, logs)" ;;
+*) die "unknown command $cmd (up, down, status, test, logs, bench)" ;;
 esac
