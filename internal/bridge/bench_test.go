@@ -149,12 +149,10 @@ func drainSQS(b *testing.B, st *stacktest.Stack, cfg *config.Config, withVersion
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- c.Run(runCtx) }()
-	for counter.n.Load() < int64(batch) {
-		if time.Since(start) > 5*time.Minute {
-			b.Fatalf("SQS: %d of %d starts after 5 minutes", counter.n.Load(), batch)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	stacktest.Eventually(b, 5*time.Minute, func() (bool, string) {
+		n := counter.n.Load()
+		return n >= int64(batch), fmt.Sprintf("SQS: %d of %d starts", n, batch)
+	})
 	took := time.Since(start)
 	cancel()
 	<-done

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,10 +118,10 @@ func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
 		}
 	}
 	// Visibility is eventually consistent: wait for the run to be listed.
-	deadline := time.Now().Add(10 * time.Second)
-	for st.Runs(t, id) == 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	stacktest.Eventually(t, 10*time.Second, func() (bool, string) {
+		n := st.Runs(t, id)
+		return n > 0, fmt.Sprintf("%d runs of %s listed", n, id)
+	})
 	if n := st.Runs(t, id); n != 1 {
 		t.Fatalf("%d runs of %s, want exactly 1", n, id)
 	}

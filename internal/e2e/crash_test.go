@@ -69,9 +69,9 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	// Wait until the Deliver activity has heartbeated its upload ID and S3
 	// lists at least two finished parts of it, then kill the worker in the
 	// middle of the copy.
-	deadline := time.Now().Add(2 * time.Minute)
 	var progress activities.CopyProgress
-	for {
+	var partsDone int
+	stacktest.Eventually(t, 2*time.Minute, func() (bool, string) {
 		desc, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
 		if err != nil {
 			t.Fatal(err)
@@ -79,7 +79,7 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 		if desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			t.Fatalf("the workflow finished before the worker could be killed mid-copy (status %s)", desc.WorkflowExecutionInfo.Status)
 		}
-		var partsDone int
+		partsDone = 0
 		for _, pa := range desc.PendingActivities {
 			if pa.ActivityType.GetName() != activities.DeliverName || pa.HeartbeatDetails == nil {
 				continue
@@ -94,15 +94,9 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 				partsDone = len(parts.Parts)
 			}
 		}
-		if partsDone >= 2 {
-			t.Logf("S3 lists %d of %d parts copied", partsDone, progress.PartsTotal)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the delivery never started copying")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return partsDone >= 2, fmt.Sprintf("S3 lists %d parts of the delivery's upload %q", partsDone, progress.UploadID)
+	})
+	t.Logf("S3 lists %d of %d parts copied", partsDone, progress.PartsTotal)
 	pid := workerPID(t, st)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing worker %d: %v", pid, err)

@@ -64,8 +64,8 @@ func findWorkflow(t *testing.T, st *stacktest.Stack, query string) string {
 
 func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var id string
+	stacktest.Eventually(t, within, func() (bool, string) {
 		out, err := exec.Command(st.TemporalCLI(), "workflow", "list", "--address", st.Config.Temporal.Address,
 			"--query", query, "--output", "json").Output()
 		if err != nil {
@@ -77,15 +77,14 @@ func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within 
 			} `json:"execution"`
 		}
 		if err := json.Unmarshal(out, &list); err == nil && len(list) == 1 {
-			return list[0].Execution.WorkflowID
+			id = list[0].Execution.WorkflowID
+			return true, ""
 		} else if len(list) > 1 {
 			t.Fatalf("query %q matched %d workflows, want 1: %s", query, len(list), out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no workflow matched %q within %s (is the bridge receiving MinIO's events? see .ferry/logs)", query, within)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return false, fmt.Sprintf("no workflow matched %q (is the bridge receiving MinIO's events? see .ferry/logs)", query)
+	})
+	return id
 }
 
 func waitResult(t *testing.T, st *stacktest.Stack, id string) ingest.Result {
@@ -102,16 +101,14 @@ func waitResult(t *testing.T, st *stacktest.Stack, id string) ingest.Result {
 // waitState polls the status query until cond holds for the file.
 func waitState(t *testing.T, st *stacktest.Stack, id, what string, cond func(ingest.FileState) bool) ingest.FileState {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
 	var state ingest.FileState
-	for time.Now().Before(deadline) {
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
 		q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", ingest.StatusQuery)
 		if err == nil && q.Get(&state) == nil && cond(state) {
-			return state
+			return true, ""
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("file %s: %s did not happen within a minute (stage %s, reasons %v, decisions %+v)", id, what, state.Stage, state.Reasons, state.Decisions)
+		return false, fmt.Sprintf("file %s: waiting for %s (stage %s, reasons %v, decisions %+v, query error %v)", id, what, state.Stage, state.Reasons, state.Decisions, err)
+	})
 	return state
 }
 
@@ -133,25 +130,25 @@ func rejectWhenDone(t *testing.T, st *stacktest.Stack, id, _ string) {
 // notification waits for the webhook sink to have received typ for id.
 func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Event {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var found notify.Event
+	stacktest.Eventually(t, 15*time.Second, func() (bool, string) {
 		f, err := os.Open(st.Env["FERRY_NOTIFICATIONS_FILE"])
-		if err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				var ev notify.Event
-				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.FileID == id && ev.Type == typ {
-					f.Close()
-					return ev
-				}
-			}
-			f.Close()
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("the webhook never received %s for %s", typ, id)
-	return notify.Event{}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var ev notify.Event
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.FileID == id && ev.Type == typ {
+				found = ev
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("the webhook has not received %s for %s", typ, id)
+	})
+	return found
 }
 
 func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
@@ -421,16 +418,7 @@ func TestS3UploadsThatBreakRulesAreQuarantined(t *testing.T) {
 			// The documented workflow ID, from bucket, key and version: no
 			// query string has to spell a control character.
 			id := fileid.WorkflowID("acme", "landing", tt.key, aws.ToString(put.VersionId))
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("workflow %s was not started", id)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			waitStarted(t, st, id, 30*time.Second)
 			rejectWhenDone(t, st, id, "alice")
 			res := waitStage(t, st, id, filestatus.Quarantined)
 			if !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {

@@ -34,16 +34,7 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatalf("triggering the reconcile schedule (the worker creates it at start): %v", err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, err := st.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the reconciler did not start the lost file within a minute")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitStarted(t, st, id, time.Minute) // by the reconciler: the event is lost
 	if res := waitResult(t, st, id); res.Status != filestatus.Delivered {
 		t.Fatalf("result %+v, want delivered", res)
 	}

@@ -113,16 +113,10 @@ func source(t *testing.T, st *stacktest.Stack, id string) string {
 
 func waitStarted(t *testing.T, st *stacktest.Stack, id string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("workflow %s was not started within %s", id, within)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	stacktest.Eventually(t, within, func() (bool, string) {
+		_, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+		return err == nil, fmt.Sprintf("workflow %s not started: %v", id, err)
+	})
 }
 
 // The production path: S3 event notifications in each shape an SQS queue
@@ -165,8 +159,7 @@ func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
 		out, err := st.AWS.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
 		if err != nil {
 			t.Fatal(err)
@@ -182,13 +175,8 @@ func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
 				t.Errorf("the poison message was dead-lettered with reason %q", r)
 			}
 		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the poison message did not reach the dead-letter queue within 30s")
-		}
-	}
+		return found, fmt.Sprintf("the poison message is not in the dead-letter queue (%d others received)", len(out.Messages))
+	})
 }
 
 // Duplicate storm: one upload announced by MinIO's webhook, three more
@@ -346,14 +334,8 @@ func pauseReconciler(t *testing.T, st *stacktest.Stack) {
 			t.Errorf("unpausing the reconcile schedule: %v", err)
 		}
 	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", workflows.ReconcileName)) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a reconcile run did not finish within a minute")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		n := st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", workflows.ReconcileName))
+		return n == 0, fmt.Sprintf("%d reconcile runs still running", n)
+	})
 }
