@@ -68,12 +68,21 @@ starttime() { # PID -> the kernel's start time of the process (clock ticks since
 	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
 }
 
+alive() { # PID [STARTTIME] -> whether it runs (and started then, if given)
+	local stat
+	stat="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" || return 1
+	# A killed process stays a zombie until its reaper (here PID 1, which
+	# may take seconds) collects it: it does not run, whatever /proc says.
+	[[ -n "$stat" && "${stat:0:1}" != Z && "${stat:0:1}" != X ]] || return 1
+	[[ -z "${2:-}" || "$(cut -d' ' -f20 <<<"$stat")" == "$2" ]]
+}
+
 pid_of() { # NAME -> prints the PID if the process this stack started is alive
 	local f="$PIDS/$1.pid" pid started
 	[[ -f "$f" ]] || return 1
 	read -r pid started <"$f"
 	# Guard against PID reuse: the start time recorded with the PID must match.
-	[[ -n "$pid" && "$(starttime "$pid")" == "$started" ]] && echo "$pid"
+	[[ -n "$pid" ]] && alive "$pid" "$started" && echo "$pid"
 }
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
@@ -99,8 +108,8 @@ stop() { # NAME
 	if pid="$(pid_of "$name")"; then
 		say "stopping $name (pid $pid)"
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do [[ -d "/proc/$pid" ]] || break; sleep 0.1; done
-		if [[ -d "/proc/$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; fi
+		for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+		if alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; fi
 	fi
 	rm -f "$PIDS/$name.pid" "$PIDS/$name.sha256"
 }
