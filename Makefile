@@ -13,7 +13,7 @@ stop:
 	@deploy/local/stack.sh down
 
 status:
-	@deploy/local/stack.sh status
+	@deploy/local/stack.sh status || true
 
 logs:
 	@deploy/local/stack.sh logs

@@ -4,7 +4,8 @@
 #   stack.sh up        install what is missing (deploy/local/install.sh), start
 #                      what is not running, provision, print a summary
 #   stack.sh down      stop what this stack started (by the PIDs in .ferry/run)
-#   stack.sh status    show each process and whether it answers
+#   stack.sh status    show each process and whether it runs (exit status 0 when all do)
+#   stack.sh pid NAME  print the PID of one process (for internal/stacktest)
 #   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
 #   stack.sh logs      follow every log
 #   stack.sh bench     measure one large ingest and the bridge's events/s against baselines (figures, no pass/fail)
@@ -267,10 +268,12 @@ down() {
 	for ((i = ${#PROCS[@]} - 1; i >= 0; i--)); do stop "${PROCS[i]}"; done
 }
 
-status() {
+status() { # exit status 0 when every process runs, 3 (as LSB's status) otherwise
+	local rc=0 p pid
 	for p in "${PROCS[@]}"; do
-		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; fi
+		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; rc=3; fi
 	done
+	return "$rc"
 }
 
 running() { # every process alive
@@ -308,6 +311,7 @@ case "$cmd" in
 up) up ;;
 down | stop) down ;;
 status) status ;;
+pid) pid_of "${1:?usage: stack.sh pid NAME (one of ${PROCS[*]})}" || die "$1 is not running" ;;
 summary) summary ;;
 test) run_tests "$@" ;;
 bench)
@@ -319,5 +323,5 @@ bench)
 	go test -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
-*) die "unknown command $cmd (up, down, status, test, logs, bench)" ;;
+*) die "unknown command $cmd (up, down, status, pid, logs, test, bench)" ;;
 esac

@@ -1,3 +1,5 @@
+//go:build integration
+
 package bridge_test
 
 import (
@@ -53,7 +55,7 @@ func (c *countingStarter) ExecuteWorkflow(ctx context.Context, o client.StartWor
 //	go test -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 func BenchmarkEventsToDurableStarts(b *testing.B) {
 	const batch, senders = 200, 8
-	st := stacktest.Require(b)
+	st := stacktest.Require(b, stacktest.Temporal, stacktest.SQS)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bench-") // no worker polls it
 	cfg.Bridge.AuthToken = token

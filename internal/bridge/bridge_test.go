@@ -1,3 +1,5 @@
+//go:build integration
+
 package bridge_test
 
 import (
@@ -33,7 +35,7 @@ const token = "test-token"
 // on a task queue no worker polls, so they stay put for inspection.
 func newBridge(t *testing.T, tc client.Client) (*httptest.Server, *config.Config) {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	cfg.Bridge.AuthToken = token
@@ -79,7 +81,7 @@ func terminate(t *testing.T, tc client.Client, id string) {
 }
 
 func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	srv, cfg := newBridge(t, nil)
 	body, version := uploadEvent(t)
 	id := fileid.WorkflowID("acme", "landing", "acme/inbound/Résumé 2026+final.csv", version)
@@ -128,7 +130,7 @@ func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
 }
 
 func TestIgnoredEventsAreAcknowledgedWithoutAWorkflow(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	srv, _ := newBridge(t, nil)
 	marker, err := os.ReadFile("testdata/minio-sftp-mkdir.json")
 	if err != nil {
@@ -226,7 +228,7 @@ func TestTemporalUnreachableMeansRetryLater(t *testing.T) {
 // end (WinSCP's .filepart) produces a Put of the temporary name, ignored,
 // then a Copy to the final name (how S3 SFTP servers rename), ingested.
 func TestTemporaryUploadNameIgnoredAndRenameIngested(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	srv, _ := newBridge(t, nil)
 	body, version := uploadEvent(t)
 	partial := strings.ReplaceAll(body, "final.csv", "final.csv.filepart")
@@ -249,7 +251,7 @@ func TestTemporaryUploadNameIgnoredAndRenameIngested(t *testing.T) {
 }
 
 func TestHMACSignedEventsAreAccepted(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	cfg.Bridge.AuthToken, cfg.Bridge.HMACSecret = "", "s3cret"

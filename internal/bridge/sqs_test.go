@@ -1,3 +1,5 @@
+//go:build integration
+
 package bridge_test
 
 import (
@@ -26,7 +28,7 @@ import (
 // SQS (local-aws-sqs) and removes them after the test.
 func queues(t *testing.T) (api *sqs.Client, queue, dlq string) {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.SQS)
 	api = st.AWS.SQS
 	ctx := context.Background()
 	mk := func(name string) string {
@@ -45,7 +47,7 @@ func queues(t *testing.T) (api *sqs.Client, queue, dlq string) {
 // called; stop waits for Run to return.
 func consume(t *testing.T, api *sqs.Client, starter bridge.Starter, queue, dlq string, tune func(*config.SQS)) (stop func()) {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	if starter == nil {
@@ -128,7 +130,7 @@ func s3eventFixture(t *testing.T, name string) string {
 // message is deleted; s3:TestEvent messages are acknowledged and dropped.
 func TestSQSEveryMessageShapeStartsItsWorkflow(t *testing.T) {
 	t.Parallel()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.SQS)
 	api, queue, dlq := queues(t)
 	var ids []string
 	for _, f := range []struct{ file, version, key string }{
@@ -299,7 +301,7 @@ func TestSQSVisibilityIsExtendedWhileAStartIsSlow(t *testing.T) {
 // object version gets exactly one workflow and the queue drains.
 func TestSQSTwoReplicasShareAQueue(t *testing.T) {
 	t.Parallel()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.SQS)
 	api, queue, dlq := queues(t)
 	body, version := uploadEvent(t)
 	const files = 20

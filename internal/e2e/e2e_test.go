@@ -1,7 +1,5 @@
-// Package e2e drives Ferry the way its users do: a partner uploads with
-// OpenSSH sftp, an operator finds the workflow with the temporal CLI, and
-// the test checks what a compliance reviewer would: the delivered bytes,
-// their SHA-256, the DynamoDB record and the notification.
+//go:build e2e
+
 package e2e
 
 import (
@@ -152,7 +150,7 @@ func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Even
 }
 
 func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("orders-") + ".csv"
 	body := make([]byte, 0, 300_000)
 	for i := 0; len(body) < 290_000; i++ {
@@ -233,7 +231,7 @@ func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
 }
 
 func TestSFTPUploadBreakingARuleIsQuarantinedWithTheReason(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	tests := []struct {
 		name, ext string
 		body      []byte
@@ -287,7 +285,7 @@ func TestSFTPUploadBreakingARuleIsQuarantinedWithTheReason(t *testing.T) {
 }
 
 func TestGlobexDeliveryIsSSES3AndTagsTheSource(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("shipment-") + ".xml"
 	body := []byte("<?xml version=\"1.0\"?><shipment id=\"7\"/>\n")
 	file := localFile(t, name, body)
@@ -342,7 +340,7 @@ func sha256sumFile(t *testing.T, file string) string {
 }
 
 func TestSidecarThatDisagreesQuarantinesTheFile(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("shipment-") + ".xml"
 	file := localFile(t, name, []byte("<shipment id=\"8\"/>\n"))
 	// A sidecar made for other content: the file changed after it was summed.
@@ -374,7 +372,7 @@ func TestSidecarThatDisagreesQuarantinesTheFile(t *testing.T) {
 }
 
 func TestPartnerCannotWriteIntoAnotherPartnersPrefix(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("intrusion-") + ".csv"
 	// MinIO's SFTP server writes in the background and does not report the
 	// refused PutObject to the client, so sftp's exit status says nothing
@@ -397,7 +395,7 @@ func TestPartnerCannotWriteIntoAnotherPartnersPrefix(t *testing.T) {
 // Uploads through the S3 API, as partners with S3 clients (or Transfer
 // Family) make them: MinIO's SFTP server cannot carry these.
 func TestS3UploadsThatBreakRulesAreQuarantined(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	tests := []struct {
 		name, key string
 		body      []byte

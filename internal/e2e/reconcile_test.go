@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -19,7 +21,7 @@ import (
 
 // A file whose event is lost is delivered by the reconciler.
 func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	ctx := context.Background()
 	key := stacktest.Unique("acme/inbound/lost-") + ".csv"
 	put := putSilently(t, st, key, "id,qty\n1,2\n")[0]

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -7,11 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -123,7 +122,7 @@ func waitStarted(t *testing.T, st *stacktest.Stack, id string, within time.Durat
 // carries are delivered end to end by the running bridge; a TestEvent is
 // ignored and a poison message lands in the dead-letter queue with why.
 func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	pauseReconciler(t, st)
 	queue, dlq := st.Config.Bridge.SQS.Queue, st.Config.Bridge.SQS.DeadLetterQueue
 	shapes := []string{"s3", "eventbridge", "sns/s3", "sns/eventbridge"}
@@ -183,7 +182,7 @@ func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
 // times over HTTP and three times over SQS (one per shape), all at once:
 // one workflow, one delivery, one notification.
 func TestDuplicateStormAcrossBothSourcesDeliversOnce(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	ctx := context.Background()
 	key := stacktest.Unique("acme/inbound/storm-") + ".csv"
 	body := "id,qty\n1,storm\n"
@@ -266,28 +265,10 @@ func countNotifications(t *testing.T, st *stacktest.Stack, id, typ string) int {
 // its queue directory and sends them once the bridge is back; every file
 // is delivered and none twice.
 func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	pauseReconciler(t, st)
-	pidFile := filepath.Join(st.Root, ".ferry/run/starter.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	// SIGTERM, as an orchestrator stops it; wait until it is gone.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Up(t) }) // stack.sh up: starts whatever is down
-	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if syscall.Kill(pid, 0) == nil {
-		t.Fatal("the bridge did not exit within 30s of SIGTERM")
-	}
+	// SIGTERM, as an orchestrator stops it; it must exit within 30s.
+	st.Stop(t, stacktest.Bridge)
 
 	var names []string
 	var cmds []string
