@@ -1,13 +1,13 @@
 # The two commands a newcomer needs (see README.md):
 #   make run    install what is missing, start Ferry end to end on the local stack
-#   make test   run every test (starts the local stack itself when it is not running)
+#   make test   every check and every test tier (deploy/local/test.sh); go test ./... is the fast tier
 .PHONY: run test stop status logs install bench
 
 run:
 	@deploy/local/stack.sh up
 
 test:
-	@deploy/local/stack.sh test
+	@deploy/local/test.sh
 
 stop:
 	@deploy/local/stack.sh down

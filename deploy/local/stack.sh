@@ -6,7 +6,6 @@
 #   stack.sh down      stop what this stack started (by the PIDs in .ferry/run)
 #   stack.sh status    show each process and whether it runs (exit status 0 when all do)
 #   stack.sh pid NAME  print the PID of one process (for internal/stacktest)
-#   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
 #   stack.sh logs      follow every log
 #   stack.sh bench     measure one large ingest and the bridge's events/s against baselines (figures, no pass/fail)
 #
@@ -276,35 +275,6 @@ status() { # exit status 0 when every process runs, 3 (as LSB's status) otherwis
 	return "$rc"
 }
 
-running() { # every process alive
-	for p in "${PROCS[@]}"; do pid_of "$p" >/dev/null || return 1; done
-}
-
-run_tests() {
-	local started=0 rc=0
-	if ! running; then started=1; fi
-	up >/dev/null
-	# shellcheck disable=SC1090
-	source "$ENV_FILE"
-	cd "$ROOT"
-	say "go vet, gofmt"
-	go vet ./...
-	local unformatted
-	unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/local/node_modules/*'))"
-	[[ -z "$unformatted" ]] || { say "not gofmt-formatted: $unformatted"; rc=1; }
-	say "go test ./..."
-	# -race: the worker copies parts and hashes on several goroutines.
-	go test -race -count=1 -timeout 30m "$@" ./... || rc=$?
-	# A short fuzzing run of each target on top of the committed corpus.
-	local target
-	for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking; do
-		say "fuzzing ${target#*:} for 10s"
-		go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}" || rc=$?
-	done
-	if ((started)); then down; fi
-	return "$rc"
-}
-
 cmd="${1:-up}"
 shift || true
 case "$cmd" in
@@ -313,15 +283,14 @@ down | stop) down ;;
 status) status ;;
 pid) pid_of "${1:?usage: stack.sh pid NAME (one of ${PROCS[*]})}" || die "$1 is not running" ;;
 summary) summary ;;
-test) run_tests "$@" ;;
 bench)
 	up >/dev/null
 	# shellcheck disable=SC1090
 	source "$ENV_FILE"
 	cd "$ROOT" && go run ./deploy/local/bench --worker-pid-file "$PIDS/worker.pid" --out "$FERRY_HOME/bench/last.json" "$@"
 	# Events per second through the bridge (HTTP and SQS) against bare starts.
-	go test -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
+	go test -tags integration -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
-*) die "unknown command $cmd (up, down, status, pid, logs, test, bench)" ;;
+*) die "unknown command $cmd (up, down, status, pid, logs, bench)" ;;
 esac
