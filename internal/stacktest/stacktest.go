@@ -56,7 +56,8 @@ type Service int
 
 const (
 	// Temporal is a Temporal dev server (the pinned CLI) with Ferry's
-	// search attributes, in the config's namespace.
+	// search attributes, in the config's namespace, storing in SQLite as
+	// the local stack's does.
 	Temporal Service = iota + 1
 	// S3 is MinIO, with its built-in KMS holding the key KMSKeyID.
 	S3
