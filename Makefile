@@ -21,6 +21,9 @@ logs:
 install:
 	@deploy/local/install.sh >/dev/null
 
-# Measure a 1 GiB ingest against bare GET / SHA-256 / CopyObject baselines.
+# Figures, never pass/fail (README, "Speed, measured"): a 1 GiB ingest on the
+# local stack against bare GET / SHA-256 / CopyObject baselines, then the
+# bridge's events per second against bare starts.
 bench:
-	@deploy/local/stack.sh bench
+	go test -tags e2e -count=1 -run '^$$' -bench IngestLargeObject -benchtime 3x -timeout 30m ./internal/e2e/
+	go test -tags integration -count=1 -run '^$$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/

@@ -7,7 +7,6 @@
 #   stack.sh status    show each process and whether it runs (exit status 0 when all do)
 #   stack.sh pid NAME  print the PID of one process (for internal/stacktest)
 #   stack.sh logs      follow every log
-#   stack.sh bench     measure one large ingest and the bridge's events/s against baselines (figures, no pass/fail)
 #
 # Runtime data (databases, MinIO data, logs, pid files, generated secrets)
 # lives in .ferry/ at the repository root, which git ignores. Set FERRY_HOME
@@ -17,6 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/local"
 FERRY_HOME="${FERRY_HOME:-$ROOT/.ferry}"
+
 # Ports must agree with deploy/local/ferry.yaml.
 TEMPORAL_ADDR=127.0.0.1:7233
 TEMPORAL_UI_PORT=8233
@@ -283,14 +283,6 @@ down | stop) down ;;
 status) status ;;
 pid) pid_of "${1:?usage: stack.sh pid NAME (one of ${PROCS[*]})}" || die "$1 is not running" ;;
 summary) summary ;;
-bench)
-	up >/dev/null
-	# shellcheck disable=SC1090
-	source "$ENV_FILE"
-	cd "$ROOT" && go run ./deploy/local/bench --worker-pid-file "$PIDS/worker.pid" --out "$FERRY_HOME/bench/last.json" "$@"
-	# Events per second through the bridge (HTTP and SQS) against bare starts.
-	go test -tags integration -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
-	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
-*) die "unknown command $cmd (up, down, status, pid, logs, bench)" ;;
+*) die "unknown command $cmd (up, down, status, pid, logs)" ;;
 esac

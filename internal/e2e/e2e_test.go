@@ -85,7 +85,7 @@ func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within 
 	return id
 }
 
-func waitResult(t *testing.T, st *stacktest.Stack, id string) ingest.Result {
+func waitResult(t testing.TB, st *stacktest.Stack, id string) ingest.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -110,7 +110,7 @@ func source(t *testing.T, st *stacktest.Stack, id string) string {
 	return in.Source
 }
 
-func waitStarted(t *testing.T, st *stacktest.Stack, id string, within time.Duration) {
+func waitStarted(t testing.TB, st *stacktest.Stack, id string, within time.Duration) {
 	t.Helper()
 	stacktest.Eventually(t, within, func() (bool, string) {
 		_, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
