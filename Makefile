@@ -1,26 +1,29 @@
 # The two commands a newcomer needs (see README.md):
 #   make run    install what is missing, start Ferry end to end on the local stack
-#   make test   run every test (starts the local stack itself when it is not running)
+#   make test   every check and every test tier (deploy/local/test.sh); go test ./... is the fast tier
 .PHONY: run test stop status logs install bench
 
 run:
 	@deploy/local/stack.sh up
 
 test:
-	@deploy/local/stack.sh test
+	@deploy/local/test.sh
 
 stop:
 	@deploy/local/stack.sh down
 
 status:
-	@deploy/local/stack.sh status
+	@deploy/local/stack.sh status || true
 
 logs:
 	@deploy/local/stack.sh logs
 
 install:
-	@deploy/local/stack.sh install
+	@deploy/local/install.sh >/dev/null
 
-# Measure a 1 GiB ingest against bare GET / SHA-256 / CopyObject baselines.
+# Figures, never pass/fail (README, "Speed, measured"): a 1 GiB ingest on the
+# local stack against bare GET / SHA-256 / CopyObject baselines, then the
+# bridge's events per second against bare starts.
 bench:
-	@deploy/local/stack.sh bench
+	go test -tags e2e -count=1 -run '^$$' -bench IngestLargeObject -benchtime 3x -timeout 30m ./internal/e2e/
+	go test -tags integration -count=1 -run '^$$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/

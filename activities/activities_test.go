@@ -1,3 +1,5 @@
+//go:build integration
+
 package activities_test
 
 import (
@@ -5,23 +7,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ferrydata/ferry/activities"
-	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
-	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/rules"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
@@ -35,7 +31,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.S3, stacktest.DynamoDB)
 	a := &activities.Activities{S3: st.AWS.S3, Files: st.FilesTable(t)}
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
@@ -70,19 +66,6 @@ func (f *fixture) inspect(t *testing.T, ref activities.FileRef, r rules.Rules) (
 		t.Fatal(err)
 	}
 	return &res, nil
-}
-
-// appErr asserts err is a non-retryable application error of type typ.
-func appErr(t *testing.T, err error, typ string) *temporal.ApplicationError {
-	t.Helper()
-	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != typ {
-		t.Fatalf("got error %v, want a %s application error", err, typ)
-	}
-	if !app.NonRetryable() {
-		t.Fatalf("%s error must be non-retryable: %v", typ, err)
-	}
-	return app
 }
 
 var (
@@ -284,36 +267,5 @@ func TestRecordStatusConflictIsNotRetried(t *testing.T) {
 	app := appErr(t, err, activities.ErrStatusConflict)
 	if !strings.Contains(app.Message(), "is received; refusing to move it to delivered") {
 		t.Fatalf("message %q", app.Message())
-	}
-}
-
-func TestNotifyClassifiesReceiverAnswers(t *testing.T) {
-	f := newFixture(t)
-	var got []byte
-	status := http.StatusNoContent
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, _ = io.ReadAll(r.Body)
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(srv.Close)
-	f.acts.Notifier = notify.New([]config.Webhook{{Name: "test", URL: srv.URL}}, 0)
-	in := &activities.NotifyInput{Event: notify.Event{Type: "file.delivered", FileID: "ingest-acme-1", Status: "delivered"}}
-
-	if _, err := f.env.ExecuteActivity(activities.NotifyName, in); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(got, []byte(`"fileId":"ingest-acme-1"`)) {
-		t.Fatalf("webhook received %s", got)
-	}
-
-	status = http.StatusBadRequest // the receiver refuses the request itself
-	_, err := f.env.ExecuteActivity(activities.NotifyName, in)
-	appErr(t, err, activities.ErrNotifyRefused)
-
-	status = http.StatusServiceUnavailable // a passing outage: retry
-	_, err = f.env.ExecuteActivity(activities.NotifyName, in)
-	var app *temporal.ApplicationError
-	if err == nil || (errors.As(err, &app) && app.NonRetryable()) {
-		t.Fatalf("a 503 must fail retryably, got %v", err)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package activities_test
 
 import (
@@ -17,11 +19,8 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
+	"github.com/ferrydata/ferry/internal/stacktest"
 )
-
-// The local stack's MinIO runs its built-in KMS with this key
-// (MINIO_KMS_SECRET_KEY in deploy/local/stack.sh), so SSE here is real.
-const localKMSKey = "ferry-local"
 
 func TestDeliverAppliesAndVerifiesGovernance(t *testing.T) {
 	tests := []struct {
@@ -29,7 +28,7 @@ func TestDeliverAppliesAndVerifiesGovernance(t *testing.T) {
 		policy     governance.Policy
 		encryption types.ServerSideEncryption
 	}{
-		{"SSE-KMS and compliance retention", governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: localKMSKey, RetentionMode: governance.Compliance, RetentionDays: 1}, types.ServerSideEncryptionAwsKms},
+		{"SSE-KMS and compliance retention", governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: stacktest.KMSKeyID, RetentionMode: governance.Compliance, RetentionDays: 1}, types.ServerSideEncryptionAwsKms},
 		{"SSE-S3 and governance retention", governance.Policy{Encryption: governance.SSES3, RetentionMode: governance.Governance, RetentionDays: 30}, types.ServerSideEncryptionAes256},
 	}
 	for _, tt := range tests {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package activities_test
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/governance"
+	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
 // Small parts make the local stack copy in parts with small files.
@@ -54,7 +57,7 @@ func TestDeliverCopiesLargeObjectsInParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gov := governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: localKMSKey, RetentionMode: governance.Governance, RetentionDays: 1}
+	gov := governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: stacktest.KMSKeyID, RetentionMode: governance.Governance, RetentionDays: 1}
 	res, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Governance: gov, Copy: smallParts})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +100,7 @@ func TestMultipartCopyResumesTheUploadAfterAFailedAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: ingest.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 1}, MaxAttempts: 10, Governance: governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: localKMSKey}}
+	in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: ingest.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 1}, MaxAttempts: 10, Governance: governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: stacktest.KMSKeyID}}
 
 	// Attempt 1: the network breaks after two parts.
 	broken := &activities.Activities{S3: s3.New(f.stack.AWS.S3.Options(), func(o *s3.Options) {

@@ -123,7 +123,7 @@ func TestComposeFilesExist(t *testing.T) {
 
 // The compose stack and the process stack must run the same versions.
 func TestPinnedVersionsAgreeWithTheLocalStack(t *testing.T) {
-	stack, err := os.ReadFile("local/stack.sh")
+	stack, err := os.ReadFile("local/install.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestPinnedVersionsAgreeWithTheLocalStack(t *testing.T) {
 		inStack := regexp.MustCompile(`(?m)^` + v + `=(\S+)$`).FindSubmatch(stack)
 		inTools := regexp.MustCompile(`(?m)^ARG ` + v + `=(\S+)$`).FindSubmatch(tools)
 		if inStack == nil || inTools == nil || string(inStack[1]) != string(inTools[1]) {
-			t.Errorf("%s: stack.sh has %q, Dockerfile.tools has %q", v, inStack, inTools)
+			t.Errorf("%s: install.sh has %q, Dockerfile.tools has %q", v, inStack, inTools)
 		}
 	}
 }

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Ferry's local stack: real servers started as processes (no Docker).
 #
-#   stack.sh install   install pinned tools (cached per version in ~/.cache/ferry)
-#   stack.sh up        install, start what is not running, provision, print a summary
+#   stack.sh up        install what is missing (deploy/local/install.sh), start
+#                      what is not running, provision, print a summary
 #   stack.sh down      stop what this stack started (by the PIDs in .ferry/run)
-#   stack.sh status    show each process and whether it answers
-#   stack.sh test      run every test (starts the stack if needed, stops it after if it started it)
+#   stack.sh status    show each process and whether it runs (exit status 0 when all do)
+#   stack.sh pid NAME  print the PID of one process (for internal/stacktest)
 #   stack.sh logs      follow every log
-#   stack.sh bench     measure one large ingest and the bridge's events/s against baselines (figures, no pass/fail)
 #
 # Runtime data (databases, MinIO data, logs, pid files, generated secrets)
 # lives in .ferry/ at the repository root, which git ignores. Set FERRY_HOME
@@ -17,13 +16,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/local"
 FERRY_HOME="${FERRY_HOME:-$ROOT/.ferry}"
-CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
-
-# Pinned versions (see ../shared/DESIGN.md for why these).
-TEMPORAL_CLI_VERSION=v1.5.1
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
-TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
-MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
 
 # Ports must agree with deploy/local/ferry.yaml.
 TEMPORAL_ADDR=127.0.0.1:7233
@@ -49,59 +41,17 @@ ENV_FILE="$FERRY_HOME/stack.env"
 say() { printf '%s\n' "stack: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# --- install ---------------------------------------------------------------
+# --- tools -----------------------------------------------------------------
 
-# go_tool BIN PACKAGE VERSION: build a pinned Go tool once per version into
-# the cache outside the clone, so fresh clones on this machine reuse it.
-go_tool() {
-	local bin="$1" pkg="$2" version="$3" dir
-	dir="$(dirname "$bin")"
-	[[ -x "$bin" ]] && return 0
-	mkdir -p "$dir" "$CACHE/logs"
-	say "building $pkg@$version (first time on this machine: about 5 minutes; log in $CACHE/logs)"
-	# GOFLAGS is cleared so a caller's -mod=vendor or the like cannot leak in.
-	if ! (cd /tmp && GOFLAGS= GOBIN="$dir.tmp" go install "$pkg@$version") >"$CACHE/logs/$(basename "$bin")-$version.log" 2>&1; then
-		tail -20 "$CACHE/logs/$(basename "$bin")-$version.log" >&2
-		die "building $pkg@$version failed (full log: $CACHE/logs/$(basename "$bin")-$version.log)"
-	fi
-	mv "$dir.tmp/$(basename "$bin")" "$bin" && rmdir "$dir.tmp"
-}
-
-install() {
-	mkdir -p "$CACHE"
-	# One installer at a time per machine: parallel test packages and a
-	# second clone may both get here.
-	exec 8>"$CACHE/install.lock"
-	flock 8
-
-	local missing=()
-	command -v sftp >/dev/null || missing+=(openssh-client)
-	command -v ssh-keygen >/dev/null || missing+=(openssh-client)
-	command -v sshpass >/dev/null || missing+=(sshpass)
-	command -v curl >/dev/null || missing+=(curl)
-	command -v node >/dev/null || missing+=(nodejs npm)
-	if ((${#missing[@]})); then
-		[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
-		say "installing Debian packages: ${missing[*]}"
-		apt-get update -qq >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-	fi
-
-	# The two slow builds run side by side.
-	local pids=()
-	[[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
-	[[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
-	for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
-
-	# npm ci from the committed lock file; redone only when the lock changes.
-	local stamp="$HERE/node_modules/.ferry-lock.sha256" want
-	want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
-	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-		say "installing dynalite and local-aws-sqs (npm ci)"
-		(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-		echo "$want" >"$stamp"
-	fi
-	exec 8>&-
+# tools: install what is missing (deploy/local/install.sh: pinned, cached,
+# serialized) and take the paths it reports: TEMPORAL_BIN, MINIO_BIN,
+# NODE_MODULES.
+tools() {
+	local out k v
+	out="$("$HERE/install.sh")" || die "installing the stack's tools failed (see above)"
+	while IFS='=' read -r k v; do
+		case "$k" in TEMPORAL_BIN | MINIO_BIN | NODE_MODULES) printf -v "$k" '%s' "$v" ;; esac
+	done <<<"$out"
 }
 
 # build_ferry: Ferry's own binaries, from this clone (Go's build cache makes
@@ -118,12 +68,21 @@ starttime() { # PID -> the kernel's start time of the process (clock ticks since
 	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
 }
 
+alive() { # PID [STARTTIME] -> whether it runs (and started then, if given)
+	local stat
+	stat="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" || return 1
+	# A killed process stays a zombie until its reaper (here PID 1, which
+	# may take seconds) collects it: it does not run, whatever /proc says.
+	[[ -n "$stat" && "${stat:0:1}" != Z && "${stat:0:1}" != X ]] || return 1
+	[[ -z "${2:-}" || "$(cut -d' ' -f20 <<<"$stat")" == "$2" ]]
+}
+
 pid_of() { # NAME -> prints the PID if the process this stack started is alive
 	local f="$PIDS/$1.pid" pid started
 	[[ -f "$f" ]] || return 1
 	read -r pid started <"$f"
 	# Guard against PID reuse: the start time recorded with the PID must match.
-	[[ -n "$pid" && "$(starttime "$pid")" == "$started" ]] && echo "$pid"
+	[[ -n "$pid" ]] && alive "$pid" "$started" && echo "$pid"
 }
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
@@ -149,8 +108,8 @@ stop() { # NAME
 	if pid="$(pid_of "$name")"; then
 		say "stopping $name (pid $pid)"
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do [[ -d "/proc/$pid" ]] || break; sleep 0.1; done
-		if [[ -d "/proc/$pid" ]]; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; fi
+		for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+		if alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; fi
 	fi
 	rm -f "$PIDS/$name.pid" "$PIDS/$name.sha256"
 }
@@ -210,7 +169,7 @@ EOF
 }
 
 up() {
-	install
+	tools
 	mkdir -p "$DATA" "$LOGS" "$PIDS" "$SECRETS"
 	exec 9>"$FERRY_HOME/stack.lock"
 	flock 9
@@ -230,7 +189,7 @@ up() {
 		--db-filename "$DATA/temporal.db" --namespace default --log-level warn \
 		--search-attribute Partner=Keyword --search-attribute FileStatus=Keyword --search-attribute ObjectKey=Keyword
 
-	start dynalite "127.0.0.1:$DYNAMODB_PORT" node "$HERE/node_modules/dynalite/cli.js" \
+	start dynalite "127.0.0.1:$DYNAMODB_PORT" node "$NODE_MODULES/dynalite/cli.js" \
 		--host 127.0.0.1 --port "$DYNAMODB_PORT" --path "$DATA/dynalite" --createTableMs 50
 
 	# In memory: queues are created again by the provisioner below.
@@ -280,7 +239,7 @@ summary() {
 Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
 
   Temporal UI    $FERRY_TEMPORAL_UI/namespaces/default/workflows
-  Temporal       $TEMPORAL_ADDR   (CLI: $TEMPORAL_BIN)
+  Temporal       $TEMPORAL_ADDR   (CLI: $(command -v temporal))
   S3 (MinIO)     $AWS_ENDPOINT_URL_S3   user ferryadmin, password in ${SECRETS#"$ROOT"/}/minio_root_password
   DynamoDB       $AWS_ENDPOINT_URL_DYNAMODB (dynalite)
   SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
@@ -310,58 +269,22 @@ down() {
 	for ((i = ${#PROCS[@]} - 1; i >= 0; i--)); do stop "${PROCS[i]}"; done
 }
 
-status() {
+status() { # exit status 0 when every process runs, 3 (as LSB's status) otherwise
+	local rc=0 p pid
 	for p in "${PROCS[@]}"; do
-		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; fi
+		if pid="$(pid_of "$p")"; then printf '%-12s running (pid %s)\n' "$p" "$pid"; else printf '%-12s stopped\n' "$p"; rc=3; fi
 	done
-}
-
-running() { # every process alive
-	for p in "${PROCS[@]}"; do pid_of "$p" >/dev/null || return 1; done
-}
-
-run_tests() {
-	local started=0 rc=0
-	if ! running; then started=1; fi
-	up >/dev/null
-	# shellcheck disable=SC1090
-	source "$ENV_FILE"
-	cd "$ROOT"
-	say "go vet, gofmt"
-	go vet ./...
-	local unformatted
-	unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/local/node_modules/*'))"
-	[[ -z "$unformatted" ]] || { say "not gofmt-formatted: $unformatted"; rc=1; }
-	say "go test ./..."
-	# -race: the worker copies parts and hashes on several goroutines.
-	go test -race -count=1 -timeout 30m "$@" ./... || rc=$?
-	# A short fuzzing run of each target on top of the committed corpus.
-	local target
-	for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking; do
-		say "fuzzing ${target#*:} for 10s"
-		go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}" || rc=$?
-	done
-	if ((started)); then down; fi
 	return "$rc"
 }
 
 cmd="${1:-up}"
 shift || true
 case "$cmd" in
-install) install && build_ferry ;;
 up) up ;;
 down | stop) down ;;
 status) status ;;
+pid) pid_of "${1:?usage: stack.sh pid NAME (one of ${PROCS[*]})}" || die "$1 is not running" ;;
 summary) summary ;;
-test) run_tests "$@" ;;
-bench)
-	up >/dev/null
-	# shellcheck disable=SC1090
-	source "$ENV_FILE"
-	cd "$ROOT" && go run ./deploy/local/bench --worker-pid-file "$PIDS/worker.pid" --out "$FERRY_HOME/bench/last.json" "$@"
-	# Events per second through the bridge (HTTP and SQS) against bare starts.
-	go test -count=1 -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
-	;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
-*) die "unknown command $cmd (install, up, down, status, test, logs)" ;;
+*) die "unknown command $cmd (up, down, status, pid, logs)" ;;
 esac

@@ -1,3 +1,5 @@
+//go:build integration
+
 package bridge_test
 
 import (
@@ -54,7 +56,7 @@ func (c *countingStarter) ExecuteWorkflow(ctx context.Context, o client.StartWor
 //	go test -run '^$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 func BenchmarkEventsToDurableStarts(b *testing.B) {
 	const batch, senders = 200, 8
-	st := stacktest.Require(b)
+	st := stacktest.Require(b, stacktest.Temporal, stacktest.SQS)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bench-") // no worker polls it
 	cfg.Bridge.AuthToken = token
@@ -156,12 +158,10 @@ func drainSQS(b *testing.B, st *stacktest.Stack, cfg *config.Config, withVersion
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- c.Run(runCtx) }()
-	for counter.n.Load() < int64(batch) {
-		if time.Since(start) > 5*time.Minute {
-			b.Fatalf("SQS: %d of %d starts after 5 minutes", counter.n.Load(), batch)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	stacktest.Eventually(b, 5*time.Minute, func() (bool, string) {
+		n := counter.n.Load()
+		return n >= int64(batch), fmt.Sprintf("SQS: %d of %d starts", n, batch)
+	})
 	took := time.Since(start)
 	cancel()
 	<-done

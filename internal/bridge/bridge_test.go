@@ -1,3 +1,5 @@
+//go:build integration
+
 package bridge_test
 
 import (
@@ -5,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,7 +36,7 @@ const token = "test-token"
 // on a task queue no worker polls, so they stay put for inspection.
 func newBridge(t *testing.T, tc client.Client) (*httptest.Server, *config.Config) {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	cfg.Bridge.AuthToken = token
@@ -79,7 +82,7 @@ func terminate(t *testing.T, tc client.Client, id string) {
 }
 
 func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	srv, cfg := newBridge(t, nil)
 	body, version := uploadEvent(t)
 	id := fileid.WorkflowID("acme", "landing", "acme/inbound/Résumé 2026+final.csv", version)
@@ -118,17 +121,17 @@ func TestDuplicateEventsStartOneWorkflow(t *testing.T) {
 		}
 	}
 	// Visibility is eventually consistent: wait for the run to be listed.
-	deadline := time.Now().Add(10 * time.Second)
-	for st.Runs(t, id) == 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	stacktest.Eventually(t, 10*time.Second, func() (bool, string) {
+		n := st.Runs(t, id)
+		return n > 0, fmt.Sprintf("%d runs of %s listed", n, id)
+	})
 	if n := st.Runs(t, id); n != 1 {
 		t.Fatalf("%d runs of %s, want exactly 1", n, id)
 	}
 }
 
 func TestIgnoredEventsAreAcknowledgedWithoutAWorkflow(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	srv, _ := newBridge(t, nil)
 	marker, err := os.ReadFile("testdata/minio-sftp-mkdir.json")
 	if err != nil {
@@ -226,7 +229,7 @@ func TestTemporalUnreachableMeansRetryLater(t *testing.T) {
 // end (WinSCP's .filepart) produces a Put of the temporary name, ignored,
 // then a Copy to the final name (how S3 SFTP servers rename), ingested.
 func TestTemporaryUploadNameIgnoredAndRenameIngested(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	srv, _ := newBridge(t, nil)
 	body, version := uploadEvent(t)
 	partial := strings.ReplaceAll(body, "final.csv", "final.csv.filepart")
@@ -249,7 +252,7 @@ func TestTemporaryUploadNameIgnoredAndRenameIngested(t *testing.T) {
 }
 
 func TestHMACSignedEventsAreAccepted(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	cfg.Bridge.AuthToken, cfg.Bridge.HMACSecret = "", "s3cret"

@@ -1,3 +1,5 @@
+//go:build integration
+
 package bridge_test
 
 import (
@@ -27,7 +29,7 @@ import (
 // SQS (local-aws-sqs) and removes them after the test.
 func queues(t *testing.T) (api *sqs.Client, queue, dlq string) {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.SQS)
 	api = st.AWS.SQS
 	ctx := context.Background()
 	mk := func(name string) string {
@@ -46,7 +48,7 @@ func queues(t *testing.T) (api *sqs.Client, queue, dlq string) {
 // called; stop waits for Run to return.
 func consume(t *testing.T, api *sqs.Client, starter intake.Starter, queue, dlq string, tune func(*config.SQS)) (stop func()) {
 	t.Helper()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal)
 	cfg := *st.Config
 	cfg.Temporal.TaskQueue = stacktest.Unique("bridge-test-")
 	if starter == nil {
@@ -103,17 +105,6 @@ func depth(t *testing.T, api *sqs.Client, queue string) int {
 	return a + b
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // receive takes the visible messages of a queue (with their attributes).
 func receive(t *testing.T, api *sqs.Client, queue string, wait time.Duration) []types.Message {
 	t.Helper()
@@ -140,7 +131,7 @@ func s3eventFixture(t *testing.T, name string) string {
 // message is deleted; s3:TestEvent messages are acknowledged and dropped.
 func TestSQSEveryMessageShapeStartsItsWorkflow(t *testing.T) {
 	t.Parallel()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.SQS)
 	api, queue, dlq := queues(t)
 	var ids []string
 	for _, f := range []struct{ file, version, key string }{
@@ -158,7 +149,10 @@ func TestSQSEveryMessageShapeStartsItsWorkflow(t *testing.T) {
 	send(t, api, queue, s3eventFixture(t, "aws-sns-s3-testevent.json"))
 	consume(t, api, nil, queue, dlq, nil)
 
-	eventually(t, 30*time.Second, "every message handled and deleted", func() bool { return depth(t, api, queue) == 0 })
+	stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := depth(t, api, queue)
+		return n == 0, fmt.Sprintf("%d messages not yet handled and deleted", n)
+	})
 	for _, id := range ids {
 		if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err != nil {
 			t.Errorf("workflow %s was not started: %v", id, err)
@@ -179,7 +173,10 @@ func TestSQSPoisonMessagesAreDeadLetteredWithTheReason(t *testing.T) {
 	send(t, api, queue, strings.Replace(s3eventFixture(t, "aws-eventbridge-object-created.json"), `"aws.s3"`, `"aws.ec2"`, 1))
 	consume(t, api, nil, queue, dlq, nil)
 
-	eventually(t, 30*time.Second, "both poison messages dead-lettered", func() bool { return depth(t, api, dlq) == 2 && depth(t, api, queue) == 0 })
+	stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
+		dead, left := depth(t, api, dlq), depth(t, api, queue)
+		return dead == 2 && left == 0, fmt.Sprintf("%d of the 2 poison messages dead-lettered, %d left in the queue", dead, left)
+	})
 	reasons := ""
 	for _, m := range receive(t, api, dlq, time.Second) {
 		reason := aws.ToString(m.MessageAttributes["ferry-error"].StringValue)
@@ -214,7 +211,10 @@ func TestSQSFailingStartIsRetriedThenDeadLettered(t *testing.T) {
 	starter := &countingStarter{Client: down}
 	consume(t, api, starter, queue, dlq, func(c *config.SQS) { c.MaxReceives = 2 })
 
-	eventually(t, 60*time.Second, "the failing message dead-lettered", func() bool { return depth(t, api, dlq) == 1 && depth(t, api, queue) == 0 })
+	stacktest.Eventually(t, 60*time.Second, func() (bool, string) {
+		dead, left := depth(t, api, dlq), depth(t, api, queue)
+		return dead == 1 && left == 0, fmt.Sprintf("%d messages dead-lettered, %d left in the queue, %d starts tried", dead, left, starter.calls.Load())
+	})
 	if n := starter.calls.Load(); n < 2 {
 		t.Errorf("the start was tried %d times before dead-lettering, want at least 2", n)
 	}
@@ -245,9 +245,10 @@ func TestSQSShutdownReleasesUnfinishedMessages(t *testing.T) {
 	// Hidden for ten minutes unless released. (Short polls: local-aws-sqs
 	// answers a long poll early only for newly sent messages.)
 	var got []types.Message
-	for deadline := time.Now().Add(15 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+	stacktest.Eventually(t, 15*time.Second, func() (bool, string) {
 		got = receive(t, api, queue, time.Second)
-	}
+		return len(got) > 0, "the queue gives no message: the unfinished one is still hidden"
+	})
 	if len(got) != 1 || aws.ToString(got[0].Body) != body {
 		t.Fatalf("after shutdown the queue gave %d messages, want the released one", len(got))
 	}
@@ -291,14 +292,17 @@ func TestSQSVisibilityIsExtendedWhileAStartIsSlow(t *testing.T) {
 			t.Fatalf("a second replica received the message while the first was still starting it (receive count %s)", got[0].Attributes["ApproximateReceiveCount"])
 		}
 	}
-	eventually(t, 30*time.Second, "the message deleted once started", func() bool { return depth(t, api, queue) == 0 })
+	stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := depth(t, api, queue)
+		return n == 0, fmt.Sprintf("%d messages in the queue after the slow start", n)
+	})
 }
 
 // Two bridge replicas on one queue, with every event sent twice: each
 // object version gets exactly one workflow and the queue drains.
 func TestSQSTwoReplicasShareAQueue(t *testing.T) {
 	t.Parallel()
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.SQS)
 	api, queue, dlq := queues(t)
 	body, version := uploadEvent(t)
 	const files = 20
@@ -312,14 +316,18 @@ func TestSQSTwoReplicasShareAQueue(t *testing.T) {
 	}
 	consume(t, api, nil, queue, dlq, nil)
 	consume(t, api, nil, queue, dlq, nil)
-	eventually(t, time.Minute, "both replicas drained the queue", func() bool { return depth(t, api, queue) == 0 })
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		n := depth(t, api, queue)
+		return n == 0, fmt.Sprintf("%d messages left for the two replicas", n)
+	})
 	for _, id := range ids {
 		terminate(t, st.Temporal, id)
 		// Visibility is eventually consistent: wait for the run to show.
 		n := 0
-		for deadline := time.Now().Add(10 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		stacktest.Eventually(t, 10*time.Second, func() (bool, string) {
 			n = st.Runs(t, id)
-		}
+			return n > 0, fmt.Sprintf("no run of %s listed", id)
+		})
 		if n != 1 {
 			t.Errorf("workflow %s has %d runs, want 1", id, n)
 		}
@@ -352,7 +360,10 @@ func TestSQSBackPressureNeverDeadLetters(t *testing.T) {
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	eventually(t, time.Minute, "all six started one at a time and deleted", func() bool { return depth(t, api, queue) == 0 && starter.n.Load() == 6 })
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		left, started := depth(t, api, queue), starter.n.Load()
+		return left == 0 && started == 6, fmt.Sprintf("%d of 6 started, %d messages in the queue", started, left)
+	})
 	if n := depth(t, api, dlq); n != 0 {
 		t.Errorf("%d messages dead-lettered while waiting for the bound, want 0", n)
 	}

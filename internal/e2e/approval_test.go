@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -48,7 +50,7 @@ func quarantinedUpload(t *testing.T, st *stacktest.Stack, body []byte) (id, name
 }
 
 func TestOperatorApprovesAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	body := []byte("MZ\x90\x00 a tool the partner really needs delivered")
 	id, name := quarantinedUpload(t, st, body)
 
@@ -80,7 +82,7 @@ func TestOperatorApprovesAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
 }
 
 func TestOperatorRejectsAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	id, name := quarantinedUpload(t, st, []byte("MZ\x90\x00 sent by mistake"))
 	signal(t, st, id, "reject", "bob", "acme says it was sent by mistake")
 	res := waitResult(t, st, id)
@@ -101,7 +103,7 @@ func TestOperatorRejectsAQuarantinedFileWithTheTemporalCLI(t *testing.T) {
 }
 
 func TestDecideUpdateAnswersWithTheTemporalCLI(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	id, _ := quarantinedUpload(t, st, []byte("MZ\x90\x00 decide me"))
 	decide := func(approver, decision string) (string, error) {
 		input := fmt.Sprintf(`{"approver": %q, "reason": "checked the file", "decision": %q}`, approver, decision)
@@ -130,7 +132,7 @@ func ferryAudit(t *testing.T, st *stacktest.Stack, args ...string) (string, erro
 }
 
 func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	id, _ := quarantinedUpload(t, st, []byte("MZ\x90\x00 audited"))
 	signal(t, st, id, "approve", "eve", "not mine to approve")
 	signal(t, st, id, "reject", "bob", "acme withdrew it")
@@ -185,7 +187,7 @@ func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
 // Real timers, short intervals: reminders while a file waits, then the
 // deadline escalates to a second approver who may release it.
 func TestRemindersAndEscalationWithRealTimers(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	key := stacktest.Unique("initech/inbound/tool-") + ".exe"
 	put, err := st.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader("MZ\x90\x00 tool")})
 	if err != nil {
@@ -215,7 +217,7 @@ func ferryCmd(t *testing.T, st *stacktest.Stack, args ...string) (string, error)
 
 // globex requires two distinct approvers and signed decisions.
 func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("shipment-") + ".xml"
 	// No sidecar: after its timeout the file would be quarantined; a wrong
 	// one quarantines it at once.
@@ -266,7 +268,7 @@ func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
 }
 
 func TestStarterListsAndShowsFiles(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	id, name := quarantinedUpload(t, st, []byte("MZ\x90\x00 listed"))
 	rejectWhenDone(t, st, id, "alice")
 	out, err := ferryCmd(t, st, "list", "--status", "quarantined", "--partner", "acme")

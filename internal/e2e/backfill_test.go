@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -18,7 +20,7 @@ import (
 // knows is counted, not started again, a temporary upload name is skipped
 // with the reason, and the final count says all of it.
 func TestOperatorBackfillsAFolder(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	pauseReconciler(t, st)
 	dir := stacktest.Unique("backfill-") + "/"
 	key := func(name string) string { return "acme/inbound/" + dir + name }

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -9,9 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,9 +31,7 @@ import (
 // the new attempt continued the same multipart upload and delivered the
 // exact bytes.
 func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
-	st := stacktest.Require(t)
-	// Whatever happens, leave a running worker behind for other tests.
-	t.Cleanup(func() { st.Up(t) })
+	st := stacktest.Require(t, stacktest.Ferry)
 
 	// 480 MiB of text: far above the local stack's 64 MiB multipart
 	// threshold (60 parts of 8 MiB), and valid UTF-8 for acme's content check.
@@ -69,9 +66,9 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	// Wait until the Deliver activity has heartbeated its upload ID and S3
 	// lists at least two finished parts of it, then kill the worker in the
 	// middle of the copy.
-	deadline := time.Now().Add(2 * time.Minute)
 	var progress activities.CopyProgress
-	for {
+	var partsDone int
+	stacktest.Eventually(t, 2*time.Minute, func() (bool, string) {
 		desc, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
 		if err != nil {
 			t.Fatal(err)
@@ -79,7 +76,7 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 		if desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			t.Fatalf("the workflow finished before the worker could be killed mid-copy (status %s)", desc.WorkflowExecutionInfo.Status)
 		}
-		var partsDone int
+		partsDone = 0
 		for _, pa := range desc.PendingActivities {
 			if pa.ActivityType.GetName() != activities.DeliverName || pa.HeartbeatDetails == nil {
 				continue
@@ -94,20 +91,11 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 				partsDone = len(parts.Parts)
 			}
 		}
-		if partsDone >= 2 {
-			t.Logf("S3 lists %d of %d parts copied", partsDone, progress.PartsTotal)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the delivery never started copying")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	pid := workerPID(t, st)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing worker %d: %v", pid, err)
-	}
-	t.Logf("killed worker pid %d during the multipart copy", pid)
+		return partsDone >= 2, fmt.Sprintf("S3 lists %d parts of the delivery's upload %q", partsDone, progress.UploadID)
+	})
+	t.Logf("S3 lists %d of %d parts copied", partsDone, progress.PartsTotal)
+	st.Kill(t, stacktest.Worker)
+	t.Logf("killed the worker during the multipart copy")
 	st.Up(t)
 
 	res := waitResult(t, st, id)
@@ -143,17 +131,4 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	if err != nil || len(ups.Uploads) != 0 {
 		t.Fatalf("%d multipart uploads left (%v)", len(ups.Uploads), err)
 	}
-}
-
-func workerPID(t *testing.T, st *stacktest.Stack) int {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(st.Root, ".ferry/run/worker.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
 }

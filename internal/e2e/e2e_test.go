@@ -1,7 +1,5 @@
-// Package e2e drives Ferry the way its users do: a partner uploads with
-// OpenSSH sftp, an operator finds the workflow with the temporal CLI, and
-// the test checks what a compliance reviewer would: the delivered bytes,
-// their SHA-256, the DynamoDB record and the notification.
+//go:build e2e
+
 package e2e
 
 import (
@@ -64,8 +62,8 @@ func findWorkflow(t *testing.T, st *stacktest.Stack, query string) string {
 
 func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var id string
+	stacktest.Eventually(t, within, func() (bool, string) {
 		out, err := exec.Command(st.TemporalCLI(), "workflow", "list", "--address", st.Config.Temporal.Address,
 			"--query", query, "--output", "json").Output()
 		if err != nil {
@@ -77,18 +75,17 @@ func findWorkflowWithin(t *testing.T, st *stacktest.Stack, query string, within 
 			} `json:"execution"`
 		}
 		if err := json.Unmarshal(out, &list); err == nil && len(list) == 1 {
-			return list[0].Execution.WorkflowID
+			id = list[0].Execution.WorkflowID
+			return true, ""
 		} else if len(list) > 1 {
 			t.Fatalf("query %q matched %d workflows, want 1: %s", query, len(list), out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no workflow matched %q within %s (is the bridge receiving MinIO's events? see .ferry/logs)", query, within)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return false, fmt.Sprintf("no workflow matched %q (is the bridge receiving MinIO's events? see .ferry/logs)", query)
+	})
+	return id
 }
 
-func waitResult(t *testing.T, st *stacktest.Stack, id string) ingest.Result {
+func waitResult(t testing.TB, st *stacktest.Stack, id string) ingest.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -102,16 +99,14 @@ func waitResult(t *testing.T, st *stacktest.Stack, id string) ingest.Result {
 // waitState polls the status query until cond holds for the file.
 func waitState(t *testing.T, st *stacktest.Stack, id, what string, cond func(ingest.FileState) bool) ingest.FileState {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
 	var state ingest.FileState
-	for time.Now().Before(deadline) {
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
 		q, err := st.Temporal.QueryWorkflow(context.Background(), id, "", ingest.StatusQuery)
 		if err == nil && q.Get(&state) == nil && cond(state) {
-			return state
+			return true, ""
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("file %s: %s did not happen within a minute (stage %s, reasons %v, decisions %+v)", id, what, state.Stage, state.Reasons, state.Decisions)
+		return false, fmt.Sprintf("file %s: waiting for %s (stage %s, reasons %v, decisions %+v, query error %v)", id, what, state.Stage, state.Reasons, state.Decisions, err)
+	})
 	return state
 }
 
@@ -133,29 +128,29 @@ func rejectWhenDone(t *testing.T, st *stacktest.Stack, id, _ string) {
 // notification waits for the webhook sink to have received typ for id.
 func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Event {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var found notify.Event
+	stacktest.Eventually(t, 15*time.Second, func() (bool, string) {
 		f, err := os.Open(st.Env["FERRY_NOTIFICATIONS_FILE"])
-		if err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				var ev notify.Event
-				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.FileID == id && ev.Type == typ {
-					f.Close()
-					return ev
-				}
-			}
-			f.Close()
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("the webhook never received %s for %s", typ, id)
-	return notify.Event{}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var ev notify.Event
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.FileID == id && ev.Type == typ {
+				found = ev
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("the webhook has not received %s for %s", typ, id)
+	})
+	return found
 }
 
 func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("orders-") + ".csv"
 	body := make([]byte, 0, 300_000)
 	for i := 0; len(body) < 290_000; i++ {
@@ -236,7 +231,7 @@ func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {
 }
 
 func TestSFTPUploadBreakingARuleIsQuarantinedWithTheReason(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	tests := []struct {
 		name, ext string
 		body      []byte
@@ -290,7 +285,7 @@ func TestSFTPUploadBreakingARuleIsQuarantinedWithTheReason(t *testing.T) {
 }
 
 func TestGlobexDeliveryIsSSES3AndTagsTheSource(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("shipment-") + ".xml"
 	body := []byte("<?xml version=\"1.0\"?><shipment id=\"7\"/>\n")
 	file := localFile(t, name, body)
@@ -345,7 +340,7 @@ func sha256sumFile(t *testing.T, file string) string {
 }
 
 func TestSidecarThatDisagreesQuarantinesTheFile(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("shipment-") + ".xml"
 	file := localFile(t, name, []byte("<shipment id=\"8\"/>\n"))
 	// A sidecar made for other content: the file changed after it was summed.
@@ -377,7 +372,7 @@ func TestSidecarThatDisagreesQuarantinesTheFile(t *testing.T) {
 }
 
 func TestPartnerCannotWriteIntoAnotherPartnersPrefix(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	name := stacktest.Unique("intrusion-") + ".csv"
 	// MinIO's SFTP server writes in the background and does not report the
 	// refused PutObject to the client, so sftp's exit status says nothing
@@ -400,7 +395,7 @@ func TestPartnerCannotWriteIntoAnotherPartnersPrefix(t *testing.T) {
 // Uploads through the S3 API, as partners with S3 clients (or Transfer
 // Family) make them: MinIO's SFTP server cannot carry these.
 func TestS3UploadsThatBreakRulesAreQuarantined(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	tests := []struct {
 		name, key string
 		body      []byte
@@ -421,16 +416,7 @@ func TestS3UploadsThatBreakRulesAreQuarantined(t *testing.T) {
 			// The documented workflow ID, from bucket, key and version: no
 			// query string has to spell a control character.
 			id := fileid.WorkflowID("acme", "landing", tt.key, aws.ToString(put.VersionId))
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("workflow %s was not started", id)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			waitStarted(t, st, id, 30*time.Second)
 			rejectWhenDone(t, st, id, "alice")
 			res := waitStage(t, st, id, filestatus.Quarantined)
 			if !strings.Contains(strings.Join(res.Reasons, "; "), tt.want) {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -19,7 +21,7 @@ import (
 
 // A file whose event is lost is delivered by the reconciler.
 func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	ctx := context.Background()
 	key := stacktest.Unique("acme/inbound/lost-") + ".csv"
 	put := putSilently(t, st, key, "id,qty\n1,2\n")[0]
@@ -34,16 +36,7 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatalf("triggering the reconcile schedule (the worker creates it at start): %v", err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, err := st.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the reconciler did not start the lost file within a minute")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitStarted(t, st, id, time.Minute) // by the reconciler: the event is lost
 	if res := waitResult(t, st, id); res.Status != filestatus.Delivered {
 		t.Fatalf("result %+v, want delivered", res)
 	}

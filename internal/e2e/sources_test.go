@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -7,11 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,25 +110,19 @@ func source(t *testing.T, st *stacktest.Stack, id string) string {
 	return in.Source
 }
 
-func waitStarted(t *testing.T, st *stacktest.Stack, id string, within time.Duration) {
+func waitStarted(t testing.TB, st *stacktest.Stack, id string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if _, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, ""); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("workflow %s was not started within %s", id, within)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	stacktest.Eventually(t, within, func() (bool, string) {
+		_, err := st.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+		return err == nil, fmt.Sprintf("workflow %s not started: %v", id, err)
+	})
 }
 
 // The production path: S3 event notifications in each shape an SQS queue
 // carries are delivered end to end by the running bridge; a TestEvent is
 // ignored and a poison message lands in the dead-letter queue with why.
 func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	pauseReconciler(t, st)
 	queue, dlq := st.Config.Bridge.SQS.Queue, st.Config.Bridge.SQS.DeadLetterQueue
 	shapes := []string{"s3", "eventbridge", "sns/s3", "sns/eventbridge"}
@@ -165,8 +158,7 @@ func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
 		out, err := st.AWS.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
 		if err != nil {
 			t.Fatal(err)
@@ -182,20 +174,15 @@ func TestSQSMessagesOfEveryShapeAreDelivered(t *testing.T) {
 				t.Errorf("the poison message was dead-lettered with reason %q", r)
 			}
 		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the poison message did not reach the dead-letter queue within 30s")
-		}
-	}
+		return found, fmt.Sprintf("the poison message is not in the dead-letter queue (%d others received)", len(out.Messages))
+	})
 }
 
 // Duplicate storm: one upload announced by MinIO's webhook, three more
 // times over HTTP and three times over SQS (one per shape), all at once:
 // one workflow, one delivery, one notification.
 func TestDuplicateStormAcrossBothSourcesDeliversOnce(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	ctx := context.Background()
 	key := stacktest.Unique("acme/inbound/storm-") + ".csv"
 	body := "id,qty\n1,storm\n"
@@ -278,28 +265,10 @@ func countNotifications(t *testing.T, st *stacktest.Stack, id, typ string) int {
 // its queue directory and sends them once the bridge is back; every file
 // is delivered and none twice.
 func TestBridgeDownWhilePartnersUploadLosesNothing(t *testing.T) {
-	st := stacktest.Require(t)
+	st := stacktest.Require(t, stacktest.Ferry)
 	pauseReconciler(t, st)
-	pidFile := filepath.Join(st.Root, ".ferry/run/bridge.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	// SIGTERM, as an orchestrator stops it; wait until it is gone.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Up(t) }) // stack.sh up: starts whatever is down
-	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if syscall.Kill(pid, 0) == nil {
-		t.Fatal("the bridge did not exit within 30s of SIGTERM")
-	}
+	// SIGTERM, as an orchestrator stops it; it must exit within 30s.
+	st.Stop(t, stacktest.Bridge)
 
 	var names []string
 	var cmds []string
@@ -346,14 +315,8 @@ func pauseReconciler(t *testing.T, st *stacktest.Stack) {
 			t.Errorf("unpausing the reconcile schedule: %v", err)
 		}
 	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", reconcile.WorkflowName)) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a reconcile run did not finish within a minute")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		n := st.Count(t, fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", reconcile.WorkflowName))
+		return n == 0, fmt.Sprintf("%d reconcile runs still running", n)
+	})
 }

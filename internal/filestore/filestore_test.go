@@ -1,3 +1,5 @@
+//go:build integration
+
 package filestore_test
 
 import (
@@ -11,7 +13,7 @@ import (
 )
 
 func TestReceiveIsIdempotentAndMovesNeverGoBackwards(t *testing.T) {
-	st := stacktest.Require(t).FilesTable(t)
+	st := stacktest.Require(t, stacktest.DynamoDB).FilesTable(t)
 	ctx := context.Background()
 	f := filestore.File{FileID: "ingest-acme-1", Partner: "acme", Bucket: "landing", Key: "acme/inbound/a.csv", VersionID: "v1", Size: 3}
 
@@ -59,7 +61,7 @@ func TestReceiveIsIdempotentAndMovesNeverGoBackwards(t *testing.T) {
 }
 
 func TestMoveUnknownFile(t *testing.T) {
-	st := stacktest.Require(t).FilesTable(t)
+	st := stacktest.Require(t, stacktest.DynamoDB).FilesTable(t)
 	err := st.Move(context.Background(), "ingest-acme-nope", filestore.Change{Status: filestatus.Inspecting})
 	if !errors.Is(err, filestore.ErrNotFound) {
 		t.Fatalf("got %v, want ErrNotFound", err)
@@ -67,7 +69,7 @@ func TestMoveUnknownFile(t *testing.T) {
 }
 
 func TestListByStatusUsesTheIndex(t *testing.T) {
-	st := stacktest.Require(t).FilesTable(t)
+	st := stacktest.Require(t, stacktest.DynamoDB).FilesTable(t)
 	ctx := context.Background()
 	for _, id := range []string{"a", "b", "c"} {
 		if _, _, err := st.Receive(ctx, filestore.File{FileID: id, Partner: "acme", Bucket: "landing", Key: id, VersionID: "v"}); err != nil {

@@ -1,7 +1,23 @@
-// Package stacktest gives tests the real local stack (Temporal dev server,
-// MinIO with SFTP, dynalite, Ferry's worker and bridge). Require starts the
-// stack with deploy/local/stack.sh when it is not running and reuses it when
-// it is, so a test that needs it never skips.
+// Package stacktest gives tests the real services they declare:
+//
+//	func TestMain(m *testing.M) { stacktest.Main(m) }
+//
+//	st := stacktest.Require(t, stacktest.S3, stacktest.DynamoDB)
+//
+// Temporal, S3, DynamoDB and SQS are started for the test binary alone, on
+// free ports, the first time a test declares them, and stopped by Main when
+// its tests are done: a package's tests start in a second or two and may
+// run beside other packages' tests. Ferry declares Ferry itself (its
+// worker and bridge, MinIO's webhook to the bridge and its SFTP server):
+// the local stack of deploy/local/stack.sh on its fixed ports, reused when
+// it runs and otherwise started, and then stopped by Main. One test binary
+// uses one or the other, never both.
+//
+// Tools come from deploy/local/install.sh (pinned, cached, installed when
+// missing), so a test that needs a service never skips: it has it, or fails
+// saying why. The test files that use this package carry a build tag
+// (integration, e2e), so that go test ./... runs without services; see
+// the README's Tests section.
 package stacktest
 
 import (
@@ -15,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,57 +43,156 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
-	"github.com/ferrydata/ferry/internal/temporalclient"
 )
 
-// Stack is a running local stack.
+// Service is something a test needs running.
+type Service int
+
+const (
+	// Temporal is a Temporal dev server (the pinned CLI) with Ferry's
+	// search attributes, in the config's namespace, storing in SQLite as
+	// the local stack's does.
+	Temporal Service = iota + 1
+	// S3 is MinIO, with its built-in KMS holding the key KMSKeyID.
+	S3
+	// DynamoDB is dynalite.
+	DynamoDB
+	// SQS is local-aws-sqs.
+	SQS
+	// Ferry is the whole local stack (deploy/local/stack.sh): the services
+	// above plus Ferry's worker and bridge, the webhook sink and MinIO's
+	// SFTP server and webhook, provisioned from deploy/local/ferry.yaml.
+	Ferry
+)
+
+func (s Service) String() string {
+	switch s {
+	case Temporal:
+		return "Temporal"
+	case S3:
+		return "S3"
+	case DynamoDB:
+		return "DynamoDB"
+	case SQS:
+		return "SQS"
+	case Ferry:
+		return "Ferry"
+	}
+	return fmt.Sprintf("Service(%d)", int(s))
+}
+
+// KMSKeyID is the key MinIO's built-in KMS holds, here and on the local
+// stack (deploy/local/ferry.yaml names it for acme), so SSE-KMS is real.
+const KMSKeyID = "ferry-local"
+
+// Stack is what a test binary's tests are given: clients of the services
+// and the configuration (deploy/local/ferry.yaml) pointed at them. Clients
+// of a service no test declared reach nothing.
 type Stack struct {
-	Root     string // repository root
-	Env      map[string]string
+	Root     string            // repository root
+	Env      map[string]string // how the services are reached (AWS_*, FERRY_*), set in this process too
 	Config   *config.Config
 	AWS      *awsclients.Clients
 	Temporal client.Client
+
+	tools tools
+	local bool // the local stack (Ferry), not services of the binary's own
 }
 
-var (
-	once     sync.Once
-	shared   *Stack
-	startErr error
-)
+// run is the test binary's state, guarded by its mutex.
+var run struct {
+	sync.Mutex
+	main         bool   // Main runs the tests
+	stack        *Stack // set up by the first Require
+	err          error  // setting up failed: every Require says so
+	own          ownServices
+	startedLocal bool // this binary started the local stack, so Main stops it
+}
 
-// Require returns the local stack, starting it first if needed. All tests
-// of one test binary share it.
-func Require(t testing.TB) *Stack {
+// Require returns the stack with the given services running, starting
+// those that are not; all tests of a test binary share them. It fails the
+// test when a service cannot be had. Require(t) alone gives the
+// configuration and starts nothing.
+func Require(t testing.TB, services ...Service) *Stack {
 	t.Helper()
-	once.Do(func() { shared, startErr = start() })
-	if startErr != nil {
-		t.Fatalf("local stack: %v", startErr)
+	st, err := require(services)
+	if err != nil {
+		t.Fatalf("stacktest: %v", err)
 	}
-	return shared
+	return st
 }
 
-func start() (*Stack, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
+func require(services []Service) (*Stack, error) {
+	run.Lock()
+	defer run.Unlock()
+	if !run.main {
+		return nil, errors.New("the package's TestMain must call stacktest.Main, which stops the services its tests start: func TestMain(m *testing.M) { stacktest.Main(m) }")
 	}
-	// stack.sh up is idempotent and serialized by a lock, so test binaries
-	// running in parallel may all call it.
-	cmd := exec.Command(filepath.Join(root, "deploy/local/stack.sh"), "up")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("deploy/local/stack.sh up: %w\n%s", err, out)
+	local := slices.Contains(services, Ferry)
+	if run.stack == nil && run.err == nil {
+		if local {
+			run.stack, run.err = startLocal()
+		} else {
+			run.stack, run.err = setUpOwn()
+		}
 	}
-	env, err := readEnv(filepath.Join(root, ".ferry/stack.env"))
-	if err != nil {
-		return nil, err
+	if run.err != nil {
+		return nil, run.err
 	}
+	switch {
+	case run.stack.local:
+		return run.stack, nil // it has every service
+	case local:
+		return nil, errors.New("this test binary runs services of its own on free ports; tests that need Ferry's processes (stacktest.Ferry) belong in a package whose tests all declare it, like internal/e2e")
+	}
+	for _, s := range services {
+		if err := run.own.start(run.stack, s); err != nil {
+			return nil, err
+		}
+	}
+	return run.stack, nil
+}
+
+// Main runs the package's tests, then stops what Require started for them
+// (the services of its own; the local stack if it was not running before).
+// Call it from TestMain in every package whose tests use Require.
+func Main(m *testing.M) {
+	run.Lock()
+	run.main = true
+	run.Unlock()
+	code := m.Run()
+	if err := shutDown(); err != nil {
+		fmt.Fprintln(os.Stderr, "stacktest:", err)
+		code = max(code, 1)
+	}
+	os.Exit(code)
+}
+
+func shutDown() error {
+	run.Lock()
+	defer run.Unlock()
+	if run.stack == nil {
+		return nil
+	}
+	run.stack.Temporal.Close()
+	err := run.own.stop()
+	if run.startedLocal {
+		if out, e := stackSh(run.stack.Root, "down"); e != nil {
+			err = errors.Join(err, fmt.Errorf("deploy/local/stack.sh down: %w\n%s", e, out))
+		}
+	}
+	return err
+}
+
+// connect points this process at the services env names (the AWS SDK and
+// Ferry's config read the environment) and builds clients for them.
+func connect(root string, env map[string]string, tl tools, local bool) (*Stack, error) {
 	for k, v := range env {
 		if k != "PATH" {
 			os.Setenv(k, v)
@@ -92,28 +208,58 @@ func start() (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := temporalclient.Dial(cfg.Temporal, slog.New(slog.DiscardHandler))
+	// Lazy: Temporal may be declared by a later test than this one.
+	tc, err := client.NewLazyClient(client.Options{HostPort: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Logger: discardLogger})
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Root: root, Env: env, Config: cfg, AWS: clients, Temporal: tc}, nil
+	return &Stack{Root: root, Env: env, Config: cfg, AWS: clients, Temporal: tc, tools: tl, local: local}, nil
 }
 
-// TemporalCLI is the path of the pinned temporal CLI the stack uses.
-func (s *Stack) TemporalCLI() string {
-	for _, dir := range strings.Split(s.Env["PATH"], ":") {
-		if p := filepath.Join(dir, "temporal"); strings.Contains(dir, "ferry") {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
+var discardLogger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+
+// tools are the paths deploy/local/install.sh reports.
+type tools struct {
+	temporal, minio, nodeModules string
+}
+
+// install finds the repository and runs its deploy/local/install.sh,
+// which installs what is missing (one caller at a time per machine) and
+// reports where the tools are.
+func install() (root string, tl tools, err error) {
+	if root, err = repoRoot(); err != nil {
+		return "", tools{}, err
+	}
+	cmd := exec.Command(filepath.Join(root, "deploy/local/install.sh"))
+	cmd.Stderr = os.Stderr // a first build takes minutes: say so
+	out, err := cmd.Output()
+	if err != nil {
+		return "", tools{}, fmt.Errorf("deploy/local/install.sh: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "TEMPORAL_BIN":
+			tl.temporal = v
+		case "MINIO_BIN":
+			tl.minio = v
+		case "NODE_MODULES":
+			tl.nodeModules = v
 		}
 	}
-	return "temporal"
+	if tl.temporal == "" || tl.minio == "" || tl.nodeModules == "" {
+		return "", tools{}, fmt.Errorf("deploy/local/install.sh reported no tool paths:\n%s", out)
+	}
+	return root, tl, nil
 }
 
-// PartnerPassword is a partner's SFTP password.
+// TemporalCLI is the path of the pinned temporal CLI.
+func (s *Stack) TemporalCLI() string { return s.tools.temporal }
+
+// PartnerPassword is a partner's SFTP password on the local stack.
 func (s *Stack) PartnerPassword(t testing.TB, partner string) string {
 	t.Helper()
+	s.mustBeLocal(t, "PartnerPassword")
 	b, err := os.ReadFile(filepath.Join(s.Env["FERRY_SECRETS_DIR"], "partners", partner))
 	if err != nil {
 		t.Fatalf("partner %s's password: %v", partner, err)
@@ -175,17 +321,6 @@ func (s *Stack) RemoveVersions(t testing.TB, bucket, prefix string) {
 		for _, m := range page.DeleteMarkers {
 			_, _ = s.AWS.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: m.Key, VersionId: m.VersionId})
 		}
-	}
-}
-
-// Up runs stack.sh up again, which starts whatever process of the stack
-// is not running (tests that stop the worker or the bridge call it).
-func (s *Stack) Up(t testing.TB) {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(s.Root, "deploy/local/stack.sh"), "up")
-	cmd.Dir = s.Root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("deploy/local/stack.sh up: %v\n%s", err, out)
 	}
 }
 

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs what Ferry's local stack and its tests run, pinned:
+#
+#   Temporal CLI (dev server + UI), MinIO   go install, once per version, into
+#                                           ~/.cache/ferry/bin/<tool>-<version>/
+#                                           (FERRY_CACHE moves it), so every
+#                                           clone on the machine shares them
+#   dynalite, local-aws-sqs                 npm ci from package-lock.json into
+#                                           deploy/local/node_modules (again only
+#                                           when the lock file changes)
+#   sftp, ssh-keygen, sshpass, curl, node   apt-get, only when missing (as root)
+#
+# Idempotent and quick when all is there; one run at a time per machine
+# (flock), as parallel test binaries and other clones may call it at once.
+# Progress goes to stderr. On success stdout holds only the tools' paths,
+# one KEY=VALUE a line, for deploy/local/stack.sh and internal/stacktest:
+#
+#   TEMPORAL_BIN=/root/.cache/ferry/bin/temporal-v1.5.1/temporal
+#   MINIO_BIN=...
+#   NODE_MODULES=.../deploy/local/node_modules
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${FERRY_CACHE:-$HOME/.cache/ferry}"
+
+# Pinned versions (see ../shared/DESIGN.md for why these).
+TEMPORAL_CLI_VERSION=v1.5.1
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
+MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
+
+say() { printf '%s\n' "install: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# go_tool BIN PACKAGE VERSION: build a pinned Go tool once per version into
+# the cache outside the clone, so fresh clones on this machine reuse it.
+go_tool() {
+	local bin="$1" pkg="$2" version="$3" dir
+	dir="$(dirname "$bin")"
+	[[ -x "$bin" ]] && return 0
+	mkdir -p "$dir" "$CACHE/logs"
+	say "building $pkg@$version (first time on this machine: about 5 minutes; log in $CACHE/logs)"
+	# GOFLAGS is cleared so a caller's -mod=vendor or the like cannot leak in.
+	if ! (cd /tmp && GOFLAGS= GOBIN="$dir.tmp" go install "$pkg@$version") >"$CACHE/logs/$(basename "$bin")-$version.log" 2>&1; then
+		tail -20 "$CACHE/logs/$(basename "$bin")-$version.log" >&2
+		die "building $pkg@$version failed (full log: $CACHE/logs/$(basename "$bin")-$version.log)"
+	fi
+	mv "$dir.tmp/$(basename "$bin")" "$bin" && rmdir "$dir.tmp"
+}
+
+mkdir -p "$CACHE"
+exec 8>"$CACHE/install.lock"
+flock 8
+
+missing=()
+command -v sftp >/dev/null || missing+=(openssh-client)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v sshpass >/dev/null || missing+=(sshpass)
+command -v curl >/dev/null || missing+=(curl)
+command -v node >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+	[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
+	say "installing Debian packages: ${missing[*]}"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The two slow builds run side by side.
+pids=()
+[[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
+[[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
+for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
+
+# npm ci from the committed lock file; redone only when the lock changes.
+stamp="$HERE/node_modules/.ferry-lock.sha256"
+want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+	say "installing dynalite and local-aws-sqs (npm ci)"
+	(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	echo "$want" >"$stamp"
+fi
+
+printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$HERE/node_modules"

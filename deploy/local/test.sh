@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Every check and every test tier, as CI runs them (make test, .ci/run):
+#
+#   go test ./...                          unit, testsuite and fuzz-corpus tests:
+#                                          seconds, no services
+#   go test -tags integration ./...        + each component against the real
+#                                          services its tests declare, started
+#                                          per test binary on free ports
+#   go test -tags integration,e2e ./...    + internal/e2e against the whole
+#                                          local stack (fixed ports)
+#
+# It installs the pinned tools first (a first build shows its progress here,
+# not inside a test's timeout), checks gofmt, go.mod's tidiness and go vet
+# with every tag, runs every tier with the race detector, fuzzes each target
+# for 10 s, and reports every failure before it exits non-zero. The tests
+# start the services they need and stop them (internal/stacktest); should a
+# test binary die first, the local stack is stopped here unless it was
+# running before. Arguments go to go test (e.g. -run).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+TAGS=integration,e2e
+
+say() { printf '%s\n' "test: $*" >&2; }
+
+cd "$ROOT"
+"$HERE/install.sh" >/dev/null
+if ! "$HERE/stack.sh" status >/dev/null 2>&1; then
+	trap '"$HERE/stack.sh" down >/dev/null' EXIT
+fi
+
+rc=0
+say "gofmt"
+unformatted="$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/local/node_modules/*'))"
+[[ -z "$unformatted" ]] || { say "not gofmt-formatted: $unformatted"; rc=1; }
+
+say "go mod tidy -diff"
+go mod tidy -diff || { say "go.mod or go.sum is not tidy: run go mod tidy"; rc=1; }
+
+say "go vet -tags $TAGS ./..."
+go vet -tags "$TAGS" ./... || rc=1
+
+say "go test -race -tags $TAGS ./..."
+# -race: the worker copies parts and hashes on several goroutines.
+go test -race -count=1 -timeout 30m -tags "$TAGS" "$@" ./... || rc=1
+
+# A short fuzzing run of each target on top of the committed corpus.
+for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking; do
+	say "fuzzing ${target#*:} for 10s"
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}" || rc=1
+done
+exit "$rc"
