@@ -46,7 +46,7 @@ func stackSh(root string, args ...string) ([]byte, error) {
 type Process string
 
 const (
-	Worker Process = "worker"  // Ferry's worker
+	Worker Process = "worker" // Ferry's worker
 	Bridge Process = "bridge" // Ferry's bridge (ferry bridge)
 )
 
