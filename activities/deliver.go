@@ -85,6 +85,9 @@ func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (*DeliverRes
 	if err != nil {
 		return nil, err
 	}
+	if head, err = a.extendRetention(ctx, in, head); err != nil {
+		return nil, err
+	}
 	if err := verify(in, head); err != nil {
 		return nil, err
 	}
@@ -98,6 +101,35 @@ func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (*DeliverRes
 		"reused", reused, "multipart", res.Multipart, "parts_resumed", res.PartsResumed,
 		"encryption", res.Encryption, "retention_mode", res.RetentionMode, "retain_until", res.RetainUntil)
 	return res, nil
+}
+
+// extendRetention makes the retention run from when the version was
+// written. A multipart upload takes its retention date when it is
+// created, so a long copy, or one resumed after a worker died, completes
+// with less than the partner's retention left; S3 lets retention be
+// extended (never shortened), so it is extended to the full period.
+func (a *Activities) extendRetention(ctx context.Context, in *DeliverInput, head *s3.HeadObjectOutput) (*s3.HeadObjectOutput, error) {
+	gov := in.Governance
+	if gov.RetentionMode == "" || head.ObjectLockMode == "" {
+		return head, nil // verify says what is missing
+	}
+	want := gov.RetainUntil(aws.ToTime(head.LastModified))
+	if !aws.ToTime(head.ObjectLockRetainUntilDate).Before(want.Add(-time.Minute)) {
+		return head, nil
+	}
+	version := aws.ToString(head.VersionId)
+	if _, err := a.S3.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{
+		Bucket: aws.String(in.DestBucket), Key: aws.String(in.DestKey), VersionId: head.VersionId,
+		Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionMode(head.ObjectLockMode), RetainUntilDate: aws.Time(want)},
+	}); err != nil {
+		return nil, fmt.Errorf("extending the retention of s3://%s/%s version %s to %s: %w", in.DestBucket, in.DestKey, version, want.UTC().Format(time.RFC3339), err)
+	}
+	out, err := a.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(in.DestBucket), Key: aws.String(in.DestKey), VersionId: head.VersionId, ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		return nil, fmt.Errorf("reading back s3://%s/%s version %s: %w", in.DestBucket, in.DestKey, version, err)
+	}
+	in.File.logger(ctx).Info("extended the delivered version's retention to run from when it was written", "dest_version_id", version, "retain_until", want)
+	return out, nil
 }
 
 // lastAttempt reports whether err ends the activity for good: it is
@@ -197,8 +229,9 @@ func verify(in *DeliverInput, h *s3.HeadObjectOutput) error {
 		if string(h.ObjectLockMode) != gov.RetentionMode {
 			return fail("Object Lock mode", gov.RetentionMode, h.ObjectLockMode)
 		}
-		// Measured from when the version was written, so a reused version
-		// from an earlier attempt passes too; a minute of clock slack.
+		// Measured from when the version was written (extendRetention
+		// made it so), so a reused version from an earlier attempt passes
+		// too; a minute of clock slack.
 		want := gov.RetainUntil(aws.ToTime(h.LastModified)).Add(-time.Minute)
 		if until := aws.ToTime(h.ObjectLockRetainUntilDate); until.Before(want) {
 			return fail("retention until", want, until)

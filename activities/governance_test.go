@@ -95,6 +95,45 @@ func TestDeliverAppliesAndVerifiesGovernance(t *testing.T) {
 	}
 }
 
+// A multipart upload takes its retention date when it is created, so a
+// long copy, or one resumed after a worker died, completes with less than
+// the partner's retention left. Deliver extends it to run from when the
+// version was written, rather than failing (or passing) the verification.
+// The short retention below is what such an upload leaves.
+func TestDeliverExtendsRetentionToRunFromTheWrite(t *testing.T) {
+	f := newFixture(t)
+	dest := f.stack.Bucket(t, true)
+	ref := f.ref("acme/inbound/long.csv", f.put(t, "acme/inbound/long.csv", []byte("id\n1\n")))
+	insp, err := f.inspect(t, ref, csvRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := governance.Policy{RetentionMode: governance.Governance, RetentionDays: 1}
+	first, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/long.csv", Governance: short})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := governance.Policy{RetentionMode: governance.Governance, RetentionDays: 30}
+	res, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/long.csv", Governance: policy})
+	if err != nil {
+		t.Fatalf("delivering a version whose retention started too early: %v", err)
+	}
+	if !res.Reused || res.DestVersionID != first.DestVersionID {
+		t.Fatalf("the version was not reused: %+v", res)
+	}
+	head, err := f.stack.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(dest), Key: aws.String("acme/long.csv"), VersionId: aws.String(res.DestVersionID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := aws.ToTime(head.LastModified).Add(30 * 24 * time.Hour)
+	if until := aws.ToTime(head.ObjectLockRetainUntilDate); until.Before(want.Add(-time.Minute)) {
+		t.Errorf("retained until %v, want at least %v (30 days from the write)", until, want)
+	}
+	if !res.RetainUntil.Equal(aws.ToTime(head.ObjectLockRetainUntilDate)) {
+		t.Errorf("result says retained until %v, S3 says %v", res.RetainUntil, aws.ToTime(head.ObjectLockRetainUntilDate))
+	}
+}
+
 func TestDeliverRefusesAVersionMissingItsControls(t *testing.T) {
 	f := newFixture(t)
 	dest := f.stack.Bucket(t, false) // no Object Lock: retention cannot be applied
