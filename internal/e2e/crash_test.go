@@ -34,7 +34,8 @@ func TestWorkerKilledDuringMultipartCopyResumes(t *testing.T) {
 	st := stacktest.Require(t, stacktest.Ferry)
 
 	// 480 MiB of text: far above the local stack's 64 MiB multipart
-	// threshold (60 parts of 8 MiB), and valid UTF-8 for acme's content check.
+	// threshold (15 parts of delivery.part_size_bytes, 32 MiB), and valid UTF-8
+	// for acme's content check.
 	name := stacktest.Unique("large-") + ".csv"
 	path := filepath.Join(t.TempDir(), name)
 	header := fmt.Appendf(nil, "file,%s\n", name)
