@@ -6,10 +6,7 @@
 package bridge
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ferrydata/ferry/internal/hmacsig"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/s3event"
 )
@@ -91,14 +89,8 @@ func (b *Bridge) authorized(r *http.Request, body []byte) bool {
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && cfg.AuthToken != "" {
 		return subtle.ConstantTimeCompare([]byte(tok), []byte(cfg.AuthToken)) == 1
 	}
-	if sig, ok := strings.CutPrefix(r.Header.Get("X-Ferry-Signature"), "sha256="); ok && cfg.HMACSecret != "" {
-		got, err := hex.DecodeString(sig)
-		if err != nil {
-			return false
-		}
-		mac := hmac.New(sha256.New, []byte(cfg.HMACSecret))
-		mac.Write(body)
-		return hmac.Equal(got, mac.Sum(nil))
+	if sig := r.Header.Get(hmacsig.Header); sig != "" && cfg.HMACSecret != "" {
+		return hmacsig.Verify([]byte(cfg.HMACSecret), body, sig)
 	}
 	return false
 }

@@ -4,9 +4,6 @@ package bridge_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +23,7 @@ import (
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/hmacsig"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
@@ -259,14 +257,10 @@ func TestHMACSignedEventsAreAccepted(t *testing.T) {
 	srv := httptest.NewServer((&bridge.Bridge{Intake: &intake.Intake{Temporal: st.Temporal, Config: &cfg, Log: slog.New(slog.DiscardHandler)}, Log: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	body, version := uploadEvent(t)
-	sign := func(secret, b string) string {
-		m := hmac.New(sha256.New, []byte(secret))
-		m.Write([]byte(b))
-		return "sha256=" + hex.EncodeToString(m.Sum(nil))
-	}
+	sign := func(secret, b string) string { return hmacsig.Sign([]byte(secret), []byte(b)) }
 	send := func(sig, b string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+bridge.EventsPath, strings.NewReader(b))
-		req.Header.Set("X-Ferry-Signature", sig)
+		req.Header.Set(hmacsig.Header, sig)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
