@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -135,17 +136,61 @@ type Delivery struct {
 	CopyConcurrency         int   `mapstructure:"copy_concurrency"`
 }
 
-// Notify lists where Ferry announces what happened to a file.
+// Notify lists where Ferry announces what happened to a file: webhooks
+// and SNS topics, each sent every notification its route matches.
 type Notify struct {
 	Webhooks []Webhook     `mapstructure:"webhooks"`
+	SNS      []SNSTopic    `mapstructure:"sns"`
 	Timeout  time.Duration `mapstructure:"timeout"`
+}
+
+// NotificationTypes are the notifications Ferry sends (notify.Event's Type).
+var NotificationTypes = []string{"file.delivered", "file.quarantined", "file.rejected", "file.failed", "file.reminder", "file.escalated"}
+
+// Route restricts a notification target to some partners and/or types;
+// an empty list matches all.
+type Route struct {
+	Partners []string `mapstructure:"partners"`
+	Types    []string `mapstructure:"types"`
+}
+
+// Matches reports whether a notification of typ about partner's file goes
+// to the target.
+func (r Route) Matches(partner, typ string) bool {
+	return (len(r.Partners) == 0 || slices.Contains(r.Partners, partner)) &&
+		(len(r.Types) == 0 || slices.Contains(r.Types, typ))
 }
 
 // Webhook is one HTTP endpoint that receives a JSON notification per outcome.
 type Webhook struct {
 	Name string `mapstructure:"name"`
 	URL  string `mapstructure:"url"`
+	// SecretEnv names the environment variable holding the webhook's HMAC
+	// secret; with it every post carries X-Ferry-Signature. The secret
+	// itself never lives in the file.
+	SecretEnv string `mapstructure:"secret_env"`
+	// Secret is read from SecretEnv by Load.
+	Secret string `mapstructure:"-"`
+	Route  `mapstructure:",squash"`
 }
+
+// SNSTopic is one SNS topic that receives the JSON notification, with the
+// message attributes type, partner and status for filter policies.
+type SNSTopic struct {
+	Name string `mapstructure:"name"`
+	// Topic is the topic's ARN, or its name (looked up with ListTopics,
+	// so no account or region lives in the config).
+	Topic string `mapstructure:"topic"`
+	Route `mapstructure:",squash"`
+}
+
+var (
+	snsTopicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+	snsTopicARN  = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+)
+
+// IsTopicARN reports whether topic is an SNS topic ARN rather than a name.
+func IsTopicARN(topic string) bool { return strings.HasPrefix(topic, "arn:") }
 
 // Partner is one partner's destination, rules and delivery governance.
 type Partner struct {
@@ -256,6 +301,11 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 	if err := v.UnmarshalExact(&c); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
+	for i := range c.Notify.Webhooks {
+		if env := c.Notify.Webhooks[i].SecretEnv; env != "" {
+			c.Notify.Webhooks[i].Secret = os.Getenv(env)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
@@ -324,13 +374,7 @@ func (c *Config) Validate() error {
 	if c.Notify.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))
 	}
-	for i, w := range c.Notify.Webhooks {
-		field := fmt.Sprintf("notify.webhooks[%d]", i)
-		need(field+".name", w.Name)
-		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s.url %q must be an http(s) URL", field, w.URL))
-		}
-	}
+	errs = append(errs, c.validateNotify()...)
 	if len(c.Partners) == 0 {
 		errs = append(errs, errors.New("partners: at least one partner is required"))
 	}
@@ -361,6 +405,52 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateNotify() []error {
+	var errs []error
+	names := map[string]string{}
+	target := func(field, name string, r Route) {
+		if name == "" {
+			errs = append(errs, fmt.Errorf("%s.name is required", field))
+		} else if other, dup := names[name]; dup {
+			errs = append(errs, fmt.Errorf("%s.name %q is also %s's: notification targets need distinct names", field, name, other))
+		}
+		names[name] = field
+		for j, p := range r.Partners {
+			if !c.HasPartner(p) {
+				errs = append(errs, fmt.Errorf("%s.partners[%d] %q is not a configured partner (%v)", field, j, p, c.PartnerNames()))
+			}
+		}
+		for j, t := range r.Types {
+			if !slices.Contains(NotificationTypes, t) {
+				errs = append(errs, fmt.Errorf("%s.types[%d] %q is not a notification type (%v)", field, j, t, NotificationTypes))
+			}
+		}
+	}
+	for i, w := range c.Notify.Webhooks {
+		field := fmt.Sprintf("notify.webhooks[%d]", i)
+		target(field, w.Name, w.Route)
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s.url %q must be an http(s) URL", field, w.URL))
+		}
+		if w.SecretEnv != "" && w.Secret == "" {
+			errs = append(errs, fmt.Errorf("%s.secret_env: the environment variable %s is unset or empty; set it to the webhook's HMAC secret", field, w.SecretEnv))
+		}
+	}
+	for i, s := range c.Notify.SNS {
+		field := fmt.Sprintf("notify.sns[%d]", i)
+		target(field, s.Name, s.Route)
+		switch {
+		case s.Topic == "":
+			errs = append(errs, fmt.Errorf("%s.topic is required (a topic ARN or name)", field))
+		case IsTopicARN(s.Topic) && !snsTopicARN.MatchString(s.Topic):
+			errs = append(errs, fmt.Errorf("%s.topic %q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", field, s.Topic))
+		case !IsTopicARN(s.Topic) && !snsTopicName.MatchString(s.Topic):
+			errs = append(errs, fmt.Errorf("%s.topic %q is not an SNS topic name (1-256 of A-Z, a-z, 0-9, '-', '_', optionally ending .fifo)", field, s.Topic))
+		}
+	}
+	return errs
 }
 
 // PartnerNames returns the configured partners in a stable order.

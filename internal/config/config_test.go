@@ -85,6 +85,15 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"sidecar without timeout", strings.Replace(good, "      max_size_bytes: 1048576", "      max_size_bytes: 1048576\n      sidecar:\n        required: true", 1), "partners.acme.rules.sidecar.timeout must be a positive duration"},
 		{"escalation without approvers", strings.Replace(good, "    rules:", "    approval:\n      approvers: [alice]\n      deadline: 72h\n      on_deadline: escalate\n    rules:", 1), "partners.acme.approval.on_deadline escalate needs escalation_approvers"},
 		{"tiny part size", strings.Replace(good, "partners:", "delivery:\n  part_size_bytes: 1024\npartners:", 1), "delivery.part_size_bytes must be between 5 MiB and 5 GiB"},
+		{"route to an unknown partner", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      partners: [acme, initek]", 1), `notify.webhooks[0].partners[1] "initek" is not a configured partner`},
+		{"route to an unknown type", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      types: [file.quarantine]", 1), `notify.webhooks[0].types[0] "file.quarantine" is not a notification type`},
+		{"secret in the file", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      secret: hunter2", 1), "secret"},
+		{"secret env unset", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      secret_env: FERRY_TEST_UNSET_SECRET", 1), "notify.webhooks[0].secret_env: the environment variable FERRY_TEST_UNSET_SECRET is unset"},
+		{"sns without topic", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n", 1), "notify.sns[0].topic is required"},
+		{"sns bad arn", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n      topic: arn:aws:sqs:us-east-1:123456789012:q\n", 1), `notify.sns[0].topic "arn:aws:sqs:us-east-1:123456789012:q" is not an SNS topic ARN`},
+		{"sns bad name", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n      topic: ferry alerts\n", 1), `notify.sns[0].topic "ferry alerts" is not an SNS topic name`},
+		{"sns unknown partner", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n      topic: ferry-alerts\n      partners: [globex]\n", 1), `notify.sns[0].partners[0] "globex" is not a configured partner`},
+		{"duplicate target names", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: ops\n      topic: ferry-alerts\n", 1), `notify.sns[0].name "ops" is also notify.webhooks[0]'s`},
 		{"bad temporary suffix", strings.Replace(good, "  bucket: landing\n", "  bucket: landing\n  temporary_suffixes: [part]\n", 1), "landing.temporary_suffixes[0]"},
 	}
 	for _, tt := range tests {
@@ -94,6 +103,44 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestNotificationTargetsWithRoutesAndSecretFromEnv(t *testing.T) {
+	t.Setenv("FERRY_TEST_OPS_SECRET", "s3cret")
+	yaml := strings.Replace(goodYAML(t), "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      secret_env: FERRY_TEST_OPS_SECRET\n      types: [file.quarantined]", 1)
+	yaml = strings.Replace(yaml, "notify:\n", "notify:\n  sns:\n    - name: acme-topic\n      topic: arn:aws:sns:us-east-1:123456789012:ferry-acme.fifo\n      partners: [acme]\n    - name: all\n      topic: ferry-all\n", 1)
+	c, err := load(t, yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Notify.Webhooks[0]
+	if w.Secret != "s3cret" || len(w.Types) != 1 {
+		t.Errorf("webhook %+v: want the secret from FERRY_TEST_OPS_SECRET and one type", w)
+	}
+	if len(c.Notify.SNS) != 2 || c.Notify.SNS[0].Partners[0] != "acme" || c.Notify.SNS[1].Topic != "ferry-all" {
+		t.Errorf("sns targets %+v", c.Notify.SNS)
+	}
+}
+
+func TestRouteMatches(t *testing.T) {
+	tests := []struct {
+		route        Route
+		partner, typ string
+		want         bool
+	}{
+		{Route{}, "acme", "file.delivered", true},
+		{Route{Partners: []string{"acme"}}, "acme", "file.delivered", true},
+		{Route{Partners: []string{"acme"}}, "globex", "file.delivered", false},
+		{Route{Types: []string{"file.quarantined"}}, "globex", "file.quarantined", true},
+		{Route{Types: []string{"file.quarantined"}}, "globex", "file.delivered", false},
+		{Route{Partners: []string{"acme", "globex"}, Types: []string{"file.quarantined", "file.rejected"}}, "globex", "file.rejected", true},
+		{Route{Partners: []string{"acme"}, Types: []string{"file.quarantined"}}, "globex", "file.quarantined", false},
+	}
+	for _, tt := range tests {
+		if got := tt.route.Matches(tt.partner, tt.typ); got != tt.want {
+			t.Errorf("%+v.Matches(%s, %s) = %v, want %v", tt.route, tt.partner, tt.typ, got, tt.want)
+		}
 	}
 }
 
