@@ -53,7 +53,8 @@ const (
 	ErrStatusConflict = "StatusConflict"
 	// ErrAuditConflict: another entry already holds this audit number.
 	ErrAuditConflict = "AuditConflict"
-	// ErrNotifyRefused: a webhook rejected the notification itself (4xx).
+	// ErrNotifyRefused: every failed notification target refused the
+	// notification itself (a webhook's 4xx, a missing SNS topic).
 	ErrNotifyRefused = "NotifyRefused"
 	// ErrDestinationRefused: S3 refused the copy as invalid (HTTP 400), for
 	// example retention asked of a bucket without Object Lock. Only a
@@ -193,15 +194,19 @@ type NotifyInput struct {
 	Event notify.Event
 }
 
-// Notify posts the event to every configured webhook.
+// Notify sends the event to every configured target whose route matches.
+// When every failed target refused it for good (a webhook's 4xx, a missing
+// SNS topic), the error is non-retryable; otherwise the activity is retried
+// and sends to every matching target again, which receivers deduplicate
+// on the idempotency key.
 func (a *Activities) Notify(ctx context.Context, in *NotifyInput) error {
-	if a.Notifier == nil || len(a.Notifier.Webhooks) == 0 {
+	if a.Notifier == nil || len(a.Notifier.Targets) == 0 {
 		return nil
 	}
 	err := a.Notifier.Send(ctx, in.Event)
-	var perm *notify.PermanentError
-	if errors.As(err, &perm) {
-		return temporal.NewNonRetryableApplicationError(perm.Error(), ErrNotifyRefused, err)
+	var failed *notify.SendError
+	if errors.As(err, &failed) && failed.Permanent() {
+		return temporal.NewNonRetryableApplicationError(failed.Error(), ErrNotifyRefused, err)
 	}
 	if err != nil {
 		return fmt.Errorf("notifying about %s: %w", in.Event.FileID, err)

@@ -38,7 +38,7 @@ func TestNotifyClassifiesReceiverAnswers(t *testing.T) {
 		w.WriteHeader(status)
 	}))
 	t.Cleanup(srv.Close)
-	acts := &activities.Activities{Notifier: notify.New([]config.Webhook{{Name: "test", URL: srv.URL}}, 0)}
+	acts := &activities.Activities{Notifier: notify.New(config.Notify{Webhooks: []config.Webhook{{Name: "test", URL: srv.URL}}}, nil)}
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)

@@ -63,7 +63,7 @@ func run() error {
 		S3:       aws.S3,
 		Files:    files,
 		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
-		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
+		Notifier: notify.New(cfg.Notify, aws.SNS),
 	})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{

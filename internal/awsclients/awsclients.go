@@ -1,6 +1,6 @@
 // Package awsclients builds Ferry's AWS service clients from the standard
 // aws-sdk-go-v2 config chain. Endpoints are never set in code: locally they
-// come from AWS_ENDPOINT_URL_S3 / _DYNAMODB / _SQS (or the shared
+// come from AWS_ENDPOINT_URL_S3 / _DYNAMODB / _SQS / _SNS (or the shared
 // config file), in AWS from the region's defaults.
 package awsclients
 
@@ -13,6 +13,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -21,6 +22,7 @@ type Clients struct {
 	S3       *s3.Client
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
+	SNS      *sns.Client
 }
 
 // Load reads the AWS config chain and builds the clients. pathStyle is
@@ -44,5 +46,6 @@ func Load(ctx context.Context, pathStyle bool) (*Clients, error) {
 		S3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		SQS:      sqs.NewFromConfig(cfg),
+		SNS:      sns.NewFromConfig(cfg),
 	}, nil
 }

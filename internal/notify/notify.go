@@ -1,20 +1,23 @@
-// Package notify announces what happened to a file to the configured
-// webhooks, as one JSON document per outcome.
+// Package notify announces what happened to a file, as one JSON document
+// per notification, to every configured target whose route matches it:
+// webhooks (signed with X-Ferry-Signature when they have a secret) and
+// SNS topics (with message attributes for filter policies).
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/ferrydata/ferry/internal/config"
 )
 
-// Event is the JSON body each webhook receives. Its fields are a contract
+// Event is the JSON body each target receives. Its fields are a contract
 // with receivers: add fields, never rename them.
 type Event struct {
 	// Type is the outcome (file.delivered, file.quarantined,
@@ -40,29 +43,6 @@ type Event struct {
 	At         time.Time `json:"at"`
 }
 
-// PermanentError is a webhook answer that retrying cannot change (a 4xx
-// other than 408 and 429): the receiver rejects the request itself.
-type PermanentError struct {
-	Webhook string
-	Status  int
-	Body    string
-}
-
-func (e *PermanentError) Error() string {
-	return fmt.Sprintf("webhook %s refused the notification with HTTP %d: %s (fix the receiver or the notify.webhooks config)", e.Webhook, e.Status, e.Body)
-}
-
-// Notifier posts events to webhooks.
-type Notifier struct {
-	Webhooks []config.Webhook
-	Client   *http.Client
-}
-
-// New returns a Notifier whose requests time out after timeout.
-func New(hooks []config.Webhook, timeout time.Duration) *Notifier {
-	return &Notifier{Webhooks: hooks, Client: &http.Client{Timeout: timeout}}
-}
-
 // IdempotencyKey names one notification meant to arrive: the same for
 // every retry of it, different for each that must reach the receiver (a
 // file's reminders are many; its outcome is one).
@@ -73,42 +53,98 @@ func (ev Event) IdempotencyKey() string {
 	return ev.FileID + "/" + ev.Type
 }
 
-// Send posts ev to every webhook and returns the first failure. Receivers
-// must deduplicate on the Idempotency-Key header: a retried activity may
-// repeat a post.
+// Target is one place notifications go.
+type Target interface {
+	// Name is the target's name in the config, for errors and logs.
+	Name() string
+	// Route says which notifications the target gets.
+	Route() config.Route
+	// Send delivers body, the JSON encoding of ev. It returns a
+	// *PermanentError when the target refuses it in a way retrying
+	// cannot change.
+	Send(ctx context.Context, ev Event, body []byte) error
+}
+
+// PermanentError is a refusal that retrying cannot change: a webhook's
+// 4xx (other than 408 and 429), an SNS topic that does not exist, missing
+// authorization, an invalid parameter.
+type PermanentError struct {
+	Target string
+	Reason string
+}
+
+func (e *PermanentError) Error() string {
+	return fmt.Sprintf("notification target %s refused the notification: %s (fix the receiver or the notify config)", e.Target, e.Reason)
+}
+
+// SendError is what Send returns when some targets failed; the others
+// received the notification.
+type SendError struct {
+	Errs []error // one per failed target
+}
+
+func (e *SendError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e *SendError) Unwrap() []error { return e.Errs }
+
+// Permanent reports whether every failure was a refusal: retrying would
+// change nothing.
+func (e *SendError) Permanent() bool {
+	for _, err := range e.Errs {
+		var perm *PermanentError
+		if !errors.As(err, &perm) {
+			return false
+		}
+	}
+	return true
+}
+
+// Notifier sends events to its targets.
+type Notifier struct {
+	Targets []Target
+}
+
+// New returns a Notifier for the configured webhooks and SNS topics;
+// client publishes to the topics (nil when there are none).
+func New(cfg config.Notify, client *sns.Client) *Notifier {
+	n := &Notifier{}
+	for _, h := range cfg.Webhooks {
+		n.Targets = append(n.Targets, NewWebhook(h, cfg.Timeout))
+	}
+	for _, t := range cfg.SNS {
+		n.Targets = append(n.Targets, NewTopic(t, client))
+	}
+	return n
+}
+
+// Send sends ev to every target whose route matches it. One target's
+// failure does not keep ev from the others: all are tried, and the
+// failures are returned together as a *SendError. A retried Send sends to
+// every matching target again, so receivers must deduplicate on the
+// idempotency key (the Idempotency-Key header of a webhook, the
+// idempotency_key message attribute of an SNS message).
 func (n *Notifier) Send(ctx context.Context, ev Event) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encoding notification for %s: %w", ev.FileID, err)
 	}
-	for _, h := range n.Webhooks {
-		if err := n.post(ctx, h, body, ev); err != nil {
-			return err
+	var errs []error
+	for _, t := range n.Targets {
+		if !t.Route().Matches(ev.Partner, ev.Type) {
+			continue
+		}
+		if err := t.Send(ctx, ev, body); err != nil {
+			errs = append(errs, err)
 		}
 	}
+	if len(errs) > 0 {
+		return &SendError{Errs: errs}
+	}
 	return nil
-}
-
-func (n *Notifier) post(ctx context.Context, h config.Webhook, body []byte, ev Event) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("building request for webhook %s: %w", h.Name, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "ferry-notify/1")
-	req.Header.Set("Idempotency-Key", ev.IdempotencyKey())
-	resp, err := n.Client.Do(req)
-	if err != nil {
-		return fmt.Errorf("posting to webhook %s (%s): %w", h.Name, h.URL, err)
-	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return &PermanentError{Webhook: h.Name, Status: resp.StatusCode, Body: string(snippet)}
-	default:
-		return fmt.Errorf("webhook %s (%s) answered HTTP %d: %s", h.Name, h.URL, resp.StatusCode, snippet)
-	}
 }
