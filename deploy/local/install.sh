@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Ferry's local stack and its tests run, pinned:
 #
-#   Temporal CLI (dev server + UI), MinIO   go install, once per version, into
-#                                           ~/.cache/ferry/bin/<tool>-<version>/
+#   Temporal CLI (dev server + UI), MinIO,  go install, once per version, into
+#   goaws (SNS emulator; binary "cmd")      ~/.cache/ferry/bin/<tool>-<version>/
 #                                           (FERRY_CACHE moves it), so every
 #                                           clone on the machine shares them
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
@@ -17,6 +17,7 @@
 #
 #   TEMPORAL_BIN=/root/.cache/ferry/bin/temporal-v1.5.1/temporal
 #   MINIO_BIN=...
+#   GOAWS_BIN=.../goaws-v0.5.4/cmd
 #   NODE_MODULES=.../deploy/local/node_modules
 set -euo pipefail
 
@@ -28,6 +29,8 @@ TEMPORAL_CLI_VERSION=v1.5.1
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
 MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
+GOAWS_VERSION=v0.5.4
+GOAWS_BIN="$CACHE/bin/goaws-$GOAWS_VERSION/cmd" # goaws's main package is app/cmd
 
 say() { printf '%s\n' "install: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -69,6 +72,7 @@ fi
 pids=()
 [[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
 [[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
+[[ -x "$GOAWS_BIN" ]] || { go_tool "$GOAWS_BIN" github.com/Admiral-Piett/goaws/app/cmd "$GOAWS_VERSION" & pids+=($!); }
 for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
 
 # npm ci from the committed lock file; redone only when the lock changes.
@@ -80,4 +84,4 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 	echo "$want" >"$stamp"
 fi
 
-printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$HERE/node_modules"
+printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nGOAWS_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$GOAWS_BIN" "$HERE/node_modules"

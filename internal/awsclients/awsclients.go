@@ -19,6 +19,9 @@ import (
 
 // Clients are the AWS clients one Ferry process uses.
 type Clients struct {
+	// Config is the aws.Config they were built from, for a client of
+	// another endpoint of the same credentials (goaws's own SQS queues).
+	Config   aws.Config
 	S3       *s3.Client
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
@@ -43,6 +46,7 @@ func Load(ctx context.Context, pathStyle bool) (*Clients, error) {
 		return nil, fmt.Errorf("no AWS region configured: set AWS_REGION (any region works for a local stack)")
 	}
 	return &Clients{
+		Config:   cfg,
 		S3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		SQS:      sqs.NewFromConfig(cfg),

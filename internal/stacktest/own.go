@@ -43,7 +43,7 @@ func setUpOwn() (*Stack, error) {
 	}
 	o := &run.own
 	o.addr, o.procs, o.failed = map[Service]string{}, map[Service]*process{}, map[Service]error{}
-	for _, s := range []Service{Temporal, S3, DynamoDB, SQS} {
+	for _, s := range []Service{Temporal, S3, DynamoDB, SQS, SNS} {
 		if o.addr[s], err = freeAddr(); err != nil {
 			return nil, err
 		}
@@ -59,6 +59,7 @@ func setUpOwn() (*Stack, error) {
 		"AWS_ENDPOINT_URL_S3":       "http://" + o.addr[S3],
 		"AWS_ENDPOINT_URL_DYNAMODB": "http://" + o.addr[DynamoDB],
 		"AWS_ENDPOINT_URL_SQS":      "http://" + o.addr[SQS],
+		"AWS_ENDPOINT_URL_SNS":      "http://" + o.addr[SNS],
 		"FERRY_CONFIG":              filepath.Join(root, "deploy/local/ferry.yaml"),
 		"FERRY_TEMPORAL_ADDRESS":    o.addr[Temporal],
 	}, tl, false)
@@ -115,8 +116,25 @@ func (o *ownServices) launch(st *Stack, s Service) (*process, error) {
 	case SQS:
 		return o.spawn("sqs", nil, 30*time.Second, func() error { return listening(addr) },
 			"node", filepath.Join(st.Root, "deploy/local/sqs/server.js"), "--host", host, "--port", port)
+	case SNS:
+		// goaws reads its settings from a YAML file (without one it
+		// searches its working directory for goaws.yaml); it binds
+		// 0.0.0.0 whatever Host says.
+		conf := filepath.Join(o.dir, "goaws.yaml")
+		if err := os.WriteFile(conf, []byte(goawsConfig(host, port)), 0o600); err != nil {
+			return nil, err
+		}
+		return o.spawn("goaws", nil, 30*time.Second, func() error { return listening(addr) },
+			st.tools.goaws, "-config", conf, "-loglevel", "warn")
 	}
 	return nil, fmt.Errorf("no such service: %s", s)
+}
+
+// goawsConfig is goaws's settings file: where it says it is (queue URLs
+// and SNS envelopes name it), the region and account of its ARNs, no
+// queues or topics (tests and the provisioner create them).
+func goawsConfig(host, port string) string {
+	return fmt.Sprintf("Local:\n  Host: %s\n  Port: %s\n  Region: us-east-1\n  AccountId: \"100010001000\"\n", host, port)
 }
 
 // stop stops every service and removes their data.

@@ -4,7 +4,7 @@
 //
 //	st := stacktest.Require(t, stacktest.S3, stacktest.DynamoDB)
 //
-// Temporal, S3, DynamoDB and SQS are started for the test binary alone, on
+// Temporal, S3, DynamoDB, SQS and SNS are started for the test binary alone, on
 // free ports, the first time a test declares them, and stopped by Main when
 // its tests are done: a package's tests start in a second or two and may
 // run beside other packages' tests. Ferry declares Ferry itself (its
@@ -65,6 +65,9 @@ const (
 	DynamoDB
 	// SQS is local-aws-sqs.
 	SQS
+	// SNS is goaws, which serves SNS and its own SQS queues (reach those
+	// with GoAWSSQS) on one port.
+	SNS
 	// Ferry is the whole local stack (deploy/local/stack.sh): the services
 	// above plus Ferry's worker and bridge, the webhook sink and MinIO's
 	// SFTP server and webhook, provisioned from deploy/local/ferry.yaml.
@@ -81,6 +84,8 @@ func (s Service) String() string {
 		return "DynamoDB"
 	case SQS:
 		return "SQS"
+	case SNS:
+		return "SNS"
 	case Ferry:
 		return "Ferry"
 	}
@@ -220,7 +225,7 @@ var discardLogger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
 // tools are the paths deploy/local/install.sh reports.
 type tools struct {
-	temporal, minio, nodeModules string
+	temporal, minio, goaws, nodeModules string
 }
 
 // install finds the repository and runs its deploy/local/install.sh,
@@ -243,11 +248,13 @@ func install() (root string, tl tools, err error) {
 			tl.temporal = v
 		case "MINIO_BIN":
 			tl.minio = v
+		case "GOAWS_BIN":
+			tl.goaws = v
 		case "NODE_MODULES":
 			tl.nodeModules = v
 		}
 	}
-	if tl.temporal == "" || tl.minio == "" || tl.nodeModules == "" {
+	if tl.temporal == "" || tl.minio == "" || tl.goaws == "" || tl.nodeModules == "" {
 		return "", tools{}, fmt.Errorf("deploy/local/install.sh reported no tool paths:\n%s", out)
 	}
 	return root, tl, nil
