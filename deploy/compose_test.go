@@ -143,6 +143,7 @@ func TestPinnedVersionsAgreeWithTheLocalStack(t *testing.T) {
 func TestComposePartnersMatchTheLocalStack(t *testing.T) {
 	_, composeCfg := load(t)
 	t.Setenv("FERRY_CONFIG", "local/ferry.yaml")
+	t.Setenv("FERRY_WEBHOOK_SECRET", "test") // the local stack's webhook secret_env
 	localCfg, err := config.Load(nil)
 	if err != nil {
 		t.Fatal(err)

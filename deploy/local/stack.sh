@@ -25,11 +25,12 @@ MINIO_CONSOLE_ADDR=127.0.0.1:9001
 SFTP_ADDR=127.0.0.1:2022
 DYNAMODB_PORT=4567
 SQS_PORT=9324
+SNS_PORT=4100 # goaws: binds 0.0.0.0 whatever we ask (hard-coded upstream)
 BRIDGE_ADDR=127.0.0.1:8085
 SINK_ADDR=127.0.0.1:8086
 
 # The stack's processes in start order; they stop in reverse.
-PROCS=(temporal dynalite sqs minio webhooksink bridge worker)
+PROCS=(temporal dynalite sqs sns minio webhooksink bridge worker)
 
 DATA="$FERRY_HOME/data"
 LOGS="$FERRY_HOME/logs"
@@ -45,12 +46,12 @@ die() { say "error: $*"; exit 1; }
 
 # tools: install what is missing (deploy/local/install.sh: pinned, cached,
 # serialized) and take the paths it reports: TEMPORAL_BIN, MINIO_BIN,
-# NODE_MODULES.
+# GOAWS_BIN, NODE_MODULES.
 tools() {
 	local out k v
 	out="$("$HERE/install.sh")" || die "installing the stack's tools failed (see above)"
 	while IFS='=' read -r k v; do
-		case "$k" in TEMPORAL_BIN | MINIO_BIN | NODE_MODULES) printf -v "$k" '%s' "$v" ;; esac
+		case "$k" in TEMPORAL_BIN | MINIO_BIN | GOAWS_BIN | NODE_MODULES) printf -v "$k" '%s' "$v" ;; esac
 	done <<<"$out"
 }
 
@@ -156,6 +157,8 @@ export AWS_SECRET_ACCESS_KEY=$(cat "$SECRETS/minio_root_password")
 export AWS_ENDPOINT_URL_S3=http://$S3_ADDR
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
+export AWS_ENDPOINT_URL_SNS=http://127.0.0.1:$SNS_PORT
+export FERRY_WEBHOOK_SECRET=$(cat "$SECRETS/webhook_secret")
 export FERRY_CONFIG=$HERE/ferry.yaml
 export FERRY_BRIDGE_AUTH_TOKEN=$(cat "$SECRETS/bridge_token")
 export FERRY_SFTP_ADDRESS=$SFTP_ADDR
@@ -178,6 +181,7 @@ up() {
 	secret minio_root_password sh -c "head -c 18 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	secret bridge_token sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	# MinIO's built-in KMS, so server-side encryption on the local stack is real.
+	secret webhook_secret sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	secret minio_kms_key sh -c 'echo "ferry-local:$(head -c 32 /dev/urandom | base64)"' >/dev/null
 	[[ -f "$SECRETS/sftp_host_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C ferry-local-sftp -f "$SECRETS/sftp_host_ed25519"
 	write_env
@@ -195,6 +199,12 @@ up() {
 	# In memory: queues are created again by the provisioner below.
 	start sqs "127.0.0.1:$SQS_PORT" node "$HERE/sqs/server.js" --port "$SQS_PORT"
 
+	# goaws (SNS and its own SQS queues), in memory: the provisioner creates
+	# the topic and its subscription again. It needs a config file, or it
+	# searches its working directory for one.
+	printf 'Local:\n  Host: 127.0.0.1\n  Port: %s\n  Region: us-east-1\n  AccountId: "100010001000"\n' "$SNS_PORT" >"$DATA/goaws.yaml"
+	start sns "127.0.0.1:$SNS_PORT" "$GOAWS_BIN" -config "$DATA/goaws.yaml" -loglevel warn
+
 	mkdir -p "$DATA/minio" "$DATA/minio-events"
 	start minio "$S3_ADDR" env \
 		MINIO_ROOT_USER=ferryadmin MINIO_ROOT_PASSWORD="$(cat "$SECRETS/minio_root_password")" \
@@ -209,6 +219,7 @@ up() {
 
 	wait_for "DynamoDB (dynalite)" 30 port_open "127.0.0.1:$DYNAMODB_PORT"
 	wait_for "SQS (local-aws-sqs)" 30 port_open "127.0.0.1:$SQS_PORT"
+	wait_for "SNS (goaws)" 30 port_open "127.0.0.1:$SNS_PORT"
 	wait_for "MinIO" 60 curl -sf "http://$S3_ADDR/minio/health/live"
 	wait_for "MinIO SFTP" 30 port_open "$SFTP_ADDR"
 	wait_for "Temporal" 90 "$TEMPORAL_BIN" operator search-attribute list --address "$TEMPORAL_ADDR" --namespace default
@@ -220,7 +231,8 @@ up() {
 	restart_if_rebuilt webhooksink
 	restart_if_rebuilt bridge "$BIN/ferry"
 	restart_if_rebuilt worker
-	start webhooksink "$SINK_ADDR" "$BIN/webhooksink" --listen "$SINK_ADDR" --out "$DATA/notifications.jsonl"
+	# The sink and the worker read the webhook's secret from FERRY_WEBHOOK_SECRET (stack.env).
+	start webhooksink "$SINK_ADDR" "$BIN/webhooksink" --listen "$SINK_ADDR" --out "$DATA/notifications.jsonl" --secret-env FERRY_WEBHOOK_SECRET
 	start bridge "$BRIDGE_ADDR" "$BIN/ferry" bridge --config "$FERRY_CONFIG"
 	start worker "" "$BIN/worker" --config "$FERRY_CONFIG"
 	wait_for "webhook sink" 20 port_open "$SINK_ADDR"
@@ -243,6 +255,7 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   S3 (MinIO)     $AWS_ENDPOINT_URL_S3   user ferryadmin, password in ${SECRETS#"$ROOT"/}/minio_root_password
   DynamoDB       $AWS_ENDPOINT_URL_DYNAMODB (dynalite)
   SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
+  SNS            $AWS_ENDPOINT_URL_SNS (goaws, listening on all interfaces; topic ferry-notifications -> goaws queue ferry-notifications)
   Bridge         http://$BRIDGE_ADDR/v1/s3-events
   Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
   Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)

@@ -125,7 +125,8 @@ func rejectWhenDone(t *testing.T, st *stacktest.Stack, id, _ string) {
 	})
 }
 
-// notification waits for the webhook sink to have received typ for id.
+// notification waits for the webhook sink to have received typ for id,
+// with a signature that verified under the webhook's secret.
 func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Event {
 	t.Helper()
 	var found notify.Event
@@ -138,9 +139,15 @@ func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Even
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			var ev notify.Event
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.FileID == id && ev.Type == typ {
-				found = ev
+			var rec struct {
+				Notification      notify.Event
+				SignatureVerified bool
+			}
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Notification.FileID == id && rec.Notification.Type == typ {
+				if !rec.SignatureVerified {
+					t.Fatalf("the webhook sink received %s for %s with a signature that did not verify: %s", typ, id, sc.Bytes())
+				}
+				found = rec.Notification
 				return true, ""
 			}
 		}

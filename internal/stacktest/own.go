@@ -62,6 +62,7 @@ func setUpOwn() (*Stack, error) {
 		"AWS_ENDPOINT_URL_SNS":      "http://" + o.addr[SNS],
 		"FERRY_CONFIG":              filepath.Join(root, "deploy/local/ferry.yaml"),
 		"FERRY_TEMPORAL_ADDRESS":    o.addr[Temporal],
+		"FERRY_WEBHOOK_SECRET":      Unique("webhook-"), // deploy/local/ferry.yaml's webhook secret_env
 	}, tl, false)
 }
 

@@ -1,7 +1,8 @@
 // Command provision prepares a local stack for Ferry, idempotently: the
 // buckets (landing and quarantine versioned, destinations versioned with
 // Object Lock), the landing bucket's webhook notification to the bridge,
-// the DynamoDB tables, the bridge's SQS queues, and one MinIO user per partner whose policy allows
+// the DynamoDB tables, the bridge's SQS queues, the notification SNS
+// topics with a subscribed queue each, and one MinIO user per partner whose policy allows
 // only that partner's landing prefix (its SFTP login).
 //
 // It uses only S3, DynamoDB and SQS APIs plus MinIO's admin API for users.
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/minio/madmin-go/v3"
@@ -100,6 +102,9 @@ func run() error {
 	if err := ensureQueues(ctx, clients.SQS, cfg.Bridge.SQS); err != nil {
 		return err
 	}
+	if err := ensureTopics(ctx, clients, cfg.Notify.SNS); err != nil {
+		return err
+	}
 	return ensurePartners(ctx, cfg, *secrets)
 }
 
@@ -132,6 +137,51 @@ func ensureQueues(ctx context.Context, c *sqs.Client, q config.SQS) error {
 		return fmt.Errorf("creating SQS queue %s: %w", q.Queue, err)
 	}
 	slog.Info("queue ready", "queue", aws.ToString(out.QueueUrl), "redrive", attrs["RedrivePolicy"])
+	return nil
+}
+
+// ensureTopics creates each notification topic the config names (ARNs
+// are someone else's to create) and subscribes a queue of the same name
+// to it, so what Ferry publishes can be read back. SNS emulators deliver
+// only to their own queues: goaws serves SQS on its SNS endpoint
+// (AWS_ENDPOINT_URL_SNS), not on the bridge's local-aws-sqs.
+func ensureTopics(ctx context.Context, clients *awsclients.Clients, topics []config.SNSTopic) error {
+	q := sqs.NewFromConfig(clients.Config, func(o *sqs.Options) {
+		if ep := os.Getenv("AWS_ENDPOINT_URL_SNS"); ep != "" {
+			o.BaseEndpoint = aws.String(ep)
+		}
+	})
+	for _, t := range topics {
+		if config.IsTopicARN(t.Topic) {
+			continue
+		}
+		topic, err := clients.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(t.Topic)})
+		if err != nil {
+			return fmt.Errorf("creating SNS topic %s: %w", t.Topic, err)
+		}
+		queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(t.Topic)})
+		if err != nil {
+			return fmt.Errorf("creating the queue subscribed to %s: %w", t.Topic, err)
+		}
+		a, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			return fmt.Errorf("reading %s's ARN: %w", t.Topic, err)
+		}
+		subs, err := clients.SNS.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: topic.TopicArn})
+		if err != nil {
+			return fmt.Errorf("listing %s's subscriptions: %w", t.Topic, err)
+		}
+		subscribed := false
+		for _, s := range subs.Subscriptions {
+			subscribed = subscribed || aws.ToString(s.Endpoint) == a.Attributes["QueueArn"]
+		}
+		if !subscribed {
+			if _, err := clients.SNS.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(a.Attributes["QueueArn"])}); err != nil {
+				return fmt.Errorf("subscribing queue %s to topic %s: %w", t.Topic, t.Topic, err)
+			}
+		}
+		slog.Info("topic ready", "topic", aws.ToString(topic.TopicArn), "subscribed_queue", aws.ToString(queue.QueueUrl))
+	}
 	return nil
 }
 

@@ -1,11 +1,11 @@
 // Command webhooksink is the local stack's notification receiver: it
 // stands in for a partner's or operator's webhook endpoint and appends
 // every JSON body it receives, one per line, to a file people and tests
-// can read.
+// can read. With a secret it verifies X-Ferry-Signature as a receiver
+// should, and records the outcome beside each notification.
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,12 +15,32 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/ferrydata/ferry/internal/hmacsig"
 )
+
+// record is one line of the output file.
+type record struct {
+	// Notification is the body as received.
+	Notification json.RawMessage `json:"notification"`
+	// IdempotencyKey is the header receivers deduplicate on.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// SignatureVerified: X-Ferry-Signature matched the body under the secret.
+	SignatureVerified bool `json:"signatureVerified"`
+}
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8086", "address to listen on")
 	out := flag.String("out", "notifications.jsonl", "file to append received notifications to")
+	secretEnv := flag.String("secret-env", "", "environment variable holding the webhook's HMAC secret (empty: signatures are not checked)")
 	flag.Parse()
+	var secret []byte
+	if *secretEnv != "" {
+		if secret = []byte(os.Getenv(*secretEnv)); len(secret) == 0 {
+			fmt.Fprintf(os.Stderr, "webhooksink: --secret-env %s: the variable is unset or empty\n", *secretEnv)
+			os.Exit(1)
+		}
+	}
 
 	f, err := os.OpenFile(*out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -34,24 +54,25 @@ func main() {
 			http.Error(w, "body must be one JSON document", http.StatusBadRequest)
 			return
 		}
-		var line bytes.Buffer
-		if err := json.Compact(&line, body); err != nil {
+		rec := record{Notification: body, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+			SignatureVerified: hmacsig.Verify(secret, body, r.Header.Get(hmacsig.Header))}
+		line, err := json.Marshal(rec) // compacts the body too
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		line.WriteByte('\n')
 		mu.Lock()
-		_, err = f.Write(line.Bytes())
+		_, err = f.Write(append(line, '\n'))
 		mu.Unlock()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		slog.Info("notification received", "idempotency_key", r.Header.Get("Idempotency-Key"))
+		slog.Info("notification received", "idempotency_key", rec.IdempotencyKey, "signature_verified", rec.SignatureVerified)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10 * time.Second}
-	slog.Info("webhook sink listening", "address", *addr, "out", *out)
+	slog.Info("webhook sink listening", "address", *addr, "out", *out, "verifies_signatures", len(secret) > 0)
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "webhooksink:", err)
 		os.Exit(1)
