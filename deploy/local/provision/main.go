@@ -120,17 +120,13 @@ func ensureQueues(ctx context.Context, c *sqs.Client, q config.SQS) error {
 	}
 	attrs := map[string]string{"VisibilityTimeout": strconv.Itoa(int(q.VisibilityTimeout / time.Second))}
 	if named(q.DeadLetterQueue) {
-		dlq, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.DeadLetterQueue)})
+		dlqURL, dlqARN, err := createQueue(ctx, c, q.DeadLetterQueue)
 		if err != nil {
-			return fmt.Errorf("creating SQS queue %s: %w", q.DeadLetterQueue, err)
+			return err
 		}
-		a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-		if err != nil {
-			return fmt.Errorf("reading %s's ARN: %w", q.DeadLetterQueue, err)
-		}
-		redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": a.Attributes["QueueArn"], "maxReceiveCount": 2 * q.MaxReceives})
+		redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": 2 * q.MaxReceives})
 		attrs["RedrivePolicy"] = string(redrive)
-		slog.Info("queue ready", "queue", aws.ToString(dlq.QueueUrl))
+		slog.Info("queue ready", "queue", dlqURL)
 	}
 	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.Queue), Attributes: attrs})
 	if err != nil {
@@ -159,13 +155,9 @@ func ensureTopics(ctx context.Context, clients *awsclients.Clients, topics []con
 		if err != nil {
 			return fmt.Errorf("creating SNS topic %s: %w", t.Topic, err)
 		}
-		queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(t.Topic)})
+		queueURL, queueARN, err := createQueue(ctx, q, t.Topic)
 		if err != nil {
-			return fmt.Errorf("creating the queue subscribed to %s: %w", t.Topic, err)
-		}
-		a, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-		if err != nil {
-			return fmt.Errorf("reading %s's ARN: %w", t.Topic, err)
+			return err
 		}
 		subs, err := clients.SNS.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: topic.TopicArn})
 		if err != nil {
@@ -173,16 +165,30 @@ func ensureTopics(ctx context.Context, clients *awsclients.Clients, topics []con
 		}
 		subscribed := false
 		for _, s := range subs.Subscriptions {
-			subscribed = subscribed || aws.ToString(s.Endpoint) == a.Attributes["QueueArn"]
+			subscribed = subscribed || aws.ToString(s.Endpoint) == queueARN
 		}
 		if !subscribed {
-			if _, err := clients.SNS.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(a.Attributes["QueueArn"])}); err != nil {
+			if _, err := clients.SNS.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN)}); err != nil {
 				return fmt.Errorf("subscribing queue %s to topic %s: %w", t.Topic, t.Topic, err)
 			}
 		}
-		slog.Info("topic ready", "topic", aws.ToString(topic.TopicArn), "subscribed_queue", aws.ToString(queue.QueueUrl))
+		slog.Info("topic ready", "topic", aws.ToString(topic.TopicArn), "subscribed_queue", queueURL)
 	}
 	return nil
+}
+
+// createQueue creates (or finds) a queue with default attributes and
+// returns its URL and ARN.
+func createQueue(ctx context.Context, c *sqs.Client, name string) (url, arn string, err error) {
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", "", fmt.Errorf("creating SQS queue %s: %w", name, err)
+	}
+	a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", "", fmt.Errorf("reading %s's ARN: %w", name, err)
+	}
+	return aws.ToString(out.QueueUrl), a.Attributes["QueueArn"], nil
 }
 
 func ensureBucket(ctx context.Context, c *s3.Client, bucket string, objectLock bool) error {
