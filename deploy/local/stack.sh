@@ -26,6 +26,8 @@ SFTP_ADDR=127.0.0.1:2022
 DYNAMODB_PORT=4567
 SQS_PORT=9324
 BRIDGE_ADDR=127.0.0.1:8085
+WORKER_METRICS_ADDR=127.0.0.1:9464 # metrics.worker_listen
+BRIDGE_METRICS_ADDR=127.0.0.1:9465 # metrics.bridge_listen
 SINK_ADDR=127.0.0.1:8086
 
 # The stack's processes in start order; they stop in reverse.
@@ -244,6 +246,7 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   DynamoDB       $AWS_ENDPOINT_URL_DYNAMODB (dynalite)
   SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
   Bridge         http://$BRIDGE_ADDR/v1/s3-events
+  Metrics        http://$WORKER_METRICS_ADDR/metrics (worker)   http://$BRIDGE_METRICS_ADDR/metrics (bridge)
   Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
   Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)
 
