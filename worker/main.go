@@ -95,9 +95,11 @@ func run(ctx context.Context, args []string) error {
 		// is already known: a workflow in Temporal or a file record.
 		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: instruments},
 	})
-	if err := backlog(tc, files, cfg.PartnerNames(), log).Register(exp.Meter); err != nil {
+	bl := backlog(tc, files, cfg.PartnerNames(), log)
+	if err := bl.Register(exp.Meter); err != nil {
 		return err
 	}
+	go bl.Run(ctx)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
@@ -122,8 +124,8 @@ func run(ctx context.Context, args []string) error {
 }
 
 // backlog is the quarantine backlog gauge: the count of waiting files from
-// Temporal visibility, the oldest wait from the files table, both read at
-// most once per 15 s (a common scrape interval).
+// Temporal visibility, the oldest wait from the files table, both read
+// every 15 s (a common scrape interval).
 func backlog(tc client.Client, files *filestore.Store, partners []string, log *slog.Logger) *metrics.Backlog {
 	return &metrics.Backlog{
 		Partners: partners, TTL: 15 * time.Second, Log: log,

@@ -15,8 +15,11 @@ import (
 // from counters kept in memory, so a restarted worker reports it right:
 // how many files wait (Count, e.g. Temporal visibility's CountWorkflow of
 // running quarantined executions) and since when the oldest waits (Oldest,
-// e.g. the files table's by-status index). Answers are cached for TTL, so
-// scrapes from several Prometheus servers do not multiply the queries.
+// e.g. the files table's by-status index). Run reads them every TTL in the
+// background and a scrape reports the last answers: scrapes from several
+// Prometheus servers do not multiply the queries, and no query runs inside
+// the metrics SDK's collection (a Temporal call there would record the
+// SDK's own request metrics and deadlock on the SDK's collection lock).
 type Backlog struct {
 	Partners []string
 	// Count returns how many of partner's files wait for a decision.
@@ -24,12 +27,12 @@ type Backlog struct {
 	// Oldest returns, per partner, when its longest-waiting file started
 	// waiting.
 	Oldest func(ctx context.Context) (map[string]time.Time, error)
-	TTL    time.Duration
-	Log    *slog.Logger
-	Now    func() time.Time
+	// TTL is how often Run reads them; a scrape interval is a good choice.
+	TTL time.Duration
+	Log *slog.Logger
+	Now func() time.Time
 
 	mu     sync.Mutex
-	at     time.Time
 	counts map[string]int64
 	oldest map[string]time.Time
 }
@@ -51,7 +54,7 @@ func (b *Backlog) Register(meter metric.Meter) error {
 		return err
 	}
 	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		counts, oldest, now := b.read(ctx)
+		counts, oldest, now := b.last()
 		for _, p := range b.Partners {
 			attrs := metric.WithAttributes(attribute.String(LabelPartner, p))
 			if n, ok := counts[p]; ok {
@@ -71,19 +74,38 @@ func (b *Backlog) Register(meter metric.Meter) error {
 	return err
 }
 
-// read returns the cached answers, refreshing them when older than TTL.
-// A source that cannot be read leaves its series out of the scrape (absent,
-// not a wrong zero) and is logged.
-func (b *Backlog) read(ctx context.Context) (map[string]int64, map[string]time.Time, time.Time) {
+// Run refreshes the answers every TTL until ctx ends.
+func (b *Backlog) Run(ctx context.Context) {
+	t := time.NewTicker(b.TTL)
+	defer t.Stop()
+	for {
+		b.Refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Backlog) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+// last returns the answers of the last Refresh.
+func (b *Backlog) last() (map[string]int64, map[string]time.Time, time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
-	if b.Now != nil {
-		now = b.Now()
-	}
-	if b.counts != nil && now.Sub(b.at) < b.TTL {
-		return b.counts, b.oldest, now
-	}
+	return b.counts, b.oldest, b.now()
+}
+
+// Refresh reads the backlog from its sources. A source that cannot be read
+// leaves its series out of the scrape (absent, not a wrong zero) and is
+// logged.
+func (b *Backlog) Refresh(ctx context.Context) {
 	log := b.Log
 	if log == nil {
 		log = slog.Default()
@@ -103,6 +125,7 @@ func (b *Backlog) read(ctx context.Context) (map[string]int64, map[string]time.T
 	if err != nil {
 		log.Warn("metrics: reading the oldest quarantined file failed", "error", err)
 	}
-	b.counts, b.oldest, b.at = counts, oldest, now
-	return counts, oldest, now
+	b.mu.Lock()
+	b.counts, b.oldest = counts, oldest
+	b.mu.Unlock()
 }

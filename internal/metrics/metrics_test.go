@@ -77,7 +77,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 	}
 }
 
-func TestBacklogIsReadFromItsSourcesAndCached(t *testing.T) {
+func TestBacklogReportsItsSourcesLastAnswers(t *testing.T) {
 	exp, err := metrics.NewExporter()
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +100,10 @@ func TestBacklogIsReadFromItsSourcesAndCached(t *testing.T) {
 	if err := b.Register(exp.Meter); err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := metricstest.Gather(t, exp.Registry).Value(metrics.QuarantineBacklog, nil); ok {
+		t.Error("a backlog is reported before it was read")
+	}
+	b.Refresh(context.Background())
 	m := metricstest.Gather(t, exp.Registry)
 	if v, ok := m.Value(metrics.QuarantineBacklog, map[string]string{"partner": "acme"}); !ok || v != 2 {
 		t.Errorf("acme backlog %v (present %v), want 2", v, ok)
@@ -110,9 +114,9 @@ func TestBacklogIsReadFromItsSourcesAndCached(t *testing.T) {
 	if v, _ := m.Value(metrics.QuarantineOldestAge, map[string]string{"partner": "acme"}); v != 3600 {
 		t.Errorf("acme oldest age %v, want 3600", v)
 	}
-	metricstest.Gather(t, exp.Registry) // a second scrape within the TTL
+	metricstest.Gather(t, exp.Registry) // scrapes read nothing themselves
 	if calls != 2 {
-		t.Errorf("%d visibility counts for two scrapes within the TTL, want 2 (one per partner)", calls)
+		t.Errorf("%d visibility counts for one refresh and two scrapes, want 2 (one per partner)", calls)
 	}
 }
 
