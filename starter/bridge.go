@@ -37,15 +37,11 @@ func runBridge(args []string) error {
 	}
 	log := logging.Configure("bridge", cfg.Log.Format, cfg.Log.Level)
 	// Bound first: a bridge that cannot serve its metrics does not start.
-	exp, stopMetrics, err := metrics.Start("metrics.bridge_listen", cfg.Metrics.BridgeListen, log)
+	exp, stopMetrics, err := metrics.Start("metrics.bridge_listen", cfg.Metrics.BridgeListen, cfg.PartnerNames(), log)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	instruments, err := metrics.NewInstruments(exp.Meter, cfg.PartnerNames())
-	if err != nil {
-		return err
-	}
 	tc, err := temporalclient.DialWithMetrics(cfg.Temporal, log, exp.TemporalHandler())
 	if err != nil {
 		return err
@@ -53,7 +49,7 @@ func runBridge(args []string) error {
 	defer tc.Close()
 
 	// One intake for HTTP and SQS: both sources share its bound.
-	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log, Metrics: instruments}
+	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log, Metrics: exp.Ferry}
 	b := &bridge.Bridge{Intake: in, Log: log}
 	srv := &http.Server{Addr: cfg.Bridge.Listen, Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -59,15 +59,11 @@ func run(ctx context.Context, args []string) error {
 	log := logging.Configure("worker", cfg.Log.Format, cfg.Log.Level)
 	// Bound first: a worker that cannot serve its metrics stops here,
 	// before it takes any work.
-	exp, stopMetrics, err := metrics.Start("metrics.worker_listen", cfg.Metrics.WorkerListen, log)
+	exp, stopMetrics, err := metrics.Start("metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	instruments, err := metrics.NewInstruments(exp.Meter, cfg.PartnerNames())
-	if err != nil {
-		return err
-	}
 	aws, err := awsclients.Load(ctx, cfg.S3.PathStyle)
 	if err != nil {
 		return err
@@ -86,14 +82,14 @@ func run(ctx context.Context, args []string) error {
 		Files:    files,
 		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 		Notifier: notify.New(cfg.Notify.Webhooks, cfg.Notify.Timeout),
-		Metrics:  instruments,
+		Metrics:  exp.Ferry,
 	})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
 		S3: aws.S3,
 		// The reconciler starts like the bridge does, checking first what
 		// is already known: a workflow in Temporal or a file record.
-		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: instruments},
+		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: exp.Ferry},
 	})
 	bl := backlog(tc, files, cfg.PartnerNames(), log)
 	if err := bl.Register(exp.Meter); err != nil {

@@ -34,6 +34,8 @@ type Exporter struct {
 	Registry *prometheus.Registry
 	// Meter is Ferry's meter; the Temporal SDK gets one of its own.
 	Meter metric.Meter
+	// Ferry are Ferry's instruments on Meter (set by Start).
+	Ferry *Instruments
 }
 
 // NewExporter builds the provider and registry (with Go runtime and
@@ -101,13 +103,17 @@ func (e *Exporter) Shutdown(ctx context.Context, srv *http.Server) {
 	_ = e.Provider.Shutdown(ctx)
 }
 
-// Start builds the process's exporter and, when addr is set, binds addr
-// (field names the config key, for the error) and serves Path there. The
-// returned func stops both. A bind failure is returned at once, so a
-// process that cannot serve its metrics does not start.
-func Start(field, addr string, log *slog.Logger) (*Exporter, func(), error) {
+// Start builds the process's exporter with Ferry's instruments (partners
+// bound the partner label) and, when addr is set, binds addr (field names
+// the config key, for the error) and serves Path there. The returned func
+// stops both. A bind failure is returned at once, so a process that cannot
+// serve its metrics does not start.
+func Start(field, addr string, partners []string, log *slog.Logger) (*Exporter, func(), error) {
 	e, err := NewExporter()
 	if err != nil {
+		return nil, nil, err
+	}
+	if e.Ferry, err = NewInstruments(e.Meter, partners); err != nil {
 		return nil, nil, err
 	}
 	var srv *http.Server
