@@ -55,13 +55,7 @@ func (s *ingestSuite) TestMetricsCountADeliveryItsBytesAndLatency() {
 
 func (s *ingestSuite) TestMetricsCountDecisionsByResultAndRefusalClass() {
 	gather := s.withMetrics()
-	s.violationAfterRead()
-	s.quarantineOK()
-	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
-	s.signal(time.Minute, approval.ApproveSignal, "eve", "trust me")
-	s.signal(2*time.Minute, approval.ApproveSignal, "acme", "it is mine")
-	s.signal(3*time.Minute, approval.ApproveSignal, "alice", "")
-	s.signal(5*time.Minute, approval.ApproveSignal, "alice", "checked")
+	s.refuseThreeThenApprove()
 	s.execute(approvalInput(1))
 	s.NoError(s.env.GetWorkflowError())
 
@@ -80,12 +74,7 @@ func (s *ingestSuite) TestMetricsCountDecisionsByResultAndRefusalClass() {
 
 func (s *ingestSuite) TestMetricsCountRemindersAndDeadlineRejections() {
 	gather := s.withMetrics()
-	s.violationAfterRead()
-	s.quarantineOK()
-	s.env.OnActivity(activities.RejectName, mock.Anything, mock.Anything).Return(&activities.QuarantineResult{Key: "rejected/acme/orders.csv", VersionID: "rv1"}, nil).Once()
-	in := approvalInput(1)
-	in.Approval.ReminderInterval, in.Approval.Deadline, in.Approval.OnDeadline = 8*time.Hour, 24*time.Hour, approval.OnDeadlineReject
-	s.execute(in)
+	s.runUntilDeadlineRejects()
 	s.NoError(s.env.GetWorkflowError())
 
 	m := gather()
