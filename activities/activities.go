@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.temporal.io/sdk/activity"
@@ -17,6 +18,7 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/notify"
 )
 
@@ -68,6 +70,15 @@ type Activities struct {
 	Files    *filestore.Store
 	Audit    *audit.Store
 	Notifier *notify.Notifier
+	// Metrics times the stages (inspect, deliver, ...); nil times nothing.
+	Metrics *metrics.Instruments
+}
+
+// timeStage starts timing one attempt of a stage; call what it returns
+// when the attempt ends: defer a.timeStage(ctx, f, "inspect")().
+func (a *Activities) timeStage(ctx context.Context, f FileRef, stage string) func() {
+	start := time.Now()
+	return func() { a.Metrics.Stage(ctx, f.Partner, stage, time.Since(start)) }
 }
 
 // FileRef names one object version and the file ID (workflow ID) it has.

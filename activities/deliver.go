@@ -66,6 +66,7 @@ const (
 // idempotent: a retry finds and re-verifies the version an earlier attempt
 // wrote, or continues the multipart upload it started.
 func (a *Activities) Deliver(ctx context.Context, in *DeliverInput) (*DeliverResult, error) {
+	defer a.timeStage(ctx, in.File, "deliver")()
 	f, insp, gov := in.File, in.Inspection, in.Governance
 	w := writeOptions{
 		contentType: insp.ContentType,

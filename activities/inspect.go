@@ -68,6 +68,7 @@ const heartbeatEvery = 2 * time.Second
 // checks (signature against extension, text encoding) in the same pass.
 // Memory stays flat whatever the size: the body is streamed.
 func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectResult, error) {
+	defer a.timeStage(ctx, in.File, "inspect")()
 	f := in.File
 	log := f.logger(ctx)
 

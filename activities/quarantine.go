@@ -37,6 +37,7 @@ type QuarantineResult struct {
 // where people can examine it without it ever reaching the destination. The
 // landing object stays as it was. Idempotent like Deliver.
 func (a *Activities) Quarantine(ctx context.Context, in *QuarantineInput) (*QuarantineResult, error) {
+	defer a.timeStage(ctx, in.File, "quarantine")()
 	c := &copier{a: a, f: in.File, bucket: in.Bucket, key: in.Key, size: in.Size, opts: withDefaults(in.Copy), maxAttempts: in.MaxAttempts}
 	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})
 	if err != nil {
@@ -104,6 +105,7 @@ type RejectInput struct {
 // prefix: copy (idempotent, like every copy here), then delete the
 // quarantined version. The landing object is left as it is.
 func (a *Activities) Reject(ctx context.Context, in *RejectInput) (*QuarantineResult, error) {
+	defer a.timeStage(ctx, in.File, "reject")()
 	src := FileRef{FileID: in.File.FileID, Partner: in.File.Partner, Bucket: in.QuarantineBucket, Key: in.QuarantineKey, VersionID: in.QuarantineVer}
 	c := &copier{a: a, f: src, bucket: in.QuarantineBucket, key: in.RejectedKey, size: in.Size, opts: withDefaults(ingest.CopyOptions{}), maxAttempts: in.MaxAttempts}
 	head, _, err := a.copyVersion(ctx, c, in.SHA256, writeOptions{})

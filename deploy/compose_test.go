@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,6 +98,20 @@ func TestMinIONotifiesTheBridgeWithItsToken(t *testing.T) {
 	}
 	if minio["MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_FERRY"] == "" {
 		t.Error("MinIO has no queue dir: events would be lost while the bridge is down")
+	}
+}
+
+func TestComposePublishesTheMetricsPorts(t *testing.T) {
+	c, cfg := load(t)
+	for service, addr := range map[string]string{"worker": cfg.Metrics.WorkerListen, "bridge": cfg.Metrics.BridgeListen} {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Errorf("%s serves no metrics: %q", service, addr)
+			continue
+		}
+		if !slices.Contains(c.Services[service].Ports, port+":"+port) {
+			t.Errorf("service %s does not publish its metrics port %s: %v", service, port, c.Services[service].Ports)
+		}
 	}
 }
 

@@ -17,11 +17,12 @@ import (
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
+	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/temporalclient"
 )
 
 func runBridge(args []string) error {
-	log := logging.Setup("bridge")
+	logging.Setup("bridge")
 	fs := pflag.NewFlagSet("bridge", pflag.ContinueOnError)
 	config.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -34,14 +35,21 @@ func runBridge(args []string) error {
 	if cfg.Bridge.AuthToken == "" && cfg.Bridge.HMACSecret == "" {
 		return errors.New("bridge.auth_token and bridge.hmac_secret are empty: set FERRY_BRIDGE_AUTH_TOKEN (or FERRY_BRIDGE_HMAC_SECRET) to what the event sender presents")
 	}
-	tc, err := temporalclient.Dial(cfg.Temporal, log)
+	log := logging.Configure("bridge", cfg.Log.Format, cfg.Log.Level)
+	// Bound first: a bridge that cannot serve its metrics does not start.
+	exp, stopMetrics, err := metrics.Start("metrics.bridge_listen", cfg.Metrics.BridgeListen, cfg.PartnerNames(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	tc, err := temporalclient.DialWithMetrics(cfg.Temporal, log, exp.TemporalHandler())
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
 	// One intake for HTTP and SQS: both sources share its bound.
-	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log}
+	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log, Metrics: exp.Ferry}
 	b := &bridge.Bridge{Intake: in, Log: log}
 	srv := &http.Server{Addr: cfg.Bridge.Listen, Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

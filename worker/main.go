@@ -4,7 +4,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/ferrydata/ferry/internal/ingest"
@@ -12,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/pflag"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -19,9 +24,11 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
+	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/reconcile"
 	"github.com/ferrydata/ferry/internal/temporalclient"
@@ -29,28 +36,39 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	log := logging.Setup("worker")
+// run runs the worker until ctx ends (SIGINT/SIGTERM in main).
+func run(ctx context.Context, args []string) error {
+	logging.Setup("worker")
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
 	config.BindFlags(fs)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(fs)
 	if err != nil {
 		return err
 	}
-	aws, err := awsclients.Load(context.Background(), cfg.S3.PathStyle)
+	log := logging.Configure("worker", cfg.Log.Format, cfg.Log.Level)
+	// Bound first: a worker that cannot serve its metrics stops here,
+	// before it takes any work.
+	exp, stopMetrics, err := metrics.Start("metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
 	if err != nil {
 		return err
 	}
-	tc, err := temporalclient.Dial(cfg.Temporal, log)
+	defer stopMetrics()
+	aws, err := awsclients.Load(ctx, cfg.S3.PathStyle)
+	if err != nil {
+		return err
+	}
+	tc, err := temporalclient.DialWithMetrics(cfg.Temporal, log, exp.TemporalHandler())
 	if err != nil {
 		return err
 	}
@@ -64,15 +82,21 @@ func run() error {
 		Files:    files,
 		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 		Notifier: notify.New(cfg.Notify, aws.SNS),
+		Metrics:  exp.Ferry,
 	})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
 		S3: aws.S3,
 		// The reconciler starts like the bridge does, checking first what
 		// is already known: a workflow in Temporal or a file record.
-		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log},
+		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: exp.Ferry},
 	})
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	bl := backlog(tc, files, cfg.PartnerNames(), log)
+	if err := bl.Register(exp.Meter); err != nil {
+		return err
+	}
+	go bl.Run(ctx)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
 		return err
@@ -88,7 +112,28 @@ func run() error {
 			"bucket", cfg.Landing.Bucket, "versioning", string(v.Status))
 	}
 	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue)
-	// Run stops on SIGINT/SIGTERM, letting in-flight activity attempts end
+	// Run stops when ctx ends, letting in-flight activity attempts end
 	// (they are retried elsewhere if they cannot).
-	return w.Run(worker.InterruptCh())
+	stop := make(chan any)
+	go func() { <-ctx.Done(); close(stop) }()
+	return w.Run(stop)
+}
+
+// backlog is the quarantine backlog gauge: the count of waiting files from
+// Temporal visibility, the oldest wait from the files table, both read
+// every 15 s (a common scrape interval).
+func backlog(tc client.Client, files *filestore.Store, partners []string, log *slog.Logger) *metrics.Backlog {
+	return &metrics.Backlog{
+		Partners: partners, TTL: 15 * time.Second, Log: log,
+		Count: func(ctx context.Context, partner string) (int64, error) {
+			resp, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: metrics.VisibilityQuery(partner)})
+			if err != nil {
+				return 0, err
+			}
+			return resp.GetCount(), nil
+		},
+		Oldest: func(ctx context.Context) (map[string]time.Time, error) {
+			return files.OldestByPartner(ctx, filestatus.Quarantined)
+		},
+	}
 }

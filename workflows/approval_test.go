@@ -68,13 +68,20 @@ func (s *ingestSuite) TestApprovalReleasesAQuarantinedFile() {
 	s.Equal("alice", res.Decisions[0].Approver)
 }
 
-func (s *ingestSuite) TestRefusedDecisionsLeaveTheFileWaiting() {
+// refuseThreeThenApprove sends three decisions that are refused (not an
+// approver, the uploader, no reason), then one that releases the file.
+func (s *ingestSuite) refuseThreeThenApprove() {
 	s.violationAfterRead()
 	s.quarantineOK()
 	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
 	s.signal(time.Minute, approval.ApproveSignal, "eve", "trust me")
 	s.signal(2*time.Minute, approval.ApproveSignal, "acme", "it is mine")
 	s.signal(3*time.Minute, approval.ApproveSignal, "alice", "")
+	s.signal(5*time.Minute, approval.ApproveSignal, "alice", "checked")
+}
+
+func (s *ingestSuite) TestRefusedDecisionsLeaveTheFileWaiting() {
+	s.refuseThreeThenApprove()
 	// After three refusals the file must still be quarantined.
 	s.env.RegisterDelayedCallback(func() {
 		var st ingest.FileState
@@ -84,7 +91,6 @@ func (s *ingestSuite) TestRefusedDecisionsLeaveTheFileWaiting() {
 		s.Equal(filestatus.Quarantined, st.Stage)
 		s.Len(st.Decisions, 3)
 	}, 4*time.Minute)
-	s.signal(5*time.Minute, approval.ApproveSignal, "alice", "checked")
 	s.execute(approvalInput(1))
 
 	s.NoError(s.env.GetWorkflowError())
@@ -252,13 +258,19 @@ func (s *ingestSuite) TestRemindersWhileAFileWaits() {
 	s.Len(keys, len(s.events), "notifications sharing an idempotency key: %+v", s.events)
 }
 
-func (s *ingestSuite) TestDeadlineRejectsAFileNobodyDecidedOn() {
+// runUntilDeadlineRejects runs a quarantined file that nobody decides on,
+// reminded every 8 h and rejected at its 24 h deadline.
+func (s *ingestSuite) runUntilDeadlineRejects() {
 	s.violationAfterRead()
 	s.quarantineOK()
 	s.env.OnActivity(activities.RejectName, mock.Anything, mock.Anything).Return(&activities.QuarantineResult{Key: "rejected/acme/orders.csv", VersionID: "rv1"}, nil).Once()
 	in := approvalInput(1)
 	in.Approval.ReminderInterval, in.Approval.Deadline, in.Approval.OnDeadline = 8*time.Hour, 24*time.Hour, approval.OnDeadlineReject
 	s.execute(in)
+}
+
+func (s *ingestSuite) TestDeadlineRejectsAFileNobodyDecidedOn() {
+	s.runUntilDeadlineRejects()
 
 	s.NoError(s.env.GetWorkflowError())
 	var res ingest.Result

@@ -76,7 +76,7 @@ func (w *pipeline) judge(ctx workflow.Context, p approval.Payload, kind string) 
 	defer w.trail.Unlock()
 
 	d := approval.Decision{Approver: p.Approver, Reason: p.Reason, Kind: kind, At: workflow.Now(ctx)}
-	refusal := w.refusal(p, kind, &d)
+	class, refusal := w.refusal(p, kind, &d)
 	d.Accepted, d.Refusal = refusal == "", refusal
 	action, details := kind, d.Reason
 	if d.Signed {
@@ -92,7 +92,9 @@ func (w *pipeline) judge(ctx workflow.Context, p approval.Payload, kind string) 
 	if err := w.appendAuditLocked(ctx, actor, action, details); err != nil {
 		w.log.Error("could not audit a decision; it is refused", "error", err)
 		d.Accepted, d.Refusal = false, "the decision could not be written to the audit trail: "+failureMessage(err)
+		class = refusedAuditFailed
 	}
+	w.countDecision(ctx, d, class)
 	w.apply(ctx, d)
 	return d, nil
 }
@@ -112,42 +114,51 @@ func (w *pipeline) apply(ctx workflow.Context, d approval.Decision) {
 	workflow.SetCurrentDetails(ctx, w.details())
 }
 
-// refusal says why a decision must be refused, or "" to accept it. It
-// fills in the manifestation of a valid signature.
-func (w *pipeline) refusal(p approval.Payload, kind string, d *approval.Decision) string {
+// Refusal classes of the workflow's own checks, beside approval's.
+const (
+	refusedNoApprovers  = "no_approvers"
+	refusedUnsigned     = "unsigned"
+	refusedBadSignature = "bad_signature"
+	refusedAuditFailed  = "audit_failed"
+)
+
+// refusal says why a decision must be refused and the refusal's class
+// (a metric label), or "" to accept it. It fills in the manifestation of
+// a valid signature.
+func (w *pipeline) refusal(p approval.Payload, kind string, d *approval.Decision) (class, why string) {
 	switch {
 	case !w.policy().Enabled():
-		return fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
+		return refusedNoApprovers, fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
 	case w.decided():
-		return "the file has already been decided on"
+		return approval.RefusedAlreadyDecided, "the file has already been decided on"
 	}
-	if r := w.policy().Check(approval.State{
+	if c, r := w.policy().Refuse(approval.State{
 		Partner: w.in.Partner, Uploader: w.in.Uploader, Stage: string(w.state.Stage), Decisions: w.state.Decisions,
 	}, p, kind); r != "" {
-		return r
+		return c, r
 	}
 	return w.checkSignature(p, kind, d)
 }
 
 // checkSignature verifies a signed decision against the approver's key and
 // records its manifestation, or says why the decision must be refused.
-func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.Decision) string {
+func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.Decision) (class, why string) {
 	pol := w.policy()
 	if p.Signature == nil {
 		if pol.RequireSignatures {
-			return fmt.Sprintf("partner %s requires signed decisions: sign with `ferry %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
+			return refusedUnsigned, fmt.Sprintf("partner %s requires signed decisions: sign with `ferry %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
 				w.in.Partner, kind, w.id, p.Approver)
 		}
-		return ""
+		return "", ""
 	}
 	key := pol.ApproverKeys[p.Approver]
 	if key == "" {
-		return fmt.Sprintf("the decision is signed but no public key is configured for %s (approval.approver_keys)", p.Approver)
+		return refusedBadSignature, fmt.Sprintf("the decision is signed but no public key is configured for %s (approval.approver_keys)", p.Approver)
 	}
 	manifest := approval.Manifest(w.id, w.state.SHA256, kind, p.Approver, p.Reason, p.Signature.SignedAt)
 	if err := approval.VerifySignature(key, manifest, p.Signature); err != nil {
-		return err.Error()
+		return refusedBadSignature, err.Error()
 	}
 	d.Signed, d.SignedAt, d.Meaning = true, p.Signature.SignedAt, approval.Meaning(kind)
-	return ""
+	return "", ""
 }

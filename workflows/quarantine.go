@@ -9,6 +9,7 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/metrics"
 )
 
 // awaitDecision waits, durably and for as long as it takes, until enough
@@ -46,10 +47,12 @@ func (w *pipeline) awaitDecision(ctx workflow.Context) error {
 				return err
 			}
 			w.escalated = true
+			w.count(ctx, metrics.EscalationsTotal, nil)
 			w.notify(ctx, "file.escalated")
 			workflow.SetCurrentDetails(ctx, w.details())
 		case p.ReminderInterval > 0:
 			w.reminders++
+			w.count(ctx, metrics.RemindersTotal, nil)
 			w.notify(ctx, "file.reminder")
 		}
 	}
@@ -72,6 +75,8 @@ func (w *pipeline) rejectAtDeadline(ctx workflow.Context) error {
 	if err := w.appendAuditLocked(ctx, d.Approver, "auto-"+d.Kind, d.Reason); err != nil {
 		return err
 	}
+	w.count(ctx, metrics.DeadlineRejectionsTotal, nil)
+	w.countDecision(ctx, d, "")
 	w.apply(ctx, d)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/metrics"
 )
 
 // move adds reasons to the file's facts, records the new status with
@@ -30,6 +31,7 @@ func (w *pipeline) move(ctx workflow.Context, s filestatus.Status, reasons ...st
 	}
 	w.auditHead, w.recorded = e, c
 	w.enter(ctx, s)
+	w.countOutcome(ctx, s)
 	return nil
 }
 
@@ -87,6 +89,7 @@ func (w *pipeline) notify(ctx workflow.Context, typ string) {
 	ev := w.event(ctx, typ)
 	if err := workflow.ExecuteLocalActivity(notifyCtx(ctx), activities.NotifyName, &activities.NotifyInput{Event: ev}).Get(ctx, nil); err != nil {
 		w.log.Error("notification failed", "type", typ, "error", err)
+		w.count(ctx, metrics.NotificationFailuresTotal, map[string]string{metrics.LabelType: typ})
 		w.state.Reasons = append(w.state.Reasons, "notification "+typ+" failed: "+failureMessage(err))
 	}
 }

@@ -155,6 +155,7 @@ func (w *pipeline) deliver(ctx workflow.Context) error {
 	if err := w.move(ctx, filestatus.Delivered); err != nil {
 		return err
 	}
+	w.countDelivery(ctx)
 	w.handleSource(ctx)
 	w.notify(ctx, "file.delivered")
 	return nil

@@ -27,6 +27,8 @@ DYNAMODB_PORT=4567
 SQS_PORT=9324
 SNS_PORT=4100 # goaws: binds 0.0.0.0 whatever we ask (hard-coded upstream)
 BRIDGE_ADDR=127.0.0.1:8085
+WORKER_METRICS_ADDR=127.0.0.1:9464 # metrics.worker_listen
+BRIDGE_METRICS_ADDR=127.0.0.1:9465 # metrics.bridge_listen
 SINK_ADDR=127.0.0.1:8086
 
 # The stack's processes in start order; they stop in reverse.
@@ -257,6 +259,7 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
   SNS            $AWS_ENDPOINT_URL_SNS (goaws, listening on all interfaces; topic ferry-notifications -> goaws queue ferry-notifications)
   Bridge         http://$BRIDGE_ADDR/v1/s3-events
+  Metrics        http://$WORKER_METRICS_ADDR/metrics (worker)   http://$BRIDGE_METRICS_ADDR/metrics (bridge)
   Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
   Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)
 

@@ -167,25 +167,42 @@ type State struct {
 
 // Check returns why the decision must be refused, or "" to accept it.
 func (p Policy) Check(s State, d Payload, kind string) string {
+	_, why := p.Refuse(s, d, kind)
+	return why
+}
+
+// Refusal classes: why a decision was refused, in one fixed word (a
+// metric label).
+const (
+	RefusedNoApprover     = "no_approver"
+	RefusedNoReason       = "no_reason"
+	RefusedNotQuarantined = "not_quarantined"
+	RefusedUploader       = "uploader"
+	RefusedNotApprover    = "not_approver"
+	RefusedAlreadyDecided = "already_decided"
+)
+
+// Refuse is Check with the refusal's class; both are "" to accept.
+func (p Policy) Refuse(s State, d Payload, kind string) (class, why string) {
 	who := strings.TrimSpace(d.Approver)
 	switch {
 	case who == "":
-		return `no approver given: send {"approver": "<your name>", "reason": "..."}`
+		return RefusedNoApprover, `no approver given: send {"approver": "<your name>", "reason": "..."}`
 	case strings.TrimSpace(d.Reason) == "":
-		return "no reason given: every decision must say why"
+		return RefusedNoReason, "no reason given: every decision must say why"
 	case s.Stage != "quarantined":
-		return fmt.Sprintf("the file is %s, not quarantined: there is nothing to decide", s.Stage)
+		return RefusedNotQuarantined, fmt.Sprintf("the file is %s, not quarantined: there is nothing to decide", s.Stage)
 	case strings.EqualFold(who, s.Partner) || (s.Uploader != "" && strings.EqualFold(who, s.Uploader)):
-		return fmt.Sprintf("%s uploaded this file and may not decide on it", who)
+		return RefusedUploader, fmt.Sprintf("%s uploaded this file and may not decide on it", who)
 	case !slices.Contains(p.Approvers, who):
-		return fmt.Sprintf("%s is not an approver for partner %s (approvers: %s)", who, s.Partner, strings.Join(p.Approvers, ", "))
+		return RefusedNotApprover, fmt.Sprintf("%s is not an approver for partner %s (approvers: %s)", who, s.Partner, strings.Join(p.Approvers, ", "))
 	}
 	for _, prev := range s.Decisions {
 		if prev.Accepted && prev.Approver == who {
-			return fmt.Sprintf("%s already decided (%s at %s); another approver must decide", who, prev.Kind, prev.At.UTC().Format(time.RFC3339))
+			return RefusedAlreadyDecided, fmt.Sprintf("%s already decided (%s at %s); another approver must decide", who, prev.Kind, prev.At.UTC().Format(time.RFC3339))
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // Approvals counts the distinct approvers whose approval was accepted: a

@@ -98,6 +98,9 @@ func (b *Backfiller) Run(ctx context.Context, o Options, cands []landing.Version
 
 func (b *Backfiller) one(ctx context.Context, o Options, cand landing.Version, lim *rate.Limiter, r *Report) error {
 	skip := func(reason string) {
+		if !o.DryRun {
+			b.Intake.Metrics.Backfilled(ctx, o.Partner, "ignored")
+		}
 		r.Counts.Add(intake.Ignore)
 		r.Skipped = append(r.Skipped, Skipped{Key: cand.Key, VersionID: cand.VersionID, Reason: reason})
 	}
@@ -121,6 +124,9 @@ func (b *Backfiller) one(ctx context.Context, o Options, cand landing.Version, l
 		if err := b.Intake.StartWhenFree(ctx, p); err != nil {
 			return err
 		}
+	}
+	if !o.DryRun {
+		b.Intake.Metrics.Backfilled(ctx, o.Partner, map[intake.Decision]string{intake.Start: "started", intake.Known: "known"}[p.Decision])
 	}
 	r.Counts.Add(p.Decision)
 	return nil

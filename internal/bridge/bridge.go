@@ -42,16 +42,19 @@ func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.Intake.Config.Bridge.MaxBodyBytes))
 	if !b.authorized(r, body) {
 		b.Log.Warn("refused event: bad or missing credentials", "remote", r.RemoteAddr)
+		b.Intake.Metrics.HTTPRefused(r.Context(), http.StatusUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ferry-bridge"`)
 		http.Error(w, "missing or wrong credentials: send Authorization: Bearer <bridge.auth_token>, or X-Ferry-Signature: sha256=<hex HMAC-SHA256 of the body with bridge.hmac_secret>", http.StatusUnauthorized)
 		return
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
+		b.Intake.Metrics.HTTPRefused(r.Context(), http.StatusRequestEntityTooLarge)
 		http.Error(w, fmt.Sprintf("body over %d bytes: send one S3 event notification per request", tooBig.Limit), http.StatusRequestEntityTooLarge)
 		return
 	}
 	if err != nil {
+		b.Intake.Metrics.HTTPRefused(r.Context(), http.StatusBadRequest)
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -63,6 +66,7 @@ func (b *Bridge) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		b.Log.Warn("refused malformed event", "error", err, "remote", r.RemoteAddr)
+		b.Intake.Metrics.HTTPRefused(r.Context(), http.StatusBadRequest)
 		http.Error(w, "malformed S3 event: "+err.Error(), http.StatusBadRequest)
 		return
 	}

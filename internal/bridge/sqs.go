@@ -99,11 +99,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// ends within bridge.sqs.wait_time, and what it brings after
 		// SIGTERM is released at once.
 		msgs, err := c.receive(context.WithoutCancel(ctx), free)
+		c.Intake.Metrics.SQS(ctx, "received", len(msgs))
 		slots.Release(int64(free - len(msgs)))
 		if ctx.Err() != nil {
 			for _, m := range msgs {
 				c.setVisibility(m, 0, c.Log.With("message_id", aws.ToString(m.MessageId)))
 			}
+			c.Intake.Metrics.SQS(ctx, "released", len(msgs))
 			break
 		}
 		if err != nil {
@@ -209,6 +211,7 @@ func (c *Consumer) failed(ctx context.Context, m types.Message, receives int, er
 	case ctx.Err() != nil:
 		log.Info("released message at shutdown: another replica or the next start takes it")
 		c.setVisibility(m, 0, log)
+		c.Intake.Metrics.SQS(ctx, "released", 1)
 	case receives >= c.Config.MaxReceives && c.dlqURL != "":
 		c.deadLetter(m, receives, fmt.Sprintf("workflow start failed on %d receives, the last with: %v", receives, err), log)
 	default:
@@ -221,6 +224,7 @@ func (c *Consumer) failed(ctx context.Context, m types.Message, receives int, er
 		delay := min(5*time.Second<<min(max(receives-1, 0), 10), 5*time.Minute, c.Config.VisibilityTimeout)
 		log.Warn("workflow start failed; the message will be retried", "error", err, "retry_in", delay)
 		c.setVisibility(m, delay, log)
+		c.Intake.Metrics.SQS(ctx, "retried", 1)
 	}
 }
 
@@ -268,6 +272,7 @@ func (c *Consumer) delete(m types.Message, log *slog.Logger) {
 		log.Warn("could not delete a handled message; it will be redelivered and ignored as a duplicate", "error", err)
 		return
 	}
+	c.Intake.Metrics.SQS(ctx, "deleted", 1)
 	log.Debug("deleted handled message")
 }
 
@@ -313,5 +318,6 @@ func (c *Consumer) deadLetter(m types.Message, receives int, reason string, log 
 		return
 	}
 	log.Error("moved message to the dead-letter queue", "reason", reason, "dead_letter_queue", c.dlqURL)
+	c.Intake.Metrics.SQS(ctx, "dead_lettered", 1)
 	c.delete(m, log)
 }

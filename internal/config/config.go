@@ -8,6 +8,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -35,6 +37,8 @@ type Config struct {
 	Delivery   Delivery           `mapstructure:"delivery"`
 	Reconcile  Reconcile          `mapstructure:"reconcile"`
 	Notify     Notify             `mapstructure:"notify"`
+	Metrics    Metrics            `mapstructure:"metrics"`
+	Log        Log                `mapstructure:"log"`
 	Partners   map[string]Partner `mapstructure:"partners"`
 }
 
@@ -192,6 +196,23 @@ var (
 // IsTopicARN reports whether topic is an SNS topic ARN rather than a name.
 func IsTopicARN(topic string) bool { return strings.HasPrefix(topic, "arn:") }
 
+// Metrics says where each process serves Prometheus metrics on /metrics.
+// Worker and bridge have an address each, so both can run on one machine;
+// empty serves none.
+type Metrics struct {
+	WorkerListen string `mapstructure:"worker_listen"`
+	BridgeListen string `mapstructure:"bridge_listen"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	// Format is "text" (for people) or "json" (one object per line, for
+	// CloudWatch Logs Insights, Loki and other shippers).
+	Format string `mapstructure:"format"`
+	// Level is debug, info, warn or error.
+	Level string `mapstructure:"level"`
+}
+
 // Partner is one partner's destination, rules and delivery governance.
 type Partner struct {
 	Destination Destination       `mapstructure:"destination"`
@@ -242,6 +263,10 @@ var defaults = map[string]any{
 	"delivery.copy_concurrency":          4,
 	"reconcile.interval":                 "15m",
 	"notify.timeout":                     "10s",
+	"metrics.worker_listen":              "",
+	"metrics.bridge_listen":              "",
+	"log.format":                         "text",
+	"log.level":                          "info",
 }
 
 // configFlags are the config keys every Ferry process accepts as flags.
@@ -375,6 +400,21 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))
 	}
 	errs = append(errs, c.validateNotify()...)
+	for field, addr := range map[string]string{"metrics.worker_listen": c.Metrics.WorkerListen, "metrics.bridge_listen": c.Metrics.BridgeListen} {
+		if _, port, err := net.SplitHostPort(addr); addr != "" && (err != nil || port == "") {
+			errs = append(errs, fmt.Errorf("%s %q must be host:port, like 127.0.0.1:9464 (or empty for no metrics)", field, addr))
+		}
+	}
+	if c.Metrics.WorkerListen != "" && c.Metrics.WorkerListen == c.Metrics.BridgeListen {
+		errs = append(errs, fmt.Errorf("metrics.worker_listen and metrics.bridge_listen must differ: worker and bridge may run on one machine"))
+	}
+	if f := strings.ToLower(c.Log.Format); f != "text" && f != "json" {
+		errs = append(errs, fmt.Errorf("log.format must be text or json, got %q", c.Log.Format))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		errs = append(errs, fmt.Errorf("log.level must be debug, info, warn or error, got %q", c.Log.Level))
+	}
 	if len(c.Partners) == 0 {
 		errs = append(errs, errors.New("partners: at least one partner is required"))
 	}

@@ -151,3 +151,27 @@ func TestNoConfigFileSaysHowToGiveOne(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestMetricsAndLogSettings(t *testing.T) {
+	t.Setenv("FERRY_METRICS_BRIDGE_LISTEN", "127.0.0.1:9465")
+	c, err := load(t, goodYAML(t)+"\nmetrics:\n  worker_listen: 127.0.0.1:9464\nlog:\n  format: json\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.WorkerListen != "127.0.0.1:9464" || c.Metrics.BridgeListen != "127.0.0.1:9465" || c.Log.Format != "json" || c.Log.Level != "info" {
+		t.Errorf("metrics or log settings not read: %+v %+v", c.Metrics, c.Log)
+	}
+	for _, tc := range []struct{ yaml, field string }{
+		{"metrics:\n  worker_listen: 9464\n", "metrics.worker_listen"},
+		{"metrics:\n  bridge_listen: localhost\n", "metrics.bridge_listen"},
+		{"metrics:\n  worker_listen: 127.0.0.1:9464\n  bridge_listen: 127.0.0.1:9464\n", "must differ"},
+		{"log:\n  format: yaml\n", "log.format"},
+		{"log:\n  level: loud\n", "log.level"},
+	} {
+		t.Setenv("FERRY_METRICS_BRIDGE_LISTEN", "")
+		_, err := load(t, goodYAML(t)+"\n"+tc.yaml)
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%q: want an error naming %s, got %v", tc.yaml, tc.field, err)
+		}
+	}
+}

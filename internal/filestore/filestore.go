@@ -268,6 +268,43 @@ func (s *Store) ListByStatus(ctx context.Context, st filestatus.Status, limit in
 	return files, nil
 }
 
+// OldestByPartner returns, per partner, when the longest-waiting file in
+// status st entered it (its updated_at: a file in a waiting status is not
+// updated until it leaves it). It reads every file in st, so it is for
+// statuses that hold few files, such as quarantined.
+func (s *Store) OldestByPartner(ctx context.Context, st filestatus.Status) (map[string]time.Time, error) {
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(StatusIndex),
+		KeyConditionExpression:    aws.String("#status = :s"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#partner": "partner", "#updated": "updated_at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: string(st)}},
+		ProjectionExpression:      aws.String("#partner, #updated"),
+		ScanIndexForward:          aws.Bool(true),
+	})
+	oldest := map[string]time.Time{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s files from index %s of %s: %w", st, StatusIndex, s.Table, err)
+		}
+		var files []File
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &files); err != nil {
+			return nil, fmt.Errorf("decoding file records: %w", err)
+		}
+		for _, f := range files {
+			at, err := time.Parse(time.RFC3339Nano, f.UpdatedAt)
+			if err != nil {
+				continue
+			}
+			if prev, ok := oldest[f.Partner]; !ok || at.Before(prev) {
+				oldest[f.Partner] = at
+			}
+		}
+	}
+	return oldest, nil
+}
+
 // ListByPartner returns every file of a partner, oldest first.
 func (s *Store) ListByPartner(ctx context.Context, partner string) ([]File, error) {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{

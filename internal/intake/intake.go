@@ -30,6 +30,7 @@ import (
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/landing"
+	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/s3event"
 )
 
@@ -49,6 +50,9 @@ type Intake struct {
 	Workflows Describer
 	Files     Records
 	Log       *slog.Logger
+	// Metrics counts what intake does, by source and result; nil counts
+	// nothing.
+	Metrics *metrics.Instruments
 
 	throttleOnce sync.Once
 	slots        *semaphore.Weighted
@@ -104,6 +108,9 @@ type Plan struct {
 	// events that create nothing) rather than a file nobody will deliver.
 	Reason   string
 	Expected bool
+	// ReasonClass is Reason as a fixed word, for metrics: not_created,
+	// other_bucket, or landing.Ignored's Class.
+	ReasonClass string
 
 	Object     s3event.Object
 	Partner    string
@@ -158,8 +165,16 @@ func (in *Intake) IngestWhenFree(ctx context.Context, o s3event.Object, check Ch
 
 func (in *Intake) ingest(ctx context.Context, o s3event.Object, check Check, wait time.Duration) (Plan, error) {
 	p, err := in.Plan(ctx, o, check)
-	if err != nil || p.Decision != Start {
+	switch {
+	case err != nil:
+		in.Metrics.Intake(ctx, o.Via, "failed", "")
 		return p, err
+	case p.Decision == Ignore:
+		in.Metrics.Intake(ctx, o.Via, "ignored", p.ReasonClass)
+		return p, nil
+	case p.Decision == Known:
+		in.Metrics.Intake(ctx, o.Via, "known", "")
+		return p, nil
 	}
 	return p, in.start(ctx, p, wait)
 }
@@ -167,16 +182,16 @@ func (in *Intake) ingest(ctx context.Context, o s3event.Object, check Check, wai
 // route is the pure part of Plan: no service is asked.
 func (in *Intake) route(o s3event.Object) Plan {
 	p := Plan{Object: o}
-	ignore := func(reason string, expected bool) Plan {
-		p.Decision, p.Reason, p.Expected = Ignore, reason, expected
+	ignore := func(class, reason string, expected bool) Plan {
+		p.Decision, p.ReasonClass, p.Reason, p.Expected = Ignore, class, reason, expected
 		return p
 	}
 	if !o.Created() {
-		return ignore("event "+o.EventName+" does not create an object", true)
+		return ignore("not_created", "event "+o.EventName+" does not create an object", true)
 	}
 	cfg := in.Config
 	if o.Bucket != cfg.Landing.Bucket {
-		return ignore(fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, cfg.Landing.Bucket), false)
+		return ignore("other_bucket", fmt.Sprintf("bucket %s is not the landing bucket %s", o.Bucket, cfg.Landing.Bucket), false)
 	}
 	up, err := landing.Router{
 		Partners:          cfg.HasPartner,
@@ -185,7 +200,7 @@ func (in *Intake) route(o s3event.Object) Plan {
 	}.Route(o.Key, o.Size)
 	var ign *landing.Ignored
 	if errors.As(err, &ign) {
-		return ignore(ign.Reason, ign.Expected)
+		return ignore(ign.Class, ign.Reason, ign.Expected)
 	}
 	partner := cfg.Partners[up.Partner]
 	version := fileid.VersionOrETag(o.VersionID, o.ETag)

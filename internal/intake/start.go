@@ -27,9 +27,11 @@ func (in *Intake) StartWhenFree(ctx context.Context, p Plan) error {
 // same version started before — is accepted: the workflow exists.
 func (in *Intake) start(ctx context.Context, p Plan, wait time.Duration) error {
 	log := in.logger(p)
+	via := p.Object.Via
 	release, err := in.acquire(ctx, wait)
 	if errors.Is(err, ErrBusy) {
 		log.Warn("start deferred: the bridge is at its limit")
+		in.Metrics.Intake(ctx, via, "busy", "")
 	}
 	if err != nil {
 		return err
@@ -39,12 +41,15 @@ func (in *Intake) start(ctx context.Context, p Plan, wait time.Duration) error {
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		log.Info("duplicate event: workflow already exists")
+		in.Metrics.Intake(ctx, via, "duplicate", "")
 		return nil
 	}
 	if err != nil {
+		in.Metrics.Intake(ctx, via, "failed", "")
 		log.Error("could not start workflow", "error", err)
 		return fmt.Errorf("starting workflow %s for s3://%s/%s: %w", p.WorkflowID, p.Object.Bucket, p.Object.Key, err)
 	}
+	in.Metrics.Intake(ctx, via, "started", "")
 	log.Info("ingestion start accepted", "run_id", run.GetRunID())
 	return nil
 }

@@ -23,6 +23,10 @@ type Upload struct {
 // error: the event is acknowledged and only logged.
 type Ignored struct {
 	Reason string
+	// Class is Reason as one of a few fixed words (folder_marker,
+	// outside_prefix, unknown_partner, outside_inbound, sidecar,
+	// temporary): a metric label, which must not grow with the keys.
+	Class string
 	// Expected is true for objects that are never files (folder markers).
 	// Anything else may be a partner's file that will not be delivered, so
 	// operators should see it.
@@ -48,28 +52,28 @@ func (r Router) Route(key string, size int64) (Upload, error) {
 	partners := r.Partners
 	if strings.HasSuffix(key, "/") {
 		// `mkdir` over SFTP creates a zero-byte folder-marker object.
-		return Upload{}, &Ignored{Reason: fmt.Sprintf("folder marker %q (size %d) is not a file", key, size), Expected: true}
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("folder marker %q (size %d) is not a file", key, size), Class: "folder_marker", Expected: true}
 	}
 	partner, rest, ok := strings.Cut(key, "/")
 	if !ok || partner == "" {
-		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is not under a partner prefix <partner>/%s/", key, InboundDir)}
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is not under a partner prefix <partner>/%s/", key, InboundDir), Class: "outside_prefix"}
 	}
 	if !partners(partner) {
-		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q: %q is not a configured partner", key, partner)}
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q: %q is not a configured partner", key, partner), Class: "unknown_partner"}
 	}
 	dir, path, ok := strings.Cut(rest, "/")
 	if !ok || dir != InboundDir || path == "" {
-		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is outside partner %s's upload folder %s/%s/", key, partner, partner, InboundDir)}
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is outside partner %s's upload folder %s/%s/", key, partner, partner, InboundDir), Class: "outside_inbound"}
 	}
 	lower := strings.ToLower(path)
 	if r.Sidecars != nil && r.Sidecars(partner) && strings.HasSuffix(lower, ".sha256") {
-		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is a checksum sidecar, read by the workflow of %s", key, strings.TrimSuffix(key, key[len(key)-len(".sha256"):])), Expected: true}
+		return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is a checksum sidecar, read by the workflow of %s", key, strings.TrimSuffix(key, key[len(key)-len(".sha256"):])), Class: "sidecar", Expected: true}
 	}
 	for _, sfx := range r.TemporarySuffixes {
 		if strings.HasSuffix(lower, strings.ToLower(sfx)) {
 			// The client renames it when the upload completes; that rename
 			// arrives as its own event and is ingested.
-			return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is a temporary upload name (%s): the final name will be ingested", key, sfx), Expected: true}
+			return Upload{}, &Ignored{Reason: fmt.Sprintf("key %q is a temporary upload name (%s): the final name will be ingested", key, sfx), Class: "temporary", Expected: true}
 		}
 	}
 	return Upload{Partner: partner, Path: path}, nil

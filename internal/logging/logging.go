@@ -7,16 +7,27 @@ import (
 	"strings"
 )
 
-// Setup installs a slog handler as the default: JSON when FERRY_LOG_FORMAT
-// is "json" (for log shippers), text otherwise; level from FERRY_LOG_LEVEL.
+// Setup installs a slog handler as the default before the config is read:
+// JSON when FERRY_LOG_FORMAT is "json" (for log shippers), text otherwise;
+// level from FERRY_LOG_LEVEL. Once the config is loaded, Configure
+// applies its log section (which the same variables override).
 func Setup(process string) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(os.Getenv("FERRY_LOG_LEVEL"))); err != nil {
-		level = slog.LevelInfo
+	return Configure(process, os.Getenv("FERRY_LOG_FORMAT"), os.Getenv("FERRY_LOG_LEVEL"))
+}
+
+// Configure installs the default handler: format "json" writes one JSON
+// object per line (CloudWatch Logs Insights, Loki), anything else text;
+// level is debug, info, warn or error (info when unreadable). Every line
+// carries the process; the lines about a file carry its identity (file_id,
+// partner, bucket, key, version_id), added where the file is known.
+func Configure(process, format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
-	if strings.EqualFold(os.Getenv("FERRY_LOG_FORMAT"), "json") {
+	if strings.EqualFold(format, "json") {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
 	l := slog.New(h).With("process", process)

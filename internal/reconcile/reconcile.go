@@ -87,6 +87,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 		res.Counts.Add(p.Decision)
 		if p.Decision == intake.Start {
 			// A lost event: worth an operator's look at the event source.
+			a.Intake.Metrics.Reconciled(ctx, p.Partner)
 			slog.Warn("reconciler started a file no event had started", "partner", p.Partner, "bucket", in.Bucket,
 				"key", v.Key, "version_id", v.VersionID, "workflow_id", p.WorkflowID)
 		}

@@ -1,0 +1,156 @@
+// Package metrics holds Ferry's Prometheus metrics: their names, their
+// bounded label values, the OpenTelemetry meter provider that feeds both
+// Ferry's instruments and the Temporal SDK's, and the /metrics endpoint.
+//
+// Label values come only from fixed sets: partners from the config (any
+// other name is "other"), outcomes, sources, results and reason classes
+// from the constants below. Object keys and file IDs are never labels:
+// they would make a series per file.
+package metrics
+
+// Metric names, as Prometheus shows them. Workflow code records through
+// the Temporal SDK's replay-safe handler (workflow.GetMetricsHandler),
+// everything else through Instruments.
+const (
+	// FilesTotal counts files that reached an outcome (counter; partner,
+	// outcome: delivered, quarantined, approved, rejected, failed).
+	FilesTotal = "ferry_files_total"
+	// BytesDeliveredTotal counts the bytes of delivered files (counter;
+	// partner).
+	BytesDeliveredTotal = "ferry_delivered_bytes_total"
+	// EndToEndLatency is from the object's event time (written to landing)
+	// to its recorded delivery, in workflow time (histogram, seconds;
+	// partner).
+	EndToEndLatency = "ferry_file_e2e_latency_seconds"
+	// StageDuration is how long one attempt of a stage's activity took
+	// (histogram, seconds; partner, stage: inspect, deliver, quarantine,
+	// reject).
+	StageDuration = "ferry_stage_duration_seconds"
+	// QuarantineBacklog is how many files wait for a decision (gauge;
+	// partner), read from Temporal visibility, so it is right after a
+	// restart.
+	QuarantineBacklog = "ferry_quarantine_backlog"
+	// QuarantineOldestAge is how long the oldest waiting file has waited
+	// (gauge, seconds; partner; 0 when none waits).
+	QuarantineOldestAge = "ferry_quarantine_oldest_age_seconds"
+	// DecisionsTotal counts approval decisions (counter; partner, kind:
+	// approve, reject; result: accepted, refused; class: the refusal class,
+	// "none" when accepted).
+	DecisionsTotal = "ferry_decisions_total"
+	// RemindersTotal counts reminders sent for waiting files (counter;
+	// partner).
+	RemindersTotal = "ferry_reminders_total"
+	// EscalationsTotal counts files escalated at their deadline (counter;
+	// partner).
+	EscalationsTotal = "ferry_escalations_total"
+	// DeadlineRejectionsTotal counts files rejected at their deadline
+	// (counter; partner).
+	DeadlineRejectionsTotal = "ferry_deadline_rejections_total"
+	// NotificationFailuresTotal counts notifications that could not be
+	// sent after their retries (counter; partner, type: file.delivered ...).
+	NotificationFailuresTotal = "ferry_notification_failures_total"
+	// IntakeTotal counts object versions offered to intake (counter;
+	// source: http, sqs, reconcile, backfill; result: started, duplicate,
+	// ignored, known, busy, failed; reason: the ignore class, "none"
+	// otherwise). A request refused before intake (4xx) is HTTPRefusedTotal.
+	IntakeTotal = "ferry_intake_total"
+	// HTTPRefusedTotal counts event requests the bridge refused with a 4xx
+	// (counter; code: 400, 401, 413).
+	HTTPRefusedTotal = "ferry_bridge_http_refused_total"
+	// SQSMessagesTotal counts SQS messages by what happened to them
+	// (counter; action: received, deleted, dead_lettered, retried,
+	// released).
+	SQSMessagesTotal = "ferry_sqs_messages_total"
+	// ReconcileStartedTotal counts files the reconciler found that no event
+	// had started (counter; partner). Above zero, events are being lost.
+	ReconcileStartedTotal = "ferry_reconcile_files_without_event_total"
+	// BackfillFilesTotal counts what backfills did with the versions they
+	// listed (counter; partner, result: started, known, ignored).
+	BackfillFilesTotal = "ferry_backfill_files_total"
+)
+
+// Outcomes of a file (FilesTotal's outcome label).
+const (
+	Delivered   = "delivered"
+	Quarantined = "quarantined"
+	Approved    = "approved"
+	Rejected    = "rejected"
+	Failed      = "failed"
+)
+
+// Label names.
+const (
+	LabelPartner = "partner"
+	LabelOutcome = "outcome"
+	LabelStage   = "stage"
+	LabelKind    = "kind"
+	LabelResult  = "result"
+	LabelClass   = "class"
+	LabelType    = "type"
+	LabelSource  = "source"
+	LabelReason  = "reason"
+	LabelAction  = "action"
+	LabelCode    = "code"
+)
+
+// Other is the label value for anything outside a fixed set: an
+// unconfigured partner, an unknown source or class.
+const Other = "other"
+
+// None is the class or reason label when there is none to give.
+const None = "none"
+
+// Partners bounds the partner label to the configured partners.
+type Partners map[string]bool
+
+// NewPartners returns the set of the configured partner names.
+func NewPartners(names []string) Partners {
+	p := make(Partners, len(names))
+	for _, n := range names {
+		p[n] = true
+	}
+	return p
+}
+
+// Label is name when it is a configured partner, else Other: a key
+// naming an unknown partner must not create a series of its own.
+func (p Partners) Label(name string) string {
+	if p[name] {
+		return name
+	}
+	return Other
+}
+
+var sources = map[string]bool{"http": true, "sqs": true, "reconcile": true, "backfill": true}
+
+// Source is the transport of a workflow input's Source ("http/s3",
+// "sqs/sns/eventbridge", "reconcile", "backfill") as a label value.
+func Source(via string) string {
+	for i := range len(via) {
+		if via[i] == '/' {
+			via = via[:i]
+			break
+		}
+	}
+	if sources[via] {
+		return via
+	}
+	return Other
+}
+
+// Class returns class when it is one of allowed, else Other; "" is None.
+func Class(class string, allowed ...string) string {
+	if class == "" {
+		return None
+	}
+	for _, a := range allowed {
+		if class == a {
+			return class
+		}
+	}
+	return Other
+}
+
+// IgnoreClasses are the reasons intake ignores an object version for
+// (intake.Plan.ReasonClass).
+var IgnoreClasses = []string{"not_created", "other_bucket", "folder_marker", "outside_prefix", "unknown_partner", "outside_inbound", "sidecar", "temporary"}

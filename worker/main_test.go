@@ -1,0 +1,149 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/intake"
+	"github.com/ferrydata/ferry/internal/metrics"
+	"github.com/ferrydata/ferry/internal/metrics/metricstest"
+	"github.com/ferrydata/ferry/internal/s3event"
+	"github.com/ferrydata/ferry/internal/stacktest"
+)
+
+func TestMain(m *testing.M) { stacktest.Main(m) }
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// provision creates the buckets and tables deploy/local/ferry.yaml names
+// in this test binary's own MinIO and dynalite.
+func provision(t *testing.T, st *stacktest.Stack) {
+	t.Helper()
+	ctx := context.Background()
+	for _, b := range []string{st.Config.Landing.Bucket, st.Config.Quarantine.Bucket, "delivered"} {
+		_, err := st.AWS.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b), ObjectLockEnabledForBucket: aws.Bool(true)})
+		var owned *types.BucketAlreadyOwnedByYou
+		if err != nil && !errors.As(err, &owned) {
+			t.Fatalf("creating bucket %s: %v", b, err)
+		}
+		if _, err := st.AWS.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := filestore.CreateTable(ctx, st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable); err != nil && !strings.Contains(err.Error(), "in use") {
+		t.Fatal(err)
+	}
+	if err := audit.CreateTable(ctx, st.AWS.DynamoDB, st.Config.DynamoDB.AuditTable); err != nil && !strings.Contains(err.Error(), "in use") {
+		t.Fatal(err)
+	}
+}
+
+// The worker, run as its binary runs, serves the series an operator looks
+// for once a file is delivered: Ferry's and the Temporal SDK's.
+func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	provision(t, st)
+	addr := freeAddr(t)
+	t.Setenv("FERRY_METRICS_WORKER_LISTEN", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+
+	body := "id,qty\n1,5\n"
+	key := "acme/inbound/" + stacktest.Unique("metrics-") + ".csv"
+	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Config.Landing.Bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &intake.Intake{Config: st.Config, Temporal: st.Temporal}
+	p, err := in.Ingest(ctx, s3event.Object{
+		Bucket: st.Config.Landing.Bucket, Key: key, VersionID: aws.ToString(put.VersionId), ETag: aws.ToString(put.ETag),
+		Size: int64(len(body)), EventName: "s3:ObjectCreated:Put", EventTime: time.Now(), Via: "http/s3",
+	}, intake.SkipKnownCheck)
+	if err != nil || p.Decision != intake.Start {
+		t.Fatalf("starting %s: %v (%s)", key, err, p.Decision)
+	}
+
+	url := "http://" + addr + metrics.Path
+	acme := map[string]string{"partner": "acme"}
+	var m metricstest.Families
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		m, err = metricstest.Scrape(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		v, _ := m.Value(metrics.FilesTotal, map[string]string{"partner": "acme", "outcome": "delivered"})
+		return v == 1, "ferry_files_total{partner=acme,outcome=delivered} is not 1"
+	})
+	for _, s := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{metrics.BytesDeliveredTotal, acme},
+		{metrics.EndToEndLatency, acme},
+		{metrics.StageDuration, map[string]string{"partner": "acme", "stage": "inspect"}},
+		{metrics.StageDuration, map[string]string{"partner": "acme", "stage": "deliver"}},
+		{metrics.QuarantineBacklog, acme},
+		{metrics.QuarantineOldestAge, acme},
+		// The SDK's own, as Temporal's dashboards name them.
+		{"temporal_workflow_task_execution_latency_seconds", map[string]string{"workflow_type": "IngestFile"}},
+		{"temporal_request_total", map[string]string{"namespace": "default"}},
+		{"temporal_activity_execution_latency_seconds", map[string]string{"activity_type": "Inspect"}},
+	} {
+		if _, ok := m.Value(s.name, s.labels); !ok {
+			t.Errorf("no series %s%v at %s", s.name, s.labels, url)
+		}
+	}
+	if v, _ := m.Value(metrics.QuarantineBacklog, acme); v != 0 {
+		t.Errorf("quarantine backlog %v, want 0", v)
+	}
+	for _, name := range []string{metrics.FilesTotal, metrics.StageDuration} {
+		for _, label := range []string{"key", "file_id", "workflow_id"} {
+			if vs := m.Labels(name, label); len(vs) > 0 {
+				t.Errorf("%s is labelled by %s: %v", name, label, vs)
+			}
+		}
+	}
+}
+
+func TestWorkerStopsWhenItsMetricsAddressIsTaken(t *testing.T) {
+	stacktest.Require(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Setenv("FERRY_METRICS_WORKER_LISTEN", l.Addr().String())
+	err = run(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "metrics.worker_listen") || !strings.Contains(err.Error(), l.Addr().String()) {
+		t.Fatalf("want an error naming metrics.worker_listen and %s, got %v", l.Addr(), err)
+	}
+}
