@@ -24,11 +24,7 @@ import (
 func runBridge(args []string) error {
 	logging.Setup("bridge")
 	fs := pflag.NewFlagSet("bridge", pflag.ContinueOnError)
-	config.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(fs)
+	cfg, err := config.FromArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -48,11 +48,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	logging.Setup("worker")
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
-	config.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(fs)
+	cfg, err := config.FromArgs(fs, args)
 	if err != nil {
 		return err
 	}

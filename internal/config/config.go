@@ -286,6 +286,16 @@ func BindFlags(fs *pflag.FlagSet) {
 	}
 }
 
+// FromArgs binds the shared flags to fs (after a command's own), parses
+// args and loads the config: what every Ferry command does first.
+func FromArgs(fs *pflag.FlagSet, args []string) (*Config, error) {
+	BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return Load(fs)
+}
+
 // Load reads the file named by --config or FERRY_CONFIG, applies FERRY_*
 // variables and set flags, and validates the result.
 func Load(fs *pflag.FlagSet) (*Config, error) {

@@ -57,11 +57,7 @@ func main() {
 func run() error {
 	fs := pflag.NewFlagSet("record-histories", pflag.ContinueOnError)
 	out := fs.String("out", "workflows/testdata", "where the histories are written")
-	config.BindFlags(fs)
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		return err
-	}
-	cfg, err := config.Load(fs)
+	cfg, err := config.FromArgs(fs, os.Args[1:])
 	if err != nil {
 		return err
 	}
