@@ -165,12 +165,6 @@ type State struct {
 	Decisions []Decision
 }
 
-// Check returns why the decision must be refused, or "" to accept it.
-func (p Policy) Check(s State, d Payload, kind string) string {
-	_, why := p.Refuse(s, d, kind)
-	return why
-}
-
 // Refusal classes: why a decision was refused, in one fixed word (a
 // metric label).
 const (
@@ -182,7 +176,8 @@ const (
 	RefusedAlreadyDecided = "already_decided"
 )
 
-// Refuse is Check with the refusal's class; both are "" to accept.
+// Refuse returns why the decision must be refused and the refusal's
+// class, or "" and "" to accept it.
 func (p Policy) Refuse(s State, d Payload, kind string) (class, why string) {
 	who := strings.TrimSpace(d.Approver)
 	switch {

@@ -37,9 +37,12 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := p.Check(tt.state, tt.d, ApproveSignal)
+			class, got := p.Refuse(tt.state, tt.d, ApproveSignal)
 			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
-				t.Fatalf("Check = %q, want %q", got, tt.want)
+				t.Fatalf("Refuse = %q, want %q", got, tt.want)
+			}
+			if (class == "") != (got == "") {
+				t.Fatalf("Refuse class %q for refusal %q: a refusal has a class, an acceptance none", class, got)
 			}
 		})
 	}
