@@ -11,7 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-func TestCheck(t *testing.T) {
+func TestRefuse(t *testing.T) {
 	p := Policy{Approvers: []string{"alice", "bob"}, RequiredApprovals: 2}
 	q := State{Partner: "acme", Uploader: "acme-bot", Stage: "quarantined"}
 	approvedByAlice := q
