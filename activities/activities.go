@@ -182,15 +182,13 @@ type RecordStatusInput struct {
 	Audit *audit.Entry
 }
 
-// RecordStatus moves the file's record to a new status, never backwards.
+// RecordStatus moves the file's record to a new status, never backwards,
+// then appends the change's audit entry. A retry after the append failed
+// moves the record to the status it is already in (filestatus allows it)
+// and appends the identical entry again.
 func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) error {
 	err := a.Files.Move(ctx, in.FileID, in.Change)
 	var conflict *filestore.StatusConflictError
-	if errors.As(err, &conflict) && conflict.Current == in.Change.Status {
-		// An earlier attempt moved the record and then failed to append
-		// the audit entry: finish what it started.
-		err = nil
-	}
 	if errors.As(err, &conflict) {
 		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
 	}

@@ -273,55 +273,54 @@ func (s *Store) ListByStatus(ctx context.Context, st filestatus.Status, limit in
 // updated until it leaves it). It reads every file in st, so it is for
 // statuses that hold few files, such as quarantined.
 func (s *Store) OldestByPartner(ctx context.Context, st filestatus.Status) (map[string]time.Time, error) {
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
+	files, err := s.queryAll(ctx, &dynamodb.QueryInput{
 		IndexName:                 aws.String(StatusIndex),
 		KeyConditionExpression:    aws.String("#status = :s"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#partner": "partner", "#updated": "updated_at"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: string(st)}},
 		ProjectionExpression:      aws.String("#partner, #updated"),
-		ScanIndexForward:          aws.Bool(true),
-	})
+		ScanIndexForward:          aws.Bool(true), // oldest first: a partner's first file is its oldest
+	}, fmt.Sprintf("%s files from index %s", st, StatusIndex))
+	if err != nil {
+		return nil, err
+	}
 	oldest := map[string]time.Time{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for _, f := range files {
+		if _, seen := oldest[f.Partner]; seen {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, f.UpdatedAt)
 		if err != nil {
-			return nil, fmt.Errorf("listing %s files from index %s of %s: %w", st, StatusIndex, s.Table, err)
+			return nil, fmt.Errorf("file record of partner %s in %s has an unreadable updated_at %q: %w", f.Partner, st, f.UpdatedAt, err)
 		}
-		var files []File
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &files); err != nil {
-			return nil, fmt.Errorf("decoding file records: %w", err)
-		}
-		for _, f := range files {
-			at, err := time.Parse(time.RFC3339Nano, f.UpdatedAt)
-			if err != nil {
-				continue
-			}
-			if prev, ok := oldest[f.Partner]; !ok || at.Before(prev) {
-				oldest[f.Partner] = at
-			}
-		}
+		oldest[f.Partner] = at
 	}
 	return oldest, nil
 }
 
 // ListByPartner returns every file of a partner, oldest first.
 func (s *Store) ListByPartner(ctx context.Context, partner string) ([]File, error) {
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
+	return s.queryAll(ctx, &dynamodb.QueryInput{
 		IndexName:                 aws.String(PartnerIndex),
 		KeyConditionExpression:    aws.String("partner = :p"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: partner}},
-	})
+	}, fmt.Sprintf("%s's files from index %s", partner, PartnerIndex))
+}
+
+// queryAll runs q against the table, every page, and decodes the files;
+// what names them in errors.
+func (s *Store) queryAll(ctx context.Context, q *dynamodb.QueryInput, what string) ([]File, error) {
+	q.TableName = aws.String(s.Table)
+	p := dynamodb.NewQueryPaginator(s.DB, q)
 	var files []File
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing %s's files from index %s of %s: %w", partner, PartnerIndex, s.Table, err)
+			return nil, fmt.Errorf("listing %s of %s: %w", what, s.Table, err)
 		}
 		var fs []File
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &fs); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("decoding file records (%s): %w", what, err)
 		}
 		files = append(files, fs...)
 	}
