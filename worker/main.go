@@ -87,7 +87,16 @@ func run(ctx context.Context, args []string) error {
 		// is already known: a workflow in Temporal or a file record.
 		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: exp.Ferry},
 	})
-	bl := backlog(tc, files, cfg.PartnerNames(), log)
+	// Only partners with approvers have files that wait for a decision;
+	// another partner's quarantined files stay quarantined for good, and
+	// would make the oldest wait grow without end.
+	var deciding []string
+	for _, p := range cfg.PartnerNames() {
+		if cfg.Partners[p].Approval.Enabled() {
+			deciding = append(deciding, p)
+		}
+	}
+	bl := backlog(tc, files, deciding, log)
 	if err := bl.Register(exp.Meter); err != nil {
 		return err
 	}
