@@ -34,7 +34,12 @@ func poll(within time.Duration, cond func() (bool, string)) (state string, ok bo
 		if !now.Before(deadline) {
 			return state, false
 		}
-		pause := min(max(10*now.Sub(began), time.Millisecond), 250*time.Millisecond)
-		time.Sleep(min(pause, deadline.Sub(now)))
+		time.Sleep(min(pauseAfter(now.Sub(began)), deadline.Sub(now)))
 	}
+}
+
+// pauseAfter is the pause after a call of cond that took took: ten times
+// as long, between 1 ms and 250 ms.
+func pauseAfter(took time.Duration) time.Duration {
+	return min(max(10*took, time.Millisecond), 250*time.Millisecond)
 }
