@@ -9,6 +9,11 @@
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
 #   sftp, ssh-keygen, sshpass, curl, node   apt-get, only when missing (as root)
+#   Prometheus + promtool, Alertmanager     apt-get, Debian's packages at the
+#   + amtool                                pinned versions below (as root;
+#                                           --no-install-recommends, and no
+#                                           service is started: the stack
+#                                           runs them itself)
 #
 # Idempotent and quick when all is there; one run at a time per machine
 # (flock), as parallel test binaries and other clones may call it at once.
@@ -19,6 +24,8 @@
 #   MINIO_BIN=...
 #   GOAWS_BIN=.../goaws-v0.5.4/cmd
 #   NODE_MODULES=.../deploy/local/node_modules
+#   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
+#   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +38,12 @@ TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
 MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
 GOAWS_VERSION=v0.5.4
 GOAWS_BIN="$CACHE/bin/goaws-$GOAWS_VERSION/cmd" # goaws's main package is app/cmd
+# Debian bookworm's Prometheus (2.42, with promtool) and Alertmanager (0.25,
+# with amtool). Debian's Alertmanager reads its default templates from
+# /usr/share/prometheus/alertmanager, so it is installed, not unpacked
+# into the cache.
+PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
+ALERTMANAGER_DEB=0.25.0-1+b4
 
 say() { printf '%s\n' "install: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -61,11 +74,19 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v sshpass >/dev/null || missing+=(sshpass)
 command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs npm)
+deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
+[[ "$(deb_version prometheus)" == "$PROMETHEUS_DEB" ]] || missing+=("prometheus=$PROMETHEUS_DEB")
+[[ "$(deb_version prometheus-alertmanager)" == "$ALERTMANAGER_DEB" ]] || missing+=("prometheus-alertmanager=$ALERTMANAGER_DEB")
 if ((${#missing[@]})); then
 	[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
 	say "installing Debian packages: ${missing[*]}"
 	apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/dev/null
+	# Where policy-rc.d does not forbid it, installing starts Debian's own
+	# prometheus services on the default ports; the stack runs its own.
+	for svc in prometheus prometheus-alertmanager; do
+		invoke-rc.d "$svc" stop >/dev/null 2>&1 || true
+	done
 fi
 
 # The two slow builds run side by side.
@@ -85,3 +106,5 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nGOAWS_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$GOAWS_BIN" "$HERE/node_modules"
+printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
+	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool
