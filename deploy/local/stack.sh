@@ -30,9 +30,11 @@ BRIDGE_ADDR=127.0.0.1:8085
 WORKER_METRICS_ADDR=127.0.0.1:9464 # metrics.worker_listen
 BRIDGE_METRICS_ADDR=127.0.0.1:9465 # metrics.bridge_listen
 SINK_ADDR=127.0.0.1:8086
+PROMETHEUS_ADDR=127.0.0.1:9090     # deploy/prometheus/prometheus.yml scrapes the two above
+ALERTMANAGER_ADDR=127.0.0.1:9093   # deploy/alertmanager/alertmanager.yml sends to the sink
 
 # The stack's processes in start order; they stop in reverse.
-PROCS=(temporal dynalite sqs sns minio webhooksink bridge worker)
+PROCS=(temporal dynalite sqs sns minio webhooksink alertmanager prometheus bridge worker)
 
 DATA="$FERRY_HOME/data"
 LOGS="$FERRY_HOME/logs"
@@ -48,12 +50,13 @@ die() { say "error: $*"; exit 1; }
 
 # tools: install what is missing (deploy/local/install.sh: pinned, cached,
 # serialized) and take the paths it reports: TEMPORAL_BIN, MINIO_BIN,
-# GOAWS_BIN, NODE_MODULES.
+# GOAWS_BIN, NODE_MODULES, PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
+# AMTOOL_BIN.
 tools() {
 	local out k v
 	out="$("$HERE/install.sh")" || die "installing the stack's tools failed (see above)"
 	while IFS='=' read -r k v; do
-		case "$k" in TEMPORAL_BIN | MINIO_BIN | GOAWS_BIN | NODE_MODULES) printf -v "$k" '%s' "$v" ;; esac
+		case "$k" in TEMPORAL_BIN | MINIO_BIN | GOAWS_BIN | NODE_MODULES | PROMETHEUS_BIN | PROMTOOL_BIN | ALERTMANAGER_BIN | AMTOOL_BIN) printf -v "$k" '%s' "$v" ;; esac
 	done <<<"$out"
 }
 
@@ -142,6 +145,21 @@ wait_for() { # WHAT SECONDS COMMAND...
 	die "$what did not come up within ${secs}s; see $LOGS/"
 }
 
+# check_monitoring: Prometheus's and Alertmanager's configs (and the alert
+# rules) are checked before either starts or reloads, so a broken file is
+# reported here, not left in a log while the old config keeps running.
+check_monitoring() {
+	"$PROMTOOL_BIN" check config "$ROOT/deploy/prometheus/prometheus.yml" >"$LOGS/promtool.log" 2>&1 ||
+		{ cat "$LOGS/promtool.log" >&2; die "deploy/prometheus/prometheus.yml or its rules are invalid (above)"; }
+	"$AMTOOL_BIN" check-config "$ROOT/deploy/alertmanager/alertmanager.yml" >"$LOGS/amtool.log" 2>&1 ||
+		{ cat "$LOGS/amtool.log" >&2; die "deploy/alertmanager/alertmanager.yml is invalid (above)"; }
+}
+
+reload() { # NAME: a running Prometheus or Alertmanager rereads its (checked) config
+	local pid
+	if pid="$(pid_of "$1")"; then kill -HUP "$pid"; fi
+}
+
 secret() { # NAME COMMAND... : generate once, then reuse
 	local f="$SECRETS/$1"
 	shift
@@ -166,6 +184,9 @@ export FERRY_BRIDGE_AUTH_TOKEN=$(cat "$SECRETS/bridge_token")
 export FERRY_SFTP_ADDRESS=$SFTP_ADDR
 export FERRY_TEMPORAL_UI=http://127.0.0.1:$TEMPORAL_UI_PORT
 export FERRY_NOTIFICATIONS_FILE=$DATA/notifications.jsonl
+export FERRY_ALERTS_FILE=$DATA/alerts.jsonl
+export FERRY_PROMETHEUS_URL=http://$PROMETHEUS_ADDR
+export FERRY_ALERTMANAGER_URL=http://$ALERTMANAGER_ADDR
 export FERRY_SECRETS_DIR=$SECRETS
 export FERRY_BIN=$BIN
 export TEMPORAL_ADDRESS=$TEMPORAL_ADDR
@@ -234,10 +255,26 @@ up() {
 	restart_if_rebuilt bridge "$BIN/ferry"
 	restart_if_rebuilt worker
 	# The sink and the worker read the webhook's secret from FERRY_WEBHOOK_SECRET (stack.env).
-	start webhooksink "$SINK_ADDR" "$BIN/webhooksink" --listen "$SINK_ADDR" --out "$DATA/notifications.jsonl" --secret-env FERRY_WEBHOOK_SECRET
+	start webhooksink "$SINK_ADDR" "$BIN/webhooksink" --listen "$SINK_ADDR" --out "$DATA/notifications.jsonl" --secret-env FERRY_WEBHOOK_SECRET \
+		--alerts-out "$DATA/alerts.jsonl"
+	# Alertmanager alone (no cluster gossip port) and Prometheus, with the
+	# configs under deploy/. One already running rereads them (SIGHUP), so
+	# changed rules take effect without losing the series it holds.
+	check_monitoring
+	reload alertmanager
+	reload prometheus
+	mkdir -p "$DATA/alertmanager" "$DATA/prometheus"
+	start alertmanager "$ALERTMANAGER_ADDR" "$ALERTMANAGER_BIN" \
+		--config.file="$ROOT/deploy/alertmanager/alertmanager.yml" --storage.path="$DATA/alertmanager" \
+		--web.listen-address="$ALERTMANAGER_ADDR" --cluster.listen-address= --log.level=warn
+	start prometheus "$PROMETHEUS_ADDR" "$PROMETHEUS_BIN" \
+		--config.file="$ROOT/deploy/prometheus/prometheus.yml" --storage.tsdb.path="$DATA/prometheus" \
+		--storage.tsdb.retention.time=7d --web.listen-address="$PROMETHEUS_ADDR" --log.level=warn
 	start bridge "$BRIDGE_ADDR" "$BIN/ferry" bridge --config "$FERRY_CONFIG"
 	start worker "" "$BIN/worker" --config "$FERRY_CONFIG"
 	wait_for "webhook sink" 20 port_open "$SINK_ADDR"
+	wait_for "Alertmanager" 30 curl -sf "http://$ALERTMANAGER_ADDR/-/ready"
+	wait_for "Prometheus" 60 curl -sf "http://$PROMETHEUS_ADDR/-/ready"
 	wait_for "bridge" 30 curl -sf "http://$BRIDGE_ADDR/healthz"
 	sleep 0.5
 	pid_of worker >/dev/null || { tail -5 "$LOGS/worker.log" >&2; die "the worker exited; see $LOGS/worker.log"; }
@@ -260,6 +297,9 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   SNS            $AWS_ENDPOINT_URL_SNS (goaws, listening on all interfaces; topic ferry-notifications -> goaws queue ferry-notifications)
   Bridge         http://$BRIDGE_ADDR/v1/s3-events
   Metrics        http://$WORKER_METRICS_ADDR/metrics (worker)   http://$BRIDGE_METRICS_ADDR/metrics (bridge)
+  Prometheus     $FERRY_PROMETHEUS_URL/classic/targets   (scrapes both; alert rules: $FERRY_PROMETHEUS_URL/classic/alerts)
+  Alertmanager   $FERRY_ALERTMANAGER_URL/api/v2/alerts   (sends alerts to the sink: ${FERRY_ALERTS_FILE#"$ROOT"/})
+  Dashboard      deploy/grafana/ferry-dashboard.json   (import into Grafana with this Prometheus as data source; README "Watching Ferry")
   Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
   Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)
 

@@ -2,7 +2,9 @@
 // stands in for a partner's or operator's webhook endpoint and appends
 // every JSON body it receives, one per line, to a file people and tests
 // can read. With a secret it verifies X-Ferry-Signature as a receiver
-// should, and records the outcome beside each notification.
+// should, and records the outcome beside each notification. It is also
+// the local Alertmanager's webhook receiver: POST /alerts appends
+// Alertmanager's notifications to a second file.
 package main
 
 import (
@@ -33,6 +35,7 @@ func main() {
 	addr := flag.String("listen", "127.0.0.1:8086", "address to listen on")
 	out := flag.String("out", "notifications.jsonl", "file to append received notifications to")
 	secretEnv := flag.String("secret-env", "", "environment variable holding the webhook's HMAC secret (empty: signatures are not checked)")
+	alertsOut := flag.String("alerts-out", "alerts.jsonl", "file to append Alertmanager's notifications (POST /alerts) to")
 	flag.Parse()
 	var secret []byte
 	if *secretEnv != "" {
@@ -42,12 +45,37 @@ func main() {
 		}
 	}
 
-	f, err := os.OpenFile(*out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "webhooksink:", err)
-		os.Exit(1)
-	}
+	f := appendTo(*out)
+	alerts := appendTo(*alertsOut)
 	var mu sync.Mutex
+	// Alertmanager's webhook payload (version 4), one per line as received.
+	http.HandleFunc("POST /alerts", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		var payload struct {
+			Status string `json:"status"`
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"alerts"`
+		}
+		if err != nil || json.Unmarshal(body, &payload) != nil {
+			http.Error(w, "body must be Alertmanager's webhook JSON", http.StatusBadRequest)
+			return
+		}
+		line, err := json.Marshal(json.RawMessage(body)) // compacts it to one line
+		if err == nil {
+			mu.Lock()
+			_, err = alerts.Write(append(line, '\n'))
+			mu.Unlock()
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, a := range payload.Alerts {
+			slog.Info("alert received", "status", payload.Status, "alertname", a.Labels["alertname"], "partner", a.Labels["partner"])
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	http.HandleFunc("POST /notify", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil || !json.Valid(body) {
@@ -72,9 +100,19 @@ func main() {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10 * time.Second}
-	slog.Info("webhook sink listening", "address", *addr, "out", *out, "verifies_signatures", len(secret) > 0)
+	slog.Info("webhook sink listening", "address", *addr, "out", *out, "alerts_out", *alertsOut, "verifies_signatures", len(secret) > 0)
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "webhooksink:", err)
 		os.Exit(1)
 	}
+}
+
+// appendTo opens path for appending, or exits saying why it cannot.
+func appendTo(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhooksink:", err)
+		os.Exit(1)
+	}
+	return f
 }
