@@ -6,12 +6,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/metrics"
+	"github.com/ferrydata/ferry/internal/metrics/metricstest"
 	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
@@ -64,4 +72,81 @@ func TestQuarantineIsPublishedToSNSWithAttributes(t *testing.T) {
 			t.Errorf("attribute %s = %+v, want String %q (all: %+v)", k, a, v, env.MessageAttributes)
 		}
 	}
+}
+
+// A topic that refuses (here: deleted under the worker) costs the
+// notification, counted and in the file's reasons, never the file: it
+// stays quarantined and is delivered when approved.
+func TestRefusingTopicIsANotificationFailureNotALostDelivery(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Ferry)
+	workerURL := "http://" + st.Config.Metrics.WorkerListen + metrics.Path
+	labels := map[string]string{"partner": "acme", "type": "file.quarantined"}
+	failures := func() float64 {
+		m, err := metricstest.Scrape(workerURL)
+		if err != nil {
+			t.Fatalf("scraping the worker: %v", err)
+		}
+		v, _ := m.Value(metrics.NotificationFailuresTotal, labels)
+		return v
+	}
+	before := failures()
+
+	restore := withoutTopic(t, st)
+	id, _ := quarantinedUpload(t, st, []byte("MZ\x90\x00 the topic is gone"))
+	state := waitState(t, st, id, "the refused notification in the reasons", func(s ingest.FileState) bool {
+		return strings.Contains(strings.Join(s.Reasons, " "), "notification file.quarantined failed")
+	})
+	if !strings.Contains(strings.Join(state.Reasons, " "), "ferry-notifications") {
+		t.Errorf("the reasons do not name the refusing topic: %q", state.Reasons)
+	}
+	restore()
+	notification(t, st, id, "file.quarantined") // the webhook still got it
+	if got := failures(); got != before+1 {
+		t.Errorf("%s%v = %v, want %v", metrics.NotificationFailuresTotal, labels, got, before+1)
+	}
+
+	signal(t, st, id, "approve", "alice", "expected")
+	if res := waitResult(t, st, id); res.Status != filestatus.Delivered {
+		t.Fatalf("result %+v, want delivered: a refused notification must not cost the file", res)
+	}
+}
+
+// withoutTopic deletes the local stack's notification topic and returns a
+// function (also run at cleanup) that provisions it again, subscription
+// included, as make run does.
+func withoutTopic(t *testing.T, st *stacktest.Stack) (restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	topic := st.Config.Notify.SNS[0].Topic
+	c := sns.NewFromConfig(st.AWS.Config, func(o *sns.Options) { o.BaseEndpoint = aws.String(st.Env["AWS_ENDPOINT_URL_SNS"]) })
+	list, err := c.ListTopics(ctx, &sns.ListTopicsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	for _, tp := range list.Topics {
+		if arn := aws.ToString(tp.TopicArn); strings.HasSuffix(arn, ":"+topic) {
+			if _, err := c.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: tp.TopicArn}); err != nil {
+				t.Fatalf("deleting topic %s: %v", arn, err)
+			}
+			deleted = true
+		}
+	}
+	if !deleted {
+		t.Fatalf("no topic %s to delete (deploy/local/provision creates it)", topic)
+	}
+	done := false
+	restore = func() {
+		if done {
+			return
+		}
+		done = true
+		out, err := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "provision"),
+			"--config", st.Env["FERRY_CONFIG"], "--secrets-dir", st.Env["FERRY_SECRETS_DIR"]).CombinedOutput()
+		if err != nil {
+			t.Errorf("provisioning the topic again: %v\n%s", err, out)
+		}
+	}
+	t.Cleanup(restore)
+	return restore
 }
