@@ -45,6 +45,9 @@ func load(t *testing.T) (*compose, *config.Config) {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	t.Setenv("FERRY_CONFIG", "docker/ferry.yaml")
+	// Secrets come from compose's environment; the test checks below that
+	// the worker and the sink get the same.
+	t.Setenv("FERRY_WEBHOOK_SECRET", "test")
 	cfg, err := config.Load(nil)
 	if err != nil {
 		t.Fatalf("the compose config is invalid: %v", err)
@@ -69,10 +72,18 @@ func TestComposeProvidesEveryServiceTheConfigNames(t *testing.T) {
 	for _, w := range cfg.Notify.Webhooks {
 		u, _ := url.Parse(w.URL)
 		service("notify webhook "+w.Name, u.Host)
+		if w.SecretEnv == "" {
+			continue
+		}
+		host, _, _ := net.SplitHostPort(u.Host)
+		worker, sink := c.Services["worker"].Environment[w.SecretEnv], c.Services[host].Environment[w.SecretEnv]
+		if worker == "" || worker != sink {
+			t.Errorf("webhook %s: the worker's %s is %q, its receiver %s's %q: they must sign and verify with one secret", w.Name, w.SecretEnv, worker, host, sink)
+		}
 	}
 	for _, name := range []string{"worker", "bridge", "provision"} {
 		env := c.Services[name].Environment
-		for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"} {
+		for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS"} {
 			u, err := url.Parse(env[k])
 			if err != nil || u.Host == "" {
 				t.Errorf("service %s: %s=%q", name, k, env[k])
@@ -146,13 +157,78 @@ func TestPinnedVersionsAgreeWithTheLocalStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"MINIO_VERSION", "TEMPORAL_CLI_VERSION"} {
+	for _, v := range []string{"MINIO_VERSION", "TEMPORAL_CLI_VERSION", "GOAWS_VERSION"} {
 		inStack := regexp.MustCompile(`(?m)^` + v + `=(\S+)$`).FindSubmatch(stack)
 		inTools := regexp.MustCompile(`(?m)^ARG ` + v + `=(\S+)$`).FindSubmatch(tools)
 		if inStack == nil || inTools == nil || string(inStack[1]) != string(inTools[1]) {
 			t.Errorf("%s: install.sh has %q, Dockerfile.tools has %q", v, inStack, inTools)
 		}
 	}
+}
+
+// Prometheus and Alertmanager run the versions of Debian's packages the
+// local stack installs.
+func TestMonitoringImagesAgreeWithTheLocalStack(t *testing.T) {
+	c, _ := load(t)
+	stack, err := os.ReadFile("local/install.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for service, v := range map[string]string{"prometheus": "PROMETHEUS_DEB", "alertmanager": "ALERTMANAGER_DEB"} {
+		deb := regexp.MustCompile(`(?m)^` + v + `=(\d+\.\d+\.\d+)`).FindSubmatch(stack)
+		if deb == nil {
+			t.Fatalf("install.sh pins no %s", v)
+		}
+		if image := c.Services[service].Image; !strings.HasSuffix(image, ":v"+string(deb[1])) {
+			t.Errorf("service %s runs %s, the local stack %s", service, image, deb[1])
+		}
+	}
+}
+
+// Prometheus scrapes the worker's and the bridge's metrics ports under the
+// job names the alert rules select on, and Alertmanager reaches the sink.
+func TestComposePrometheusScrapesTheWorkerAndTheBridge(t *testing.T) {
+	c, cfg := load(t)
+	b, err := os.ReadFile("docker/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prom struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &prom); err != nil {
+		t.Fatal(err)
+	}
+	for job, want := range map[string]string{"ferry-worker": "worker" + port(cfg.Metrics.WorkerListen), "ferry-bridge": "bridge" + port(cfg.Metrics.BridgeListen)} {
+		found := false
+		for _, sc := range prom.ScrapeConfigs {
+			for _, st := range sc.StaticConfigs {
+				found = found || (sc.JobName == job && slices.Contains(st.Targets, want))
+			}
+		}
+		if !found {
+			t.Errorf("deploy/docker/prometheus.yml has no job %s scraping %s", job, want)
+		}
+	}
+	am, err := os.ReadFile("docker/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`url: http://([\w-]+):`).FindAllSubmatch(am, -1) {
+		if _, ok := c.Services[string(m[1])]; !ok {
+			t.Errorf("deploy/docker/alertmanager.yml sends to %s, not a compose service", m[1])
+		}
+	}
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return ":" + p
 }
 
 func TestComposePartnersMatchTheLocalStack(t *testing.T) {
