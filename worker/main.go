@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string) error {
 	log := logging.Configure("worker", cfg.Log.Format, cfg.Log.Level)
 	// Bound first: a worker that cannot serve its metrics stops here,
 	// before it takes any work.
-	exp, stopMetrics, err := metrics.Start("metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
+	exp, stopMetrics, err := metrics.Start(metrics.WorkerService, "metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
 	if err != nil {
 		return err
 	}

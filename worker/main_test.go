@@ -122,6 +122,9 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 			t.Errorf("no series %s%v at %s", s.name, s.labels, url)
 		}
 	}
+	if got := m.Labels("target_info", "service_name"); len(got) != 1 || got[0] != metrics.WorkerService {
+		t.Errorf("target_info service_name %v, want %s", got, metrics.WorkerService)
+	}
 	if v, _ := m.Value(metrics.QuarantineBacklog, acme); v != 0 {
 		t.Errorf("quarantine backlog %v, want 0", v)
 	}

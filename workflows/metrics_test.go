@@ -14,7 +14,7 @@ import (
 // withMetrics gives the test's environment the worker's real exporter (as
 // the worker's client has it) and returns what it gathers after the run.
 func (s *ingestSuite) withMetrics() func() metricstest.Families {
-	exp, err := metrics.NewExporter()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
 	s.Require().NoError(err)
 	s.SetMetricsHandler(exp.TemporalHandler())
 	s.SetupTest() // a new environment, with the handler

@@ -33,7 +33,7 @@ func TestLabelsAreBounded(t *testing.T) {
 }
 
 func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
-	exp, err := metrics.NewExporter()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 }
 
 func TestBacklogReportsItsSourcesLastAnswers(t *testing.T) {
-	exp, err := metrics.NewExporter()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,29 @@ func TestStartRefusesAnAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, _, err = metrics.Start("metrics.worker_listen", l.Addr().String(), []string{"acme"}, nil)
+	_, _, err = metrics.Start(metrics.WorkerService, "metrics.worker_listen", l.Addr().String(), []string{"acme"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "metrics.worker_listen") || !strings.Contains(err.Error(), l.Addr().String()) {
 		t.Fatalf("want an error naming metrics.worker_listen and the address, got %v", err)
+	}
+}
+
+// Prometheus shows the process's service.name as target_info's
+// service_name: dashboards tell worker and bridge apart by it.
+func TestTargetInfoNamesTheService(t *testing.T) {
+	for _, c := range []struct{ service, env, want string }{
+		{metrics.WorkerService, "", "ferry-worker"},
+		{metrics.BridgeService, "", "ferry-bridge"},
+		// OpenTelemetry's own variable still wins, as operators expect.
+		{metrics.WorkerService, "ferry-worker-eu", "ferry-worker-eu"},
+	} {
+		t.Setenv("OTEL_SERVICE_NAME", c.env)
+		exp, err := metrics.NewExporter(c.service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := metricstest.Gather(t, exp.Registry)
+		if got := m.Labels("target_info", "service_name"); len(got) != 1 || got[0] != c.want {
+			t.Errorf("NewExporter(%q) with OTEL_SERVICE_NAME=%q: target_info service_name %v, want %q", c.service, c.env, got, c.want)
+		}
 	}
 }
