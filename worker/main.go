@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/pflag"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -24,7 +21,6 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
-	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
@@ -96,7 +92,8 @@ func run(ctx context.Context, args []string) error {
 			deciding = append(deciding, p)
 		}
 	}
-	bl := backlog(tc, files, deciding, log)
+	// Read every 15 s (a common scrape interval).
+	bl := metrics.NewVisibilityBacklog(tc, deciding, 15*time.Second, log)
 	if err := bl.Register(exp.Meter); err != nil {
 		return err
 	}
@@ -122,23 +119,4 @@ func run(ctx context.Context, args []string) error {
 	stop := make(chan any)
 	go func() { <-ctx.Done(); close(stop) }()
 	return w.Run(stop)
-}
-
-// backlog is the quarantine backlog gauge: the count of waiting files from
-// Temporal visibility, the oldest wait from the files table, both read
-// every 15 s (a common scrape interval).
-func backlog(tc client.Client, files *filestore.Store, partners []string, log *slog.Logger) *metrics.Backlog {
-	return &metrics.Backlog{
-		Partners: partners, TTL: 15 * time.Second, Log: log,
-		Count: func(ctx context.Context, partner string) (int64, error) {
-			resp, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: metrics.VisibilityQuery(partner)})
-			if err != nil {
-				return 0, err
-			}
-			return resp.GetCount(), nil
-		},
-		Oldest: func(ctx context.Context) (map[string]time.Time, error) {
-			return files.OldestByPartner(ctx, filestatus.Quarantined)
-		},
-	}
 }

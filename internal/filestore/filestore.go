@@ -268,36 +268,6 @@ func (s *Store) ListByStatus(ctx context.Context, st filestatus.Status, limit in
 	return files, nil
 }
 
-// OldestByPartner returns, per partner, when the longest-waiting file in
-// status st entered it (its updated_at: a file in a waiting status is not
-// updated until it leaves it). It reads every file in st, so it is for
-// statuses that hold few files, such as quarantined.
-func (s *Store) OldestByPartner(ctx context.Context, st filestatus.Status) (map[string]time.Time, error) {
-	files, err := s.queryAll(ctx, &dynamodb.QueryInput{
-		IndexName:                 aws.String(StatusIndex),
-		KeyConditionExpression:    aws.String("#status = :s"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status", "#partner": "partner", "#updated": "updated_at"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: string(st)}},
-		ProjectionExpression:      aws.String("#partner, #updated"),
-		ScanIndexForward:          aws.Bool(true), // oldest first: a partner's first file is its oldest
-	}, fmt.Sprintf("%s files from index %s", st, StatusIndex))
-	if err != nil {
-		return nil, err
-	}
-	oldest := map[string]time.Time{}
-	for _, f := range files {
-		if _, seen := oldest[f.Partner]; seen {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, f.UpdatedAt)
-		if err != nil {
-			return nil, fmt.Errorf("file record of partner %s in %s has an unreadable updated_at %q: %w", f.Partner, st, f.UpdatedAt, err)
-		}
-		oldest[f.Partner] = at
-	}
-	return oldest, nil
-}
-
 // ListByPartner returns every file of a partner, oldest first.
 func (s *Store) ListByPartner(ctx context.Context, partner string) ([]File, error) {
 	return s.queryAll(ctx, &dynamodb.QueryInput{
