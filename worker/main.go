@@ -85,15 +85,21 @@ func run(ctx context.Context, args []string) error {
 	})
 	// Only partners with approvers have files that wait for a decision;
 	// another partner's quarantined files stay quarantined for good, and
-	// would make the oldest wait grow without end.
+	// would make the oldest wait grow without end. Their deadlines are
+	// reported beside the wait, for alert rules to compare.
 	var deciding []string
+	deadlines := map[string]time.Duration{}
 	for _, p := range cfg.PartnerNames() {
-		if cfg.Partners[p].Approval.Enabled() {
+		if a := cfg.Partners[p].Approval; a.Enabled() {
 			deciding = append(deciding, p)
+			if a.Deadline > 0 {
+				deadlines[p] = a.Deadline
+			}
 		}
 	}
 	// Read every 15 s (a common scrape interval).
 	bl := metrics.NewVisibilityBacklog(tc, deciding, 15*time.Second, log)
+	bl.Deadlines = deadlines
 	if err := bl.Register(exp.Meter); err != nil {
 		return err
 	}

@@ -122,6 +122,13 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 			t.Errorf("no series %s%v at %s", s.name, s.labels, url)
 		}
 	}
+	// deploy/local/ferry.yaml gives initech alone a deadline (10s).
+	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech"}); !ok || v != 10 {
+		t.Errorf("initech's quarantine deadline %v (present %v), want 10 s", v, ok)
+	}
+	if got := m.Labels(metrics.QuarantineDeadline, "partner"); len(got) != 1 {
+		t.Errorf("quarantine deadlines for %v, want initech's alone", got)
+	}
 	if got := m.Labels("target_info", "service_name"); len(got) != 1 || got[0] != metrics.WorkerService {
 		t.Errorf("target_info service_name %v, want %s", got, metrics.WorkerService)
 	}

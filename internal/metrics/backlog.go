@@ -33,6 +33,9 @@ type Backlog struct {
 	// or the zero time when none waits. It is not asked when Count says
 	// none waits, so the two never disagree about an empty backlog.
 	Oldest func(ctx context.Context, partner string) (time.Time, error)
+	// Deadlines are partners' approval deadlines (config, not read by
+	// Refresh), reported as QuarantineDeadline for the partners listed.
+	Deadlines map[string]time.Duration
 	// TTL is how often Run reads them; a scrape interval is a good choice.
 	TTL time.Duration
 	Log *slog.Logger
@@ -124,7 +127,14 @@ func (b *Backlog) Register(meter metric.Meter) error {
 	if err != nil {
 		return err
 	}
+	deadline, err := meter.Float64ObservableGauge(QuarantineDeadline, metric.WithUnit("s"), metric.WithDescription("The partner's approval deadline for a quarantined file, from the config."))
+	if err != nil {
+		return err
+	}
 	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		for p, d := range b.Deadlines {
+			o.ObserveFloat64(deadline, d.Seconds(), metric.WithAttributes(attribute.String(LabelPartner, p)))
+		}
 		counts, oldest, now := b.last()
 		for _, p := range b.Partners {
 			attrs := metric.WithAttributes(attribute.String(LabelPartner, p))
@@ -140,7 +150,7 @@ func (b *Backlog) Register(meter metric.Meter) error {
 			}
 		}
 		return nil
-	}, count, age)
+	}, count, age, deadline)
 	return err
 }
 

@@ -31,8 +31,13 @@ const (
 	// restart.
 	QuarantineBacklog = "ferry_quarantine_backlog"
 	// QuarantineOldestAge is how long the oldest waiting file has waited
-	// (gauge, seconds; partner; 0 when none waits).
+	// since its workflow started (gauge, seconds; partner; 0 when none
+	// waits), read from Temporal visibility like QuarantineBacklog.
 	QuarantineOldestAge = "ferry_quarantine_oldest_age_seconds"
+	// QuarantineDeadline is a partner's approval deadline from the config
+	// (gauge, seconds; partner; only partners with approvers and a
+	// deadline), so alert rules can compare QuarantineOldestAge with it.
+	QuarantineDeadline = "ferry_quarantine_deadline_seconds"
 	// DecisionsTotal counts approval decisions (counter; partner, kind:
 	// approve, reject; result: accepted, refused; class: the refusal class,
 	// "none" when accepted).

@@ -147,6 +147,29 @@ func TestBacklogReportsItsSourcesLastAnswers(t *testing.T) {
 	}
 }
 
+// The configured deadlines are reported from the first scrape on, only
+// for the partners that have one.
+func TestBacklogReportsTheConfiguredDeadlines(t *testing.T) {
+	exp, err := metrics.NewExporter(metrics.WorkerService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &metrics.Backlog{
+		Partners: []string{"acme", "initech"}, TTL: time.Minute,
+		Deadlines: map[string]time.Duration{"initech": 72 * time.Hour},
+	}
+	if err := b.Register(exp.Meter); err != nil {
+		t.Fatal(err)
+	}
+	m := metricstest.Gather(t, exp.Registry)
+	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech"}); !ok || v != 259200 {
+		t.Errorf("initech deadline %v (present %v), want 259200 s", v, ok)
+	}
+	if got := m.Labels(metrics.QuarantineDeadline, "partner"); len(got) != 1 {
+		t.Errorf("deadline series for partners %v, want initech's alone (acme has no deadline)", got)
+	}
+}
+
 // fakeVisibility answers CountWorkflow and ListWorkflow from a fixed set of
 // pages, as a Temporal frontend does.
 type fakeVisibility struct {
