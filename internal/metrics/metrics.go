@@ -15,6 +15,11 @@ const (
 	// FilesTotal counts files that reached an outcome (counter; partner,
 	// outcome: delivered, quarantined, approved, rejected, failed).
 	FilesTotal = "ferry_files_total"
+	// QuarantinedFilesTotal counts quarantined files by the class of
+	// their first reason (counter; partner, reason: rules.ReasonClasses,
+	// "other" when unknown). It sums to FilesTotal{outcome="quarantined"},
+	// which keeps its labels so existing queries stay as they are.
+	QuarantinedFilesTotal = "ferry_quarantined_files_total"
 	// BytesDeliveredTotal counts the bytes of delivered files (counter;
 	// partner).
 	BytesDeliveredTotal = "ferry_delivered_bytes_total"
