@@ -59,6 +59,11 @@ const (
 	// NotificationFailuresTotal counts notifications that could not be
 	// sent after their retries (counter; partner, type: file.delivered ...).
 	NotificationFailuresTotal = "ferry_notification_failures_total"
+	// AuditVerificationFailuresTotal counts audit trails found broken
+	// (counter; partner): an append that met another entry under its
+	// number (someone wrote into the chain). Above zero, look at the logs
+	// (file_id) and run ferry audit.
+	AuditVerificationFailuresTotal = "ferry_audit_verification_failures_total"
 	// IntakeTotal counts object versions offered to intake (counter;
 	// source: http, sqs, reconcile, backfill; result: started, duplicate,
 	// ignored, known, busy, failed; reason: the ignore class, "none"

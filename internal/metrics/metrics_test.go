@@ -57,6 +57,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 	in.Reconciled(ctx, "nobody")
 	in.Stage(ctx, "acme", "inspect", 1500*time.Millisecond)
 	in.HTTPRefused(ctx, 401)
+	in.AuditVerificationFailed(ctx, "acme")
 	var none *metrics.Instruments // commands without an endpoint pass none
 	none.Intake(ctx, "http/s3", "started", "")
 
@@ -74,6 +75,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 		{metrics.ReconcileStartedTotal, map[string]string{"partner": "other"}, 1},
 		{metrics.StageDuration, map[string]string{"partner": "acme", "stage": "inspect"}, 1},
 		{metrics.HTTPRefusedTotal, map[string]string{"code": "401"}, 1},
+		{metrics.AuditVerificationFailuresTotal, map[string]string{"partner": "acme"}, 1},
 	} {
 		if got, ok := m.Value(c.name, c.labels); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
