@@ -69,10 +69,11 @@ func run(ctx context.Context, args []string) error {
 	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 	files := filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable)
+	trails := &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable}
 	w.RegisterActivity(&activities.Activities{
 		S3:       aws.S3,
 		Files:    files,
-		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
+		Audit:    trails,
 		Notifier: notify.New(cfg.Notify, aws.SNS),
 		Metrics:  exp.Ferry,
 	})
@@ -104,6 +105,13 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	go bl.Run(ctx)
+	// Audit failures are counted here (appends, the verifier): export
+	// them at 0 from the start, so the first one shows as an increase.
+	exp.Ferry.StartAuditFailuresAtZero(ctx)
+	if every := cfg.Audit.VerifyInterval; every > 0 {
+		v := &audit.Verifier{Files: files, Trails: trails, Metrics: exp.Ferry, Interval: every, Log: log}
+		go v.Run(ctx)
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {

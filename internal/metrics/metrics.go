@@ -60,8 +60,11 @@ const (
 	// sent after their retries (counter; partner, type: file.delivered ...).
 	NotificationFailuresTotal = "ferry_notification_failures_total"
 	// AuditVerificationFailuresTotal counts audit trails found broken
-	// (counter; partner): an append that met another entry under its
-	// number (someone wrote into the chain). Above zero, look at the logs
+	// (counter; partner; exported at 0 by the worker from its start): an
+	// append that met another entry under its number (someone wrote into
+	// the chain), and a chain the worker's periodic verifier
+	// (audit.verify_interval) recomputed and found edited or missing
+	// entries, once per break and process. Above zero, look at the logs
 	// (file_id) and run ferry audit.
 	AuditVerificationFailuresTotal = "ferry_audit_verification_failures_total"
 	// IntakeTotal counts object versions offered to intake (counter;

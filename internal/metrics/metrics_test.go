@@ -86,6 +86,28 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 	}
 }
 
+// Alert rules use increase(): the audit failure counter must exist at 0
+// before the first failure, or that failure is never seen as an increase.
+func TestAuditFailuresStartAtZero(t *testing.T) {
+	exp, err := metrics.NewExporter(metrics.WorkerService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := metrics.NewInstruments(exp.Meter, []string{"acme", "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in.StartAuditFailuresAtZero(ctx)
+	in.AuditVerificationFailed(ctx, "globex")
+	m := metricstest.Gather(t, exp.Registry)
+	for p, want := range map[string]float64{"acme": 0, "globex": 1, metrics.Other: 0} {
+		if v, ok := m.Value(metrics.AuditVerificationFailuresTotal, map[string]string{"partner": p}); !ok || v != want {
+			t.Errorf("%s{partner=%s} = %v (present %v), want %v", metrics.AuditVerificationFailuresTotal, p, v, ok, want)
+		}
+	}
+}
+
 func TestBacklogReportsItsSourcesLastAnswers(t *testing.T) {
 	exp, err := metrics.NewExporter(metrics.WorkerService)
 	if err != nil {
