@@ -14,13 +14,14 @@ import (
 // Verifier recomputes, in the background, the hash chains of the files
 // whose record changed since its last pass, and counts each chain it finds
 // broken in metrics.AuditVerificationFailuresTotal, logging the file and
-// the break. It reads what it needs from the tables, not from memory, so
-// it needs no state to survive a restart: the first pass after a start
-// looks back Lookback.
+// the break. What it keeps in memory (where its last pass began, what it
+// has counted) may be lost: after a restart the first pass looks back
+// Lookback, so changes made shortly before the restart are still checked,
+// and a break it finds again is counted again, once.
 //
 // The record changes with every status (its updated_at), so a pass checks
-// each chain as it grows and once more after its last entry; what it does
-// not do is re-read old, finished trails, which `ferry audit --partner`
+// each chain as it grows and once more after its last status change; it
+// does not re-read old, finished trails, which `ferry audit --partner`
 // verifies in full. Every worker replica runs its own verifier: a broken
 // chain is counted by each, once per process.
 type Verifier struct {
@@ -28,7 +29,7 @@ type Verifier struct {
 	Trails *Store
 	// Metrics counts broken chains; nil counts nothing.
 	Metrics *metrics.Instruments
-	// Interval is the time between passes.
+	// Interval is the time between passes (positive: Run needs it).
 	Interval time.Duration
 	// Lookback bounds how far back a pass looks: the first pass after a
 	// start, and one after passes that could not read everything (24h
