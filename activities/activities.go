@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/metrics"
@@ -169,6 +170,13 @@ func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) error {
 	err := a.Audit.Append(ctx, *e)
 	var conflict *audit.ConflictError
 	if errors.As(err, &conflict) {
+		// Another entry holds this number: someone wrote into the
+		// file's chain. The write is refused for good; the chain is
+		// counted as a failed verification, and the file named in the log.
+		f := FileRef{FileID: e.FileID, Partner: fileid.Partner(e.FileID)}
+		f.logger(ctx).Error("audit trail conflict: an entry under this number already exists with other content",
+			"seq", e.Seq, "existing_hash", conflict.Existing.Hash, "proposed_hash", e.Hash, "existing_actor", conflict.Existing.Actor, "existing_action", conflict.Existing.Action)
+		a.Metrics.AuditVerificationFailed(ctx, f.Partner)
 		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrAuditConflict, err)
 	}
 	return err

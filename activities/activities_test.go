@@ -119,13 +119,13 @@ func TestInspectReadsTheEventsVersionNotTheLatest(t *testing.T) {
 func TestInspectRefusesRuleBreakers(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {
-		name, key string
-		body      []byte
-		want      string
+		name, key   string
+		body        []byte
+		want, class string
 	}{
-		{"empty", "acme/inbound/empty.csv", nil, "file is empty (0 bytes)"},
-		{"disallowed extension", "acme/inbound/tool.exe", []byte("MZ\x90\x00"), "extension .exe is not allowed"},
-		{"too large", "acme/inbound/big.csv", bytes.Repeat([]byte("x"), 1<<20+1), "over this partner's maximum of 1048576 bytes"},
+		{"empty", "acme/inbound/empty.csv", nil, "file is empty (0 bytes)", rules.ClassEmpty},
+		{"disallowed extension", "acme/inbound/tool.exe", []byte("MZ\x90\x00"), "extension .exe is not allowed", rules.ClassExtension},
+		{"too large", "acme/inbound/big.csv", bytes.Repeat([]byte("x"), 1<<20+1), "over this partner's maximum of 1048576 bytes", rules.ClassSize},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +138,10 @@ func TestInspectRefusesRuleBreakers(t *testing.T) {
 			}
 			if len(v.Reasons) == 0 || !strings.Contains(v.Reasons[0], tt.want) {
 				t.Fatalf("reasons %v, want one containing %q", v.Reasons, tt.want)
+			}
+			// Each reason travels with its class, which metrics count by.
+			if len(v.Classes) != len(v.Reasons) || v.Classes[0] != tt.class {
+				t.Fatalf("classes %v of reasons %v, want one each, the first %q", v.Classes, v.Reasons, tt.class)
 			}
 			// Read all the same: an approver who releases the file signs
 			// these bytes, and its quarantine copy is checked against them.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,11 +155,11 @@ func TestInspectFindsContentViolationsInTheSameRead(t *testing.T) {
 	f := newFixture(t)
 	r := rules.Rules{AllowedExtensions: []string{".csv"}, CheckContent: true}
 	tests := map[string]struct {
-		body []byte
-		want string
+		body        []byte
+		want, class string
 	}{
-		"exe renamed csv": {[]byte("MZ\x90\x00\x03\x00\x00\x00"), "Windows executable (MZ), not a .csv file"},
-		"latin-1 csv":     {[]byte("id,name\n1,Zo\xeb\n"), "byte 12 is not valid UTF-8"},
+		"exe renamed csv": {[]byte("MZ\x90\x00\x03\x00\x00\x00"), "Windows executable (MZ), not a .csv file", rules.ClassSignature},
+		"latin-1 csv":     {[]byte("id,name\n1,Zo\xeb\n"), "byte 12 is not valid UTF-8", rules.ClassEncoding},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -171,6 +172,9 @@ func TestInspectFindsContentViolationsInTheSameRead(t *testing.T) {
 			}
 			if !strings.Contains(strings.Join(v.Reasons, "; "), tt.want) {
 				t.Fatalf("reasons %v, want %q", v.Reasons, tt.want)
+			}
+			if !slices.Equal(v.Classes, []string{tt.class}) {
+				t.Fatalf("classes %v, want [%s]", v.Classes, tt.class)
 			}
 			// The file was read once and its checksum is known for the record.
 			if v.Result.SHA256 == "" || v.Result.BytesRead != int64(len(tt.body)) {

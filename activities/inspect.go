@@ -47,6 +47,9 @@ type InspectResult struct {
 // Violation is the detail of a RuleViolation error.
 type Violation struct {
 	Reasons []string
+	// Classes are the rules.ReasonClasses of Reasons, one each, for
+	// counting. Histories written before classes existed lack them.
+	Classes []string
 	// Result is what the read established: the file is read in full
 	// whatever rule it breaks.
 	Result InspectResult
@@ -127,16 +130,17 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 		res.S3ChecksumAlgorithm, res.S3Checksum = alg, want
 	}
 	if reasons = append(reasons, content.Reasons()...); len(reasons) > 0 {
-		log.Warn("file breaks partner rules", "reasons", reasons, "size", size, "sha256", res.SHA256)
+		log.Warn("file breaks partner rules", "reasons", rules.Messages(reasons), "classes", rules.Classes(reasons), "size", size, "sha256", res.SHA256)
 		return nil, violation(reasons, *res)
 	}
 	log.Info("inspected file", "size", size, "sha256", res.SHA256, "content_type", res.ContentType, "s3_checksum_algorithm", res.S3ChecksumAlgorithm)
 	return res, nil
 }
 
-func violation(reasons []string, partial InspectResult) error {
-	return temporal.NewNonRetryableApplicationError(strings.Join(reasons, "; "), ErrRuleViolation, nil,
-		Violation{Reasons: reasons, Result: partial})
+func violation(reasons []rules.Reason, partial InspectResult) error {
+	msgs := rules.Messages(reasons)
+	return temporal.NewNonRetryableApplicationError(strings.Join(msgs, "; "), ErrRuleViolation, nil,
+		Violation{Reasons: msgs, Classes: rules.Classes(reasons), Result: partial})
 }
 
 // crc64NVME is the table for S3's CRC64NVME (reflected polynomial

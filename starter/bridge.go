@@ -33,7 +33,7 @@ func runBridge(args []string) error {
 	}
 	log := logging.Configure("bridge", cfg.Log.Format, cfg.Log.Level)
 	// Bound first: a bridge that cannot serve its metrics does not start.
-	exp, stopMetrics, err := metrics.Start("metrics.bridge_listen", cfg.Metrics.BridgeListen, cfg.PartnerNames(), log)
+	exp, stopMetrics, err := metrics.Start(metrics.BridgeService, "metrics.bridge_listen", cfg.Metrics.BridgeListen, cfg.PartnerNames(), log)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/pflag"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -24,7 +21,6 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
-	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
@@ -55,7 +51,7 @@ func run(ctx context.Context, args []string) error {
 	log := logging.Configure("worker", cfg.Log.Format, cfg.Log.Level)
 	// Bound first: a worker that cannot serve its metrics stops here,
 	// before it takes any work.
-	exp, stopMetrics, err := metrics.Start("metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
+	exp, stopMetrics, err := metrics.Start(metrics.WorkerService, "metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
 	if err != nil {
 		return err
 	}
@@ -73,10 +69,11 @@ func run(ctx context.Context, args []string) error {
 	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 	files := filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable)
+	trails := &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable}
 	w.RegisterActivity(&activities.Activities{
 		S3:       aws.S3,
 		Files:    files,
-		Audit:    &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable},
+		Audit:    trails,
 		Notifier: notify.New(cfg.Notify, aws.SNS),
 		Metrics:  exp.Ferry,
 	})
@@ -89,18 +86,32 @@ func run(ctx context.Context, args []string) error {
 	})
 	// Only partners with approvers have files that wait for a decision;
 	// another partner's quarantined files stay quarantined for good, and
-	// would make the oldest wait grow without end.
+	// would make the oldest wait grow without end. Their deadlines are
+	// reported beside the wait, for alert rules to compare.
 	var deciding []string
+	deadlines := map[string]time.Duration{}
 	for _, p := range cfg.PartnerNames() {
-		if cfg.Partners[p].Approval.Enabled() {
+		if a := cfg.Partners[p].Approval; a.Enabled() {
 			deciding = append(deciding, p)
+			if a.Deadline > 0 {
+				deadlines[p] = a.Deadline
+			}
 		}
 	}
-	bl := backlog(tc, files, deciding, log)
+	// Read every 15 s (a common scrape interval).
+	bl := metrics.NewVisibilityBacklog(tc, deciding, 15*time.Second, log)
+	bl.Deadlines = deadlines
 	if err := bl.Register(exp.Meter); err != nil {
 		return err
 	}
 	go bl.Run(ctx)
+	// Audit failures are counted here (appends, the verifier): export
+	// them at 0 from the start, so the first one shows as an increase.
+	exp.Ferry.StartAuditFailuresAtZero(ctx)
+	if every := cfg.Audit.VerifyInterval; every > 0 {
+		v := &audit.Verifier{Files: files, Trails: trails, Metrics: exp.Ferry, Interval: every, Log: log}
+		go v.Run(ctx)
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
@@ -122,23 +133,4 @@ func run(ctx context.Context, args []string) error {
 	stop := make(chan any)
 	go func() { <-ctx.Done(); close(stop) }()
 	return w.Run(stop)
-}
-
-// backlog is the quarantine backlog gauge: the count of waiting files from
-// Temporal visibility, the oldest wait from the files table, both read
-// every 15 s (a common scrape interval).
-func backlog(tc client.Client, files *filestore.Store, partners []string, log *slog.Logger) *metrics.Backlog {
-	return &metrics.Backlog{
-		Partners: partners, TTL: 15 * time.Second, Log: log,
-		Count: func(ctx context.Context, partner string) (int64, error) {
-			resp, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: metrics.VisibilityQuery(partner)})
-			if err != nil {
-				return 0, err
-			}
-			return resp.GetCount(), nil
-		},
-		Oldest: func(ctx context.Context) (map[string]time.Time, error) {
-			return files.OldestByPartner(ctx, filestatus.Quarantined)
-		},
-	}
 }

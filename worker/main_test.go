@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/metrics"
@@ -113,6 +115,7 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 		{metrics.StageDuration, map[string]string{"partner": "acme", "stage": "deliver"}},
 		{metrics.QuarantineBacklog, acme},
 		{metrics.QuarantineOldestAge, acme},
+		{metrics.AuditVerificationFailuresTotal, acme}, // at 0, so the first failure is an increase
 		// The SDK's own, as Temporal's dashboards name them.
 		{"temporal_workflow_task_execution_latency_seconds", map[string]string{"workflow_type": "IngestFile"}},
 		{"temporal_request_total", map[string]string{"namespace": "default"}},
@@ -121,6 +124,16 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 		if _, ok := m.Value(s.name, s.labels); !ok {
 			t.Errorf("no series %s%v at %s", s.name, s.labels, url)
 		}
+	}
+	// deploy/local/ferry.yaml gives initech alone a deadline (10s).
+	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech"}); !ok || v != 10 {
+		t.Errorf("initech's quarantine deadline %v (present %v), want 10 s", v, ok)
+	}
+	if got := m.Labels(metrics.QuarantineDeadline, "partner"); len(got) != 1 {
+		t.Errorf("quarantine deadlines for %v, want initech's alone", got)
+	}
+	if got := m.Labels("target_info", "service_name"); len(got) != 1 || got[0] != metrics.WorkerService {
+		t.Errorf("target_info service_name %v, want %s", got, metrics.WorkerService)
 	}
 	if v, _ := m.Value(metrics.QuarantineBacklog, acme); v != 0 {
 		t.Errorf("quarantine backlog %v, want 0", v)
@@ -132,6 +145,49 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A worker started with audit.verify_interval verifies the trails of the
+// files that changed and counts one someone edited in the table.
+func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	provision(t, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	files := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable)
+	trails := &audit.Store{DB: st.AWS.DynamoDB, Table: st.Config.DynamoDB.AuditTable}
+	id := fileid.WorkflowID("globex", st.Config.Landing.Bucket, "globex/inbound/"+stacktest.Unique("tampered-")+".csv", "v1")
+	if _, _, err := files.Receive(ctx, filestore.File{FileID: id, Partner: "globex", Bucket: st.Config.Landing.Bucket, Key: "globex/inbound/x.csv", VersionID: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	e1 := audit.Next(nil, id, time.Now(), "ferry", "status:received", "")
+	e2 := audit.Next(&e1, id, time.Now(), "ferry", "status:inspecting", "")
+	e2.Details = "edited in the table" // written without recomputing the hash
+	for _, e := range []audit.Entry{e1, e2} {
+		if err := trails.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	addr := freeAddr(t)
+	t.Setenv("FERRY_METRICS_WORKER_LISTEN", addr)
+	t.Setenv("FERRY_AUDIT_VERIFY_INTERVAL", "1m") // the first pass runs at start
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	url := "http://" + addr + metrics.Path
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		m, err := metricstest.Scrape(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		v, _ := m.Value(metrics.AuditVerificationFailuresTotal, map[string]string{"partner": "globex"})
+		return v == 1, fmt.Sprintf("%s{partner=globex} is %v, want 1", metrics.AuditVerificationFailuresTotal, v)
+	})
 }
 
 func TestWorkerStopsWhenItsMetricsAddressIsTaken(t *testing.T) {

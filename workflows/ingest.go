@@ -13,6 +13,7 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/rules"
 )
 
 // pipeline is one IngestFile execution.
@@ -104,7 +105,7 @@ func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
 	}
 	if len(violations) > 0 {
 		if w.in.QuarantineBucket == "" {
-			return w.fail(ctx, &failure{reasons: violations})
+			return w.fail(ctx, &failure{reasons: rules.Messages(violations)})
 		}
 		if err := w.quarantine(ctx, violations); err != nil {
 			return w.fail(ctx, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/metrics"
+	"github.com/ferrydata/ferry/internal/rules"
 )
 
 // Metrics from workflow code go through the SDK's workflow metrics
@@ -38,6 +39,18 @@ func (w *pipeline) countOutcome(ctx workflow.Context, s filestatus.Status) {
 	if o, ok := outcomes[s]; ok {
 		w.count(ctx, metrics.FilesTotal, map[string]string{metrics.LabelOutcome: o})
 	}
+}
+
+// countQuarantine counts a recorded quarantine by the class of its first
+// reason, the one `ferry list` shows, so the counts add up to the files
+// quarantined. A class an older activity result lacks counts as "other",
+// not "none": the file did break a rule.
+func (w *pipeline) countQuarantine(ctx workflow.Context, class string) {
+	reason := metrics.Other
+	if class != "" {
+		reason = metrics.Class(class, rules.ReasonClasses...)
+	}
+	w.count(ctx, metrics.QuarantinedFilesTotal, map[string]string{metrics.LabelReason: reason})
 }
 
 // countDelivery records a recorded delivery's bytes and its latency from

@@ -1,20 +1,23 @@
 package workflows
 
 import (
+	"strings"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/metrics/metricstest"
+	"github.com/ferrydata/ferry/internal/rules"
 )
 
 // withMetrics gives the test's environment the worker's real exporter (as
 // the worker's client has it) and returns what it gathers after the run.
 func (s *ingestSuite) withMetrics() func() metricstest.Families {
-	exp, err := metrics.NewExporter()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
 	s.Require().NoError(err)
 	s.SetMetricsHandler(exp.TemporalHandler())
 	s.SetupTest() // a new environment, with the handler
@@ -88,4 +91,51 @@ func (s *ingestSuite) TestMetricsCountRemindersAndDeadlineRejections() {
 	s.Equal(1.0, v)
 	_, escalated := m.Value(metrics.EscalationsTotal, acme())
 	s.False(escalated)
+}
+
+// A quarantined file counts once, under the class of its first reason; a
+// violation from before classes existed (a replayed or older activity
+// result) counts as other, never as a free-text label.
+func (s *ingestSuite) TestMetricsCountQuarantinesByTheirFirstReasonsClass() {
+	violation := func(classes ...string) func() {
+		return func() {
+			s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(nil,
+				temporal.NewNonRetryableApplicationError("breaks rules", activities.ErrRuleViolation, nil, activities.Violation{
+					Reasons: []string{"extension .exe is not allowed for this partner", "content is a Windows executable (MZ), not a .exe file"},
+					Classes: classes, Result: activities.InspectResult{Size: 15, SHA256: fileSHA},
+				}))
+		}
+	}
+	sidecar := func(res *activities.FetchSidecarResult, err error) func() {
+		return func() {
+			s.inspectOK()
+			s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(res, err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		mock   func()
+		reason string
+	}{
+		{"rule classes", violation(rules.ClassExtension, rules.ClassSignature), rules.ClassExtension},
+		{"no classes (older result)", violation(), metrics.Other},
+		{"unknown class", violation("acme/inbound/tool.exe"), metrics.Other},
+		{"sidecar mismatch", sidecar(&activities.FetchSidecarResult{SHA256: strings.Repeat("0", 64)}, nil), rules.ClassSidecarMismatch},
+		{"sidecar invalid", sidecar(nil, temporal.NewNonRetryableApplicationError("checksum sidecar is empty", activities.ErrSidecarInvalid, nil)), rules.ClassSidecarInvalid},
+	} {
+		s.Run(c.name, func() {
+			gather := s.withMetrics()
+			c.mock()
+			s.quarantineOK()
+			s.execute(sidecarInput())
+			s.NoError(s.env.GetWorkflowError())
+
+			m := gather()
+			v, _ := m.Value(metrics.QuarantinedFilesTotal, acme(metrics.LabelReason, c.reason))
+			s.Equal(1.0, v, "%s{reason=%s}", metrics.QuarantinedFilesTotal, c.reason)
+			s.Equal([]string{c.reason}, m.Labels(metrics.QuarantinedFilesTotal, metrics.LabelReason), "one file, one reason class")
+			v, _ = m.Value(metrics.FilesTotal, acme(metrics.LabelOutcome, metrics.Quarantined))
+			s.Equal(1.0, v, "%s{outcome=quarantined} counts on as before", metrics.FilesTotal)
+		})
+	}
 }

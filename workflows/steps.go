@@ -62,7 +62,7 @@ func (w *pipeline) receive(ctx workflow.Context) (done bool, err error) {
 // and the content check. It returns the rules the file breaks; a file that
 // breaks one is read in full all the same, so its quarantine copy is
 // verified and an approval binds its exact bytes.
-func (w *pipeline) inspect(ctx workflow.Context) (violations []string, err error) {
+func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err error) {
 	if err := w.move(ctx, filestatus.Inspecting); err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (w *pipeline) inspect(ctx workflow.Context) (violations []string, err error
 	v, isViolation := asViolation(err)
 	switch {
 	case isViolation:
-		insp, violations = v.Result, v.Reasons
+		insp, violations = v.Result, reasonsOf(v)
 	case err != nil:
 		return nil, failed("inspection failed", err)
 	}
@@ -87,7 +87,7 @@ func (w *pipeline) inspect(ctx workflow.Context) (violations []string, err error
 // checkSidecar waits (durably: the activity's retry policy is the wait) for
 // the partner's <file>.sha256 and compares it with the SHA-256 inspection
 // computed. It returns why the file fails the check.
-func (w *pipeline) checkSidecar(ctx workflow.Context) ([]string, error) {
+func (w *pipeline) checkSidecar(ctx workflow.Context) ([]rules.Reason, error) {
 	if !w.in.Rules.Sidecar.Required {
 		return nil, nil
 	}
@@ -102,23 +102,26 @@ func (w *pipeline) checkSidecar(ctx workflow.Context) ([]string, error) {
 	var to *temporal.TimeoutError
 	switch {
 	case errors.As(err, &to) || (errors.As(err, &app) && app.Type() == activities.ErrSidecarMissing):
-		return []string{fmt.Sprintf("no checksum sidecar %s arrived within %s, and this partner's policy requires one: upload it (sha256sum format)", sidecar, timeout)}, nil
+		return []rules.Reason{{Class: rules.ClassSidecarMissing,
+			Message: fmt.Sprintf("no checksum sidecar %s arrived within %s, and this partner's policy requires one: upload it (sha256sum format)", sidecar, timeout)}}, nil
 	case errors.As(err, &app) && app.Type() == activities.ErrSidecarInvalid:
-		return []string{app.Message()}, nil
+		return []rules.Reason{{Class: rules.ClassSidecarInvalid, Message: app.Message()}}, nil
 	case err != nil:
 		return nil, failed("checksum sidecar check failed", err)
 	}
 	w.state.PartnerSHA256 = sc.SHA256
 	if sc.SHA256 != w.state.SHA256 {
-		return []string{fmt.Sprintf("checksum sidecar %s says SHA-256 %s, but the file read has %s: the file changed in transit or the sidecar is for another version",
-			sidecar, sc.SHA256, w.state.SHA256)}, nil
+		return []rules.Reason{{Class: rules.ClassSidecarMismatch,
+			Message: fmt.Sprintf("checksum sidecar %s says SHA-256 %s, but the file read has %s: the file changed in transit or the sidecar is for another version",
+				sidecar, sc.SHA256, w.state.SHA256)}}, nil
 	}
 	return nil, nil
 }
 
 // quarantine copies a file that broke a rule to the quarantine bucket,
 // records why and announces it.
-func (w *pipeline) quarantine(ctx workflow.Context, reasons []string) error {
+func (w *pipeline) quarantine(ctx workflow.Context, violations []rules.Reason) error {
+	reasons := rules.Messages(violations)
 	var q activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
 		File: w.ref(), Bucket: w.in.QuarantineBucket, Key: w.in.QuarantineKey, SHA256: w.state.SHA256,
@@ -131,6 +134,7 @@ func (w *pipeline) quarantine(ctx workflow.Context, reasons []string) error {
 	if err := w.move(ctx, filestatus.Quarantined, reasons...); err != nil {
 		return err
 	}
+	w.countQuarantine(ctx, violations[0].Class)
 	w.notify(ctx, "file.quarantined")
 	return nil
 }
@@ -213,6 +217,20 @@ func asViolation(err error) (activities.Violation, bool) {
 		v.Reasons = []string{app.Message()}
 	}
 	return v, true
+}
+
+// reasonsOf pairs a violation's reasons with their classes. A reason
+// without one (a history written before classes existed, details that
+// could not be read) gets "", which metrics count as "other".
+func reasonsOf(v activities.Violation) []rules.Reason {
+	rs := make([]rules.Reason, len(v.Reasons))
+	for i, m := range v.Reasons {
+		rs[i].Message = m
+		if i < len(v.Classes) {
+			rs[i].Class = v.Classes[i]
+		}
+	}
+	return rs
 }
 
 // failureMessage is the innermost message of an activity failure, which

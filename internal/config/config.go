@@ -38,6 +38,7 @@ type Config struct {
 	Reconcile  Reconcile          `mapstructure:"reconcile"`
 	Notify     Notify             `mapstructure:"notify"`
 	Metrics    Metrics            `mapstructure:"metrics"`
+	Audit      Audit              `mapstructure:"audit"`
 	Log        Log                `mapstructure:"log"`
 	Partners   map[string]Partner `mapstructure:"partners"`
 }
@@ -204,6 +205,15 @@ type Metrics struct {
 	BridgeListen string `mapstructure:"bridge_listen"`
 }
 
+// Audit configures the worker's checks of the audit trail.
+type Audit struct {
+	// VerifyInterval is how often the worker recomputes the hash chains
+	// of the files whose record changed since its last pass, counting a
+	// broken one in ferry_audit_verification_failures_total; 0 turns it
+	// off (ferry audit still verifies on demand).
+	VerifyInterval time.Duration `mapstructure:"verify_interval"`
+}
+
 // Log configures log/slog.
 type Log struct {
 	// Format is "text" (for people) or "json" (one object per line, for
@@ -265,6 +275,7 @@ var defaults = map[string]any{
 	"notify.timeout":                     "10s",
 	"metrics.worker_listen":              "",
 	"metrics.bridge_listen":              "",
+	"audit.verify_interval":              "1h",
 	"log.format":                         "text",
 	"log.level":                          "info",
 }
@@ -417,6 +428,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Metrics.WorkerListen != "" && c.Metrics.WorkerListen == c.Metrics.BridgeListen {
 		errs = append(errs, fmt.Errorf("metrics.worker_listen and metrics.bridge_listen must differ: worker and bridge may run on one machine"))
+	}
+	if v := c.Audit.VerifyInterval; v != 0 && v < time.Minute {
+		errs = append(errs, fmt.Errorf("audit.verify_interval must be 0 (off) or at least 1m, got %s", v))
 	}
 	if f := strings.ToLower(c.Log.Format); f != "text" && f != "json" {
 		errs = append(errs, fmt.Errorf("log.format must be text or json, got %q", c.Log.Format))

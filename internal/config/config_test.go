@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -172,6 +173,34 @@ func TestMetricsAndLogSettings(t *testing.T) {
 		_, err := load(t, goodYAML(t)+"\n"+tc.yaml)
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%q: want an error naming %s, got %v", tc.yaml, tc.field, err)
+		}
+	}
+}
+
+func TestAuditVerifyInterval(t *testing.T) {
+	c, err := load(t, goodYAML(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.VerifyInterval != time.Hour {
+		t.Errorf("audit.verify_interval defaults to %s, want 1h", c.Audit.VerifyInterval)
+	}
+	for yaml, want := range map[string]time.Duration{"audit:\n  verify_interval: 0s\n": 0, "audit:\n  verify_interval: 5m\n": 5 * time.Minute} {
+		c, err := load(t, goodYAML(t)+"\n"+yaml)
+		if err != nil {
+			t.Errorf("%q: %v", yaml, err)
+		} else if c.Audit.VerifyInterval != want {
+			t.Errorf("%q: verify interval %s, want %s", yaml, c.Audit.VerifyInterval, want)
+		}
+	}
+	t.Setenv("FERRY_AUDIT_VERIFY_INTERVAL", "2h")
+	if c, err := load(t, goodYAML(t)); err != nil || c.Audit.VerifyInterval != 2*time.Hour {
+		t.Errorf("FERRY_AUDIT_VERIFY_INTERVAL=2h not applied: %v", err)
+	}
+	for _, v := range []string{"-1m", "10s"} {
+		t.Setenv("FERRY_AUDIT_VERIFY_INTERVAL", v)
+		if _, err := load(t, goodYAML(t)); err == nil || !strings.Contains(err.Error(), "audit.verify_interval") {
+			t.Errorf("audit.verify_interval %s: want an error naming it, got %v", v, err)
 		}
 	}
 }

@@ -38,3 +38,23 @@ func VersionOrETag(versionID, etag string) string {
 	}
 	return "etag:" + strings.Trim(etag, `"`)
 }
+
+// Partner returns the partner named by a workflow ID that WorkflowID made,
+// or "" for any other ID. Partner names may hold '-', so the partner is
+// everything between "ingest-" and the last '-' before the 32 hex digits.
+func Partner(id string) string {
+	rest, ok := strings.CutPrefix(id, "ingest-")
+	i := strings.LastIndexByte(rest, '-')
+	if !ok || i <= 0 || !isHex32(rest[i+1:]) {
+		return ""
+	}
+	return rest[:i]
+}
+
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}

@@ -37,3 +37,17 @@ func TestVersionOrETag(t *testing.T) {
 		}
 	}
 }
+
+func TestPartnerReadsItBackFromTheWorkflowID(t *testing.T) {
+	for _, p := range []string{"acme", "acme-eu", "a-b-c-d"} {
+		if got := Partner(WorkflowID(p, "landing", p+"/inbound/x.csv", "v1")); got != p {
+			t.Errorf("Partner(WorkflowID(%q, ...)) = %q", p, got)
+		}
+	}
+	for _, id := range []string{"", "ingest-", "ingest-acme", "ingest--0123456789abcdef0123456789abcdef",
+		"ingest-acme-0123", "ingest-acme-0123456789abcdef0123456789abcdeg", "reconcile-acme-0123456789abcdef0123456789abcdef"} {
+		if got := Partner(id); got != "" {
+			t.Errorf("Partner(%q) = %q, want \"\" (not an ID WorkflowID makes)", id, got)
+		}
+	}
+}

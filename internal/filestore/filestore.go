@@ -268,34 +268,48 @@ func (s *Store) ListByStatus(ctx context.Context, st filestatus.Status, limit in
 	return files, nil
 }
 
-// OldestByPartner returns, per partner, when the longest-waiting file in
-// status st entered it (its updated_at: a file in a waiting status is not
-// updated until it leaves it). It reads every file in st, so it is for
-// statuses that hold few files, such as quarantined.
-func (s *Store) OldestByPartner(ctx context.Context, st filestatus.Status) (map[string]time.Time, error) {
-	files, err := s.queryAll(ctx, &dynamodb.QueryInput{
-		IndexName:                 aws.String(StatusIndex),
-		KeyConditionExpression:    aws.String("#status = :s"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status", "#partner": "partner", "#updated": "updated_at"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: string(st)}},
-		ProjectionExpression:      aws.String("#partner, #updated"),
-		ScanIndexForward:          aws.Bool(true), // oldest first: a partner's first file is its oldest
-	}, fmt.Sprintf("%s files from index %s", st, StatusIndex))
-	if err != nil {
-		return nil, err
-	}
-	oldest := map[string]time.Time{}
-	for _, f := range files {
-		if _, seen := oldest[f.Partner]; seen {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, f.UpdatedAt)
+// sortableTime formats a bound on updated_at. Records hold RFC 3339 with
+// trailing zeros trimmed, which does not sort as text within a second; a
+// bound with all nine digits only ever admits a record from its own
+// second that is a little older, never drops a newer one.
+const sortableTime = "2006-01-02T15:04:05.000000000Z07:00"
+
+// ListUpdatedSince returns every file whose record changed at or after
+// since, with what identifies it (file_id, partner, status, bucket, key,
+// version_id, updated_at). It queries the by-status index once per
+// status, in lifecycle order: a file moves only forward in that order, so
+// one that moves while the statuses are listed is still found at least
+// once, and it is returned once. The index is eventually consistent: a
+// change made a moment ago may not be listed yet.
+func (s *Store) ListUpdatedSince(ctx context.Context, since time.Time) ([]File, error) {
+	from := since.UTC().Format(sortableTime)
+	seen := map[string]bool{}
+	var out []File
+	for _, st := range filestatus.All {
+		files, err := s.queryAll(ctx, &dynamodb.QueryInput{
+			IndexName:              aws.String(StatusIndex),
+			KeyConditionExpression: aws.String("#status = :s AND #updated >= :since"),
+			ExpressionAttributeNames: map[string]string{
+				"#status": "status", "#updated": "updated_at", "#id": "file_id", "#partner": "partner",
+				"#bucket": "bucket", "#key": "key", "#version": "version_id",
+			},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":s":     &types.AttributeValueMemberS{Value: string(st)},
+				":since": &types.AttributeValueMemberS{Value: from},
+			},
+			ProjectionExpression: aws.String("#id, #partner, #status, #bucket, #key, #version, #updated"),
+		}, fmt.Sprintf("%s files updated since %s from index %s", st, from, StatusIndex))
 		if err != nil {
-			return nil, fmt.Errorf("file record of partner %s in %s has an unreadable updated_at %q: %w", f.Partner, st, f.UpdatedAt, err)
+			return nil, err
 		}
-		oldest[f.Partner] = at
+		for _, f := range files {
+			if !seen[f.FileID] {
+				seen[f.FileID] = true
+				out = append(out, f)
+			}
+		}
 	}
-	return oldest, nil
+	return out, nil
 }
 
 // ListByPartner returns every file of a partner, oldest first.

@@ -5,7 +5,9 @@ package filestore_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
+	"time"
 
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -89,5 +91,56 @@ func TestListByStatusUsesTheIndex(t *testing.T) {
 	received, err := st.ListByStatus(ctx, filestatus.Received, 10)
 	if err != nil || len(received) != 2 {
 		t.Fatalf("received files = %+v, %v; want a and c", received, err)
+	}
+}
+
+// ListUpdatedSince finds the files whose record changed since a time,
+// whatever their status, and none that did not.
+func TestListUpdatedSince(t *testing.T) {
+	st := stacktest.Require(t, stacktest.DynamoDB).FilesTable(t)
+	ctx := context.Background()
+	clock := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	st.Now = func() time.Time { return clock }
+	receive := func(id string) {
+		t.Helper()
+		if _, _, err := st.Receive(ctx, filestore.File{FileID: id, Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + id, VersionID: "v"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move := func(id string, s filestatus.Status) {
+		t.Helper()
+		if err := st.Move(ctx, id, filestore.Change{Status: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive("old")      // 12:00:00, never again
+	receive("moved")    // 12:00:00, moves after the bound
+	receive("received") // received after the bound
+	clock = clock.Add(time.Hour)
+	since := clock // 13:00:00 exactly: a record written at the bound counts
+	move("moved", filestatus.Inspecting)
+	clock = clock.Add(500 * time.Millisecond)
+	move("moved", filestatus.Quarantined)
+	receive("new")
+	clock = clock.Add(time.Second)
+	move("received", filestatus.Failed) // "received" was received at 12:00, fails now
+
+	got, err := st.ListUpdatedSince(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]filestatus.Status{}
+	for _, f := range got {
+		if _, dup := status[f.FileID]; dup {
+			t.Errorf("%s listed twice", f.FileID)
+		}
+		status[f.FileID] = f.Status
+		if f.Partner != "acme" || f.Key != "acme/inbound/"+f.FileID {
+			t.Errorf("%s listed without its identity: %+v", f.FileID, f)
+		}
+	}
+	want := map[string]filestatus.Status{"moved": filestatus.Quarantined, "new": filestatus.Received, "received": filestatus.Failed}
+	if !maps.Equal(status, want) {
+		t.Fatalf("updated since %s: %v, want %v", since, status, want)
 	}
 }

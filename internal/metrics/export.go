@@ -12,15 +12,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
 	"go.temporal.io/sdk/client"
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 )
 
 // Path is where the metrics are served.
 const Path = "/metrics"
+
+// Service names, the OpenTelemetry resource's service.name: Prometheus
+// shows it as target_info's service_name, and dashboards tell the
+// processes apart by it.
+const (
+	WorkerService = "ferry-worker"
+	BridgeService = "ferry-bridge"
+)
 
 // secondBuckets suit both a 50 ms record write and a file that waited an
 // hour for its sidecar; OpenTelemetry's defaults (0 to 10000) suit
@@ -39,8 +49,21 @@ type Exporter struct {
 }
 
 // NewExporter builds the provider and registry (with Go runtime and
-// process collectors beside Ferry's and the SDK's metrics).
-func NewExporter() (*Exporter, error) {
+// process collectors beside Ferry's and the SDK's metrics) for the process
+// named service (WorkerService, BridgeService).
+func NewExporter(service string) (*Exporter, error) {
+	// Without a service.name the SDK says "unknown_service:<binary>",
+	// which names neither the process nor Ferry. OTEL_SERVICE_NAME and
+	// OTEL_RESOURCE_ATTRIBUTES, read last, still override it, as
+	// OpenTelemetry's conventions promise operators.
+	res, err := resource.New(context.Background(),
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(attribute.String("service.name", service)),
+		resource.WithFromEnv(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: describing process %s: %w", service, err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
@@ -51,7 +74,7 @@ func NewExporter() (*Exporter, error) {
 		sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram, Unit: "s"},
 		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: secondBuckets}},
 	)
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(seconds))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(exp), sdkmetric.WithView(seconds))
 	return &Exporter{Provider: mp, Registry: reg, Meter: mp.Meter("github.com/ferrydata/ferry")}, nil
 }
 
@@ -103,13 +126,13 @@ func (e *Exporter) Shutdown(ctx context.Context, srv *http.Server) {
 	_ = e.Provider.Shutdown(ctx)
 }
 
-// Start builds the process's exporter with Ferry's instruments (partners
-// bound the partner label) and, when addr is set, binds addr (field names
-// the config key, for the error) and serves Path there. The returned func
-// stops both. A bind failure is returned at once, so a process that cannot
-// serve its metrics does not start.
-func Start(field, addr string, partners []string, log *slog.Logger) (*Exporter, func(), error) {
-	e, err := NewExporter()
+// Start builds the exporter of the process named service with Ferry's
+// instruments (partners bound the partner label) and, when addr is set,
+// binds addr (field names the config key, for the error) and serves Path
+// there. The returned func stops both. A bind failure is returned at once,
+// so a process that cannot serve its metrics does not start.
+func Start(service, field, addr string, partners []string, log *slog.Logger) (*Exporter, func(), error) {
+	e, err := NewExporter(service)
 	if err != nil {
 		return nil, nil, err
 	}

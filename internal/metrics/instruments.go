@@ -15,8 +15,8 @@ import (
 type Instruments struct {
 	partners Partners
 
-	intake, httpRefused, sqs, reconciled, backfill metric.Int64Counter
-	stage                                          metric.Float64Histogram
+	intake, httpRefused, sqs, reconciled, backfill, auditFailures metric.Int64Counter
+	stage                                                         metric.Float64Histogram
 }
 
 // NewInstruments creates the instruments on meter; partners bounds the
@@ -36,6 +36,7 @@ func NewInstruments(meter metric.Meter, partners []string) (*Instruments, error)
 	in.sqs = counter(SQSMessagesTotal, "SQS messages by what the bridge did with them.")
 	in.reconciled = counter(ReconcileStartedTotal, "Files the reconciler started because no event had: above zero, events are being lost.")
 	in.backfill = counter(BackfillFilesTotal, "What backfills did with the versions they listed.")
+	in.auditFailures = counter(AuditVerificationFailuresTotal, "Audit trails found broken: an append that met another entry under its number, or a chain the periodic verifier found edited or missing entries.")
 	if err != nil {
 		return nil, err
 	}
@@ -122,4 +123,28 @@ func (in *Instruments) Stage(ctx context.Context, partner, stage string, d time.
 		attribute.String(LabelPartner, in.Partner(partner)),
 		attribute.String(LabelStage, Class(stage, Stages...)),
 	))
+}
+
+// StartAuditFailuresAtZero exports AuditVerificationFailuresTotal at 0
+// for every partner (and "other") before anything is counted. A series
+// that first appears at 1 has no earlier sample, so increase() and rate()
+// miss that first failure: the one that matters. Only the worker, which
+// counts them, calls it.
+func (in *Instruments) StartAuditFailuresAtZero(ctx context.Context) {
+	if in == nil {
+		return
+	}
+	for p := range in.partners {
+		in.auditFailures.Add(ctx, 0, metric.WithAttributes(attribute.String(LabelPartner, p)))
+	}
+	in.auditFailures.Add(ctx, 0, metric.WithAttributes(attribute.String(LabelPartner, Other)))
+}
+
+// AuditVerificationFailed counts one audit trail of partner's found
+// broken. The file ID belongs in the log line beside it, never here.
+func (in *Instruments) AuditVerificationFailed(ctx context.Context, partner string) {
+	if in == nil {
+		return
+	}
+	in.auditFailures.Add(ctx, 1, metric.WithAttributes(attribute.String(LabelPartner, in.Partner(partner))))
 }

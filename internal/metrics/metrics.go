@@ -15,6 +15,11 @@ const (
 	// FilesTotal counts files that reached an outcome (counter; partner,
 	// outcome: delivered, quarantined, approved, rejected, failed).
 	FilesTotal = "ferry_files_total"
+	// QuarantinedFilesTotal counts quarantined files by the class of
+	// their first reason (counter; partner, reason: rules.ReasonClasses,
+	// "other" when unknown). It sums to FilesTotal{outcome="quarantined"},
+	// which keeps its labels so existing queries stay as they are.
+	QuarantinedFilesTotal = "ferry_quarantined_files_total"
 	// BytesDeliveredTotal counts the bytes of delivered files (counter;
 	// partner).
 	BytesDeliveredTotal = "ferry_delivered_bytes_total"
@@ -31,8 +36,13 @@ const (
 	// restart.
 	QuarantineBacklog = "ferry_quarantine_backlog"
 	// QuarantineOldestAge is how long the oldest waiting file has waited
-	// (gauge, seconds; partner; 0 when none waits).
+	// since its workflow started (gauge, seconds; partner; 0 when none
+	// waits), read from Temporal visibility like QuarantineBacklog.
 	QuarantineOldestAge = "ferry_quarantine_oldest_age_seconds"
+	// QuarantineDeadline is a partner's approval deadline from the config
+	// (gauge, seconds; partner; only partners with approvers and a
+	// deadline), so alert rules can compare QuarantineOldestAge with it.
+	QuarantineDeadline = "ferry_quarantine_deadline_seconds"
 	// DecisionsTotal counts approval decisions (counter; partner, kind:
 	// approve, reject; result: accepted, refused; class: the refusal class,
 	// "none" when accepted).
@@ -49,6 +59,14 @@ const (
 	// NotificationFailuresTotal counts notifications that could not be
 	// sent after their retries (counter; partner, type: file.delivered ...).
 	NotificationFailuresTotal = "ferry_notification_failures_total"
+	// AuditVerificationFailuresTotal counts audit trails found broken
+	// (counter; partner; exported at 0 by the worker from its start): an
+	// append that met another entry under its number (someone wrote into
+	// the chain), and a chain the worker's periodic verifier
+	// (audit.verify_interval) recomputed and found edited or missing
+	// entries, once per break and process. Above zero, look at the logs
+	// (file_id) and run ferry audit.
+	AuditVerificationFailuresTotal = "ferry_audit_verification_failures_total"
 	// IntakeTotal counts object versions offered to intake (counter;
 	// source: http, sqs, reconcile, backfill; result: started, duplicate,
 	// ignored, known, busy, failed; reason: the ignore class, "none"

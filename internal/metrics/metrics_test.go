@@ -3,10 +3,17 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/metrics/metricstest"
@@ -33,7 +40,7 @@ func TestLabelsAreBounded(t *testing.T) {
 }
 
 func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
-	exp, err := metrics.NewExporter()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +57,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 	in.Reconciled(ctx, "nobody")
 	in.Stage(ctx, "acme", "inspect", 1500*time.Millisecond)
 	in.HTTPRefused(ctx, 401)
+	in.AuditVerificationFailed(ctx, "acme")
 	var none *metrics.Instruments // commands without an endpoint pass none
 	none.Intake(ctx, "http/s3", "started", "")
 
@@ -67,6 +75,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 		{metrics.ReconcileStartedTotal, map[string]string{"partner": "other"}, 1},
 		{metrics.StageDuration, map[string]string{"partner": "acme", "stage": "inspect"}, 1},
 		{metrics.HTTPRefusedTotal, map[string]string{"code": "401"}, 1},
+		{metrics.AuditVerificationFailuresTotal, map[string]string{"partner": "acme"}, 1},
 	} {
 		if got, ok := m.Value(c.name, c.labels); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
@@ -77,24 +86,56 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 	}
 }
 
+// Alert rules use increase(): the audit failure counter must exist at 0
+// before the first failure, or that failure is never seen as an increase.
+func TestAuditFailuresStartAtZero(t *testing.T) {
+	exp, err := metrics.NewExporter(metrics.WorkerService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := metrics.NewInstruments(exp.Meter, []string{"acme", "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in.StartAuditFailuresAtZero(ctx)
+	in.AuditVerificationFailed(ctx, "globex")
+	m := metricstest.Gather(t, exp.Registry)
+	for p, want := range map[string]float64{"acme": 0, "globex": 1, metrics.Other: 0} {
+		if v, ok := m.Value(metrics.AuditVerificationFailuresTotal, map[string]string{"partner": p}); !ok || v != want {
+			t.Errorf("%s{partner=%s} = %v (present %v), want %v", metrics.AuditVerificationFailuresTotal, p, v, ok, want)
+		}
+	}
+}
+
 func TestBacklogReportsItsSourcesLastAnswers(t *testing.T) {
-	exp, err := metrics.NewExporter()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	calls := 0
+	counts, lists := 0, 0
 	b := &metrics.Backlog{
-		Partners: []string{"acme", "globex"}, TTL: time.Minute, Now: func() time.Time { return now },
+		Partners: []string{"acme", "globex", "initech", "hooli"}, TTL: time.Minute, Now: func() time.Time { return now },
 		Count: func(_ context.Context, p string) (int64, error) {
-			calls++
-			if p == "globex" {
+			counts++
+			switch p {
+			case "globex":
 				return 0, errors.New("visibility unavailable")
+			case "initech":
+				return 0, nil
 			}
 			return 2, nil
 		},
-		Oldest: func(context.Context) (map[string]time.Time, error) {
-			return map[string]time.Time{"acme": now.Add(-time.Hour)}, nil
+		Oldest: func(_ context.Context, p string) (time.Time, error) {
+			lists++
+			switch p {
+			case "acme":
+				return now.Add(-time.Hour), nil
+			case "globex":
+				return now.Add(-2 * time.Hour), nil
+			}
+			return time.Time{}, errors.New("visibility unavailable")
 		},
 	}
 	if err := b.Register(exp.Meter); err != nil {
@@ -105,18 +146,119 @@ func TestBacklogReportsItsSourcesLastAnswers(t *testing.T) {
 	}
 	b.Refresh(context.Background())
 	m := metricstest.Gather(t, exp.Registry)
-	if v, ok := m.Value(metrics.QuarantineBacklog, map[string]string{"partner": "acme"}); !ok || v != 2 {
+	partner := func(p string) map[string]string { return map[string]string{"partner": p} }
+	if v, ok := m.Value(metrics.QuarantineBacklog, partner("acme")); !ok || v != 2 {
 		t.Errorf("acme backlog %v (present %v), want 2", v, ok)
 	}
-	if _, ok := m.Value(metrics.QuarantineBacklog, map[string]string{"partner": "globex"}); ok {
-		t.Error("globex's backlog could not be counted, yet a value is reported")
-	}
-	if v, _ := m.Value(metrics.QuarantineOldestAge, map[string]string{"partner": "acme"}); v != 3600 {
+	if v, _ := m.Value(metrics.QuarantineOldestAge, partner("acme")); v != 3600 {
 		t.Errorf("acme oldest age %v, want 3600", v)
 	}
+	if _, ok := m.Value(metrics.QuarantineBacklog, partner("globex")); ok {
+		t.Error("globex's backlog could not be counted, yet a value is reported")
+	}
+	if v, _ := m.Value(metrics.QuarantineOldestAge, partner("globex")); v != 7200 {
+		t.Errorf("globex oldest age %v, want 7200: a failed count must not hide a readable wait", v)
+	}
+	if v, ok := m.Value(metrics.QuarantineOldestAge, partner("initech")); !ok || v != 0 {
+		t.Errorf("initech has nothing waiting: oldest age %v (present %v), want 0", v, ok)
+	}
+	if _, ok := m.Value(metrics.QuarantineOldestAge, partner("hooli")); ok {
+		t.Error("hooli's oldest wait could not be read, yet a value is reported")
+	}
 	metricstest.Gather(t, exp.Registry) // scrapes read nothing themselves
-	if calls != 2 {
-		t.Errorf("%d visibility counts for one refresh and two scrapes, want 2 (one per partner)", calls)
+	if counts != 4 || lists != 3 {
+		t.Errorf("%d counts and %d lists for one refresh and two scrapes, want 4 (one per partner) and 3 (none for the partner with nothing waiting)", counts, lists)
+	}
+}
+
+// The configured deadlines are reported from the first scrape on, only
+// for the partners that have one.
+func TestBacklogReportsTheConfiguredDeadlines(t *testing.T) {
+	exp, err := metrics.NewExporter(metrics.WorkerService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &metrics.Backlog{
+		Partners: []string{"acme", "initech"}, TTL: time.Minute,
+		Deadlines: map[string]time.Duration{"initech": 72 * time.Hour},
+	}
+	if err := b.Register(exp.Meter); err != nil {
+		t.Fatal(err)
+	}
+	m := metricstest.Gather(t, exp.Registry)
+	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech"}); !ok || v != 259200 {
+		t.Errorf("initech deadline %v (present %v), want 259200 s", v, ok)
+	}
+	if got := m.Labels(metrics.QuarantineDeadline, "partner"); len(got) != 1 {
+		t.Errorf("deadline series for partners %v, want initech's alone (acme has no deadline)", got)
+	}
+}
+
+// fakeVisibility answers CountWorkflow and ListWorkflow from a fixed set of
+// pages, as a Temporal frontend does.
+type fakeVisibility struct {
+	count int64
+	pages [][]time.Time
+	asked []string // the page tokens ListWorkflow was called with
+}
+
+func (f *fakeVisibility) CountWorkflow(_ context.Context, req *workflowservice.CountWorkflowExecutionsRequest) (*workflowservice.CountWorkflowExecutionsResponse, error) {
+	if req.GetQuery() != metrics.VisibilityQuery("acme") {
+		return nil, fmt.Errorf("unexpected query %q", req.GetQuery())
+	}
+	return &workflowservice.CountWorkflowExecutionsResponse{Count: f.count}, nil
+}
+
+func (f *fakeVisibility) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	if req.GetQuery() != metrics.VisibilityQuery("acme") {
+		return nil, fmt.Errorf("unexpected query %q", req.GetQuery())
+	}
+	token := string(req.GetNextPageToken())
+	f.asked = append(f.asked, token)
+	page := 0
+	if token != "" {
+		page, _ = strconv.Atoi(token)
+	}
+	resp := &workflowservice.ListWorkflowExecutionsResponse{}
+	for _, st := range f.pages[page] {
+		resp.Executions = append(resp.Executions, &workflowpb.WorkflowExecutionInfo{StartTime: timestamppb.New(st)})
+	}
+	if page+1 < len(f.pages) {
+		resp.NextPageToken = []byte(strconv.Itoa(page + 1))
+	}
+	return resp, nil
+}
+
+// The oldest wait is the earliest start among every page of the running
+// quarantined executions, wherever the listing puts it.
+func TestVisibilityBacklogReadsEveryPageForTheOldestWait(t *testing.T) {
+	exp, err := metrics.NewExporter(metrics.WorkerService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	v := &fakeVisibility{count: 5, pages: [][]time.Time{
+		{now.Add(-time.Minute), now.Add(-2 * time.Minute)},
+		{}, // an empty page that still has a next one
+		{now.Add(-90 * time.Minute), now.Add(-3 * time.Minute)},
+		{now.Add(-4 * time.Minute)},
+	}}
+	b := metrics.NewVisibilityBacklog(v, []string{"acme"}, time.Minute, nil)
+	b.Now = func() time.Time { return now }
+	if err := b.Register(exp.Meter); err != nil {
+		t.Fatal(err)
+	}
+	b.Refresh(context.Background())
+	m := metricstest.Gather(t, exp.Registry)
+	acme := map[string]string{"partner": "acme"}
+	if got, _ := m.Value(metrics.QuarantineBacklog, acme); got != 5 {
+		t.Errorf("backlog %v, want 5", got)
+	}
+	if got, _ := m.Value(metrics.QuarantineOldestAge, acme); got != 5400 {
+		t.Errorf("oldest age %v, want 5400 (the earliest start, on page 3)", got)
+	}
+	if want := []string{"", "1", "2", "3"}; !slices.Equal(v.asked, want) {
+		t.Errorf("pages asked %q, want %q", v.asked, want)
 	}
 }
 
@@ -126,8 +268,29 @@ func TestStartRefusesAnAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, _, err = metrics.Start("metrics.worker_listen", l.Addr().String(), []string{"acme"}, nil)
+	_, _, err = metrics.Start(metrics.WorkerService, "metrics.worker_listen", l.Addr().String(), []string{"acme"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "metrics.worker_listen") || !strings.Contains(err.Error(), l.Addr().String()) {
 		t.Fatalf("want an error naming metrics.worker_listen and the address, got %v", err)
+	}
+}
+
+// Prometheus shows the process's service.name as target_info's
+// service_name: dashboards tell worker and bridge apart by it.
+func TestTargetInfoNamesTheService(t *testing.T) {
+	for _, c := range []struct{ service, env, want string }{
+		{metrics.WorkerService, "", "ferry-worker"},
+		{metrics.BridgeService, "", "ferry-bridge"},
+		// OpenTelemetry's own variable still wins, as operators expect.
+		{metrics.WorkerService, "ferry-worker-eu", "ferry-worker-eu"},
+	} {
+		t.Setenv("OTEL_SERVICE_NAME", c.env)
+		exp, err := metrics.NewExporter(c.service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := metricstest.Gather(t, exp.Registry)
+		if got := m.Labels("target_info", "service_name"); len(got) != 1 || got[0] != c.want {
+			t.Errorf("NewExporter(%q) with OTEL_SERVICE_NAME=%q: target_info service_name %v, want %q", c.service, c.env, got, c.want)
+		}
 	}
 }

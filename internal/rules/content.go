@@ -139,27 +139,31 @@ func (c *ContentCheck) scanEncoding(p []byte) {
 
 // Reasons returns why the content disagrees with the extension, if it does.
 // Call it after the last Write.
-func (c *ContentCheck) Reasons() []string {
+func (c *ContentCheck) Reasons() []Reason {
 	if !c.enabled {
 		return nil
 	}
-	var reasons []string
+	var reasons []Reason
+	add := func(class, format string, args ...any) {
+		reasons = append(reasons, Reason{Class: class, Message: fmt.Sprintf(format, args...)})
+	}
 	if sig, ok := detect(c.head); ok && !slices.Contains(sig.exts, c.ext) && (sig.kind != "document" || c.ext != "") {
-		reasons = append(reasons, fmt.Sprintf("content is a %s, not a %s file: the partner must send the file the name promises", sig.name, c.ext))
+		add(ClassSignature, "content is a %s, not a %s file: the partner must send the file the name promises", sig.name, c.ext)
 		return reasons // the text checks below would only repeat it
 	}
 	if c.ext == ".pdf" && !bytes.HasPrefix(c.head, []byte("%PDF-")) {
-		reasons = append(reasons, "a .pdf file must start with %PDF-: this is not a PDF document")
+		add(ClassSignature, "a .pdf file must start with %%PDF-: this is not a PDF document")
 	}
 	if c.text {
 		if c.badUTF8 < 0 && len(c.carry) > 0 {
 			c.badUTF8 = c.n - int64(len(c.carry)) // truncated sequence at the end
 		}
 		if c.badUTF8 >= 0 {
-			reasons = append(reasons, fmt.Sprintf("%s must be %s text, but byte %d is not valid %s: save the file as %s", c.ext, strings.ToUpper(c.encoding), c.badUTF8, strings.ToUpper(c.encoding), strings.ToUpper(c.encoding)))
+			enc := strings.ToUpper(c.encoding)
+			add(ClassEncoding, "%s must be %s text, but byte %d is not valid %s: save the file as %s", c.ext, enc, c.badUTF8, enc, enc)
 		}
 		if c.nulByte >= 0 {
-			reasons = append(reasons, fmt.Sprintf("%s must be text, but byte %d is a NUL byte: this looks like a binary file", c.ext, c.nulByte))
+			add(ClassEncoding, "%s must be text, but byte %d is a NUL byte: this looks like a binary file", c.ext, c.nulByte)
 		}
 	}
 	return reasons

@@ -44,33 +44,36 @@ type Rules struct {
 
 // CheckKey returns every reason the key itself is unacceptable: hostile or
 // malformed names are caught before a single byte is read.
-func (r Rules) CheckKey(key string) []string {
-	var reasons []string
+func (r Rules) CheckKey(key string) []Reason {
+	var reasons []Reason
+	add := func(class, format string, args ...any) {
+		reasons = append(reasons, Reason{Class: class, Message: fmt.Sprintf(format, args...)})
+	}
 	if len(key) > MaxKeyBytes {
-		reasons = append(reasons, fmt.Sprintf("key is %d bytes, over S3's limit of %d: use a shorter file name", len(key), MaxKeyBytes))
+		add(ClassName, "key is %d bytes, over S3's limit of %d: use a shorter file name", len(key), MaxKeyBytes)
 	}
 	if !utf8.ValidString(key) {
-		reasons = append(reasons, "key is not valid UTF-8: rename the file using UTF-8 characters only")
+		add(ClassName, "key is not valid UTF-8: rename the file using UTF-8 characters only")
 	}
 	for _, c := range key {
 		if unicode.IsControl(c) {
-			reasons = append(reasons, fmt.Sprintf("key contains control character %U: rename the file without control characters", c))
+			add(ClassName, "key contains control character %U: rename the file without control characters", c)
 			break
 		}
 	}
 	if utf8.ValidString(key) && !norm.NFC.IsNormalString(key) {
 		// The same visible name in two normal forms would be two different
 		// files; refusing the rarer form keeps one name per file.
-		reasons = append(reasons, "key is not in Unicode normal form C: rename the file (most systems save names in NFC)")
+		add(ClassName, "key is not in Unicode normal form C: rename the file (most systems save names in NFC)")
 	}
 	if r.NamePattern != "" {
 		if re, err := regexp.Compile("^(?:" + r.NamePattern + ")$"); err == nil && !re.MatchString(path.Base(key)) {
-			reasons = append(reasons, fmt.Sprintf("file name %q does not match this partner's pattern %s", path.Base(key), r.NamePattern))
+			add(ClassNamePattern, "file name %q does not match this partner's pattern %s", path.Base(key), r.NamePattern)
 		}
 	}
 	for _, seg := range strings.Split(key, "/") {
 		if seg == ".." || seg == "." {
-			reasons = append(reasons, fmt.Sprintf("key contains a %q path segment: upload with a plain path", seg))
+			add(ClassName, "key contains a %q path segment: upload with a plain path", seg)
 			break
 		}
 	}
@@ -81,21 +84,21 @@ func (r Rules) CheckKey(key string) []string {
 			if shown == "" {
 				shown = "(none)"
 			}
-			reasons = append(reasons, fmt.Sprintf("extension %s is not allowed for this partner: allowed are %s", shown, strings.Join(r.AllowedExtensions, ", ")))
+			add(ClassExtension, "extension %s is not allowed for this partner: allowed are %s", shown, strings.Join(r.AllowedExtensions, ", "))
 		}
 	}
 	return reasons
 }
 
 // CheckSize returns the reasons a file of size bytes is unacceptable.
-func (r Rules) CheckSize(size int64) []string {
+func (r Rules) CheckSize(size int64) []Reason {
 	switch {
 	case size == 0:
-		return []string{"file is empty (0 bytes): upload the complete file again"}
+		return []Reason{{Class: ClassEmpty, Message: "file is empty (0 bytes): upload the complete file again"}}
 	case size < r.MinSizeBytes:
-		return []string{fmt.Sprintf("file is %d bytes, under this partner's minimum of %d bytes", size, r.MinSizeBytes)}
+		return []Reason{{Class: ClassSize, Message: fmt.Sprintf("file is %d bytes, under this partner's minimum of %d bytes", size, r.MinSizeBytes)}}
 	case r.MaxSizeBytes > 0 && size > r.MaxSizeBytes:
-		return []string{fmt.Sprintf("file is %d bytes, over this partner's maximum of %d bytes: split it or ask the operators to raise the limit", size, r.MaxSizeBytes)}
+		return []Reason{{Class: ClassSize, Message: fmt.Sprintf("file is %d bytes, over this partner's maximum of %d bytes: split it or ask the operators to raise the limit", size, r.MaxSizeBytes)}}
 	}
 	return nil
 }

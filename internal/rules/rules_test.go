@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -10,26 +11,36 @@ func TestCheckKey(t *testing.T) {
 	tests := []struct {
 		name, key string
 		wantIn    string // substring of a reason; "" means acceptable
+		class     string
 	}{
-		{"plain", "acme/inbound/orders.csv", ""},
-		{"upper-case extension", "acme/inbound/ORDERS.CSV", ""},
-		{"nested", "acme/inbound/2026/11/orders.txt", ""},
-		{"wrong extension", "acme/inbound/payload.exe", "extension .exe is not allowed"},
-		{"no extension", "acme/inbound/README", "extension (none)"},
-		{"dot-dot", "acme/inbound/../globex/inbound/x.csv", `".." path segment`},
-		{"control char", "acme/inbound/a\x07b.csv", "control character U+0007"},
-		{"newline", "acme/inbound/a\nb.csv", "control character U+000A"},
-		{"invalid utf8", "acme/inbound/\xff\xfe.csv", "not valid UTF-8"},
-		{"too long", "acme/inbound/" + strings.Repeat("a", 1020) + ".csv", "over S3's limit of 1024"},
+		{"plain", "acme/inbound/orders.csv", "", ""},
+		{"upper-case extension", "acme/inbound/ORDERS.CSV", "", ""},
+		{"nested", "acme/inbound/2026/11/orders.txt", "", ""},
+		{"wrong extension", "acme/inbound/payload.exe", "extension .exe is not allowed", ClassExtension},
+		{"no extension", "acme/inbound/README", "extension (none)", ClassExtension},
+		{"dot-dot", "acme/inbound/../globex/inbound/x.csv", `".." path segment`, ClassName},
+		{"control char", "acme/inbound/a\x07b.csv", "control character U+0007", ClassName},
+		{"newline", "acme/inbound/a\nb.csv", "control character U+000A", ClassName},
+		{"invalid utf8", "acme/inbound/\xff\xfe.csv", "not valid UTF-8", ClassName},
+		{"too long", "acme/inbound/" + strings.Repeat("a", 1020) + ".csv", "over S3's limit of 1024", ClassName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := strings.Join(r.CheckKey(tt.key), "; ")
+			rs := r.CheckKey(tt.key)
+			got := strings.Join(Messages(rs), "; ")
 			if tt.wantIn == "" && got != "" {
 				t.Fatalf("CheckKey(%q) refused: %s", tt.key, got)
 			}
 			if !strings.Contains(got, tt.wantIn) {
 				t.Fatalf("CheckKey(%q) = %q, want a reason containing %q", tt.key, got, tt.wantIn)
+			}
+			if tt.class != "" && rs[0].Class != tt.class {
+				t.Fatalf("CheckKey(%q): class %q, want %q", tt.key, rs[0].Class, tt.class)
+			}
+			for _, r := range rs {
+				if !slices.Contains(ReasonClasses, r.Class) {
+					t.Fatalf("CheckKey(%q): class %q is not in ReasonClasses (metrics would count it as other)", tt.key, r.Class)
+				}
 			}
 		})
 	}
@@ -41,14 +52,18 @@ func TestCheckKey(t *testing.T) {
 func TestCheckSize(t *testing.T) {
 	r := Rules{MinSizeBytes: 10, MaxSizeBytes: 100}
 	for _, tt := range []struct {
-		size   int64
-		wantIn string
+		size          int64
+		wantIn, class string
 	}{
-		{0, "empty"}, {5, "under this partner's minimum"}, {10, ""}, {100, ""}, {101, "over this partner's maximum"},
+		{0, "empty", ClassEmpty}, {5, "under this partner's minimum", ClassSize}, {10, "", ""}, {100, "", ""}, {101, "over this partner's maximum", ClassSize},
 	} {
-		got := strings.Join(r.CheckSize(tt.size), "; ")
+		rs := r.CheckSize(tt.size)
+		got := strings.Join(Messages(rs), "; ")
 		if (tt.wantIn == "") != (got == "") || !strings.Contains(got, tt.wantIn) {
 			t.Errorf("CheckSize(%d) = %q, want %q", tt.size, got, tt.wantIn)
+		}
+		if tt.class != "" && rs[0].Class != tt.class {
+			t.Errorf("CheckSize(%d): class %q, want %q", tt.size, rs[0].Class, tt.class)
 		}
 	}
 	if got := (Rules{}).CheckSize(0); len(got) == 0 {
