@@ -89,12 +89,12 @@ func run(ctx context.Context, args []string) error {
 	// would make the oldest wait grow without end. Their deadlines are
 	// reported beside the wait, for alert rules to compare.
 	var deciding []string
-	deadlines := map[string]time.Duration{}
+	deadlines := map[string]metrics.Deadline{}
 	for _, p := range cfg.PartnerNames() {
 		if a := cfg.Partners[p].Approval; a.Enabled() {
 			deciding = append(deciding, p)
 			if a.Deadline > 0 {
-				deadlines[p] = a.Deadline
+				deadlines[p] = metrics.Deadline{After: a.Deadline, Action: a.OnDeadline}
 			}
 		}
 	}

@@ -126,7 +126,7 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 		}
 	}
 	// deploy/local/ferry.yaml gives initech alone a deadline (10s).
-	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech"}); !ok || v != 10 {
+	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech", "action": "escalate"}); !ok || v != 10 {
 		t.Errorf("initech's quarantine deadline %v (present %v), want 10 s", v, ok)
 	}
 	if got := m.Labels(metrics.QuarantineDeadline, "partner"); len(got) != 1 {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrydata/ferry/internal/ingest"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/metrics"
+	"github.com/ferrydata/ferry/internal/metrics/metricstest"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -150,6 +153,22 @@ func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
 		}
 	}
 
+	workerMetrics := "http://" + st.Config.Metrics.WorkerListen + metrics.Path
+	acme := map[string]string{"partner": "acme"}
+	failures := func() float64 {
+		t.Helper()
+		m, err := metricstest.Scrape(workerMetrics)
+		if err != nil {
+			t.Fatalf("scraping the worker: %v", err)
+		}
+		v, ok := m.Value(metrics.AuditVerificationFailuresTotal, acme)
+		if !ok {
+			t.Fatalf("the worker exports no %s{partner=acme}", metrics.AuditVerificationFailuresTotal)
+		}
+		return v
+	}
+	before := failures()
+
 	// Someone with write access to the table softens the refusal.
 	trail, err := (&audit.Store{DB: st.AWS.DynamoDB, Table: st.Config.DynamoDB.AuditTable}).List(context.Background(), id)
 	if err != nil {
@@ -182,6 +201,12 @@ func TestAuditTrailRecordsDecisionsAndExposesTampering(t *testing.T) {
 	if err == nil || !strings.Contains(out, "BROKEN "+id) {
 		t.Fatalf("partner verification missed the edit: %v\n%s", err, out)
 	}
+	// The running worker's verifier finds it on its own within its
+	// interval (audit.verify_interval: 1m on the local stack) and counts it.
+	stacktest.Eventually(t, 150*time.Second, func() (bool, string) {
+		got := failures()
+		return got >= before+1, fmt.Sprintf("worker: %s{partner=acme} is %v, was %v before the edit", metrics.AuditVerificationFailuresTotal, got, before)
+	})
 }
 
 // Real timers, short intervals: reminders while a file waits, then the

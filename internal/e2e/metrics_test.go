@@ -57,4 +57,14 @@ func TestDeliveryShowsInTheWorkersAndBridgesMetrics(t *testing.T) {
 	if got := value(bridgeURL, metrics.IntakeTotal, started); got < startedBefore+1 {
 		t.Errorf("bridge: ferry_intake_total{source=http,result=started} is %v, was %v before the upload", got, startedBefore)
 	}
+	// Each process says which it is.
+	for url, want := range map[string]string{workerURL: metrics.WorkerService, bridgeURL: metrics.BridgeService} {
+		m, err := metricstest.Scrape(url)
+		if err != nil {
+			t.Fatalf("scraping %s: %v", url, err)
+		}
+		if got := m.Labels("target_info", "service_name"); len(got) != 1 || got[0] != want {
+			t.Errorf("%s: target_info service_name %v, want %s", url, got, want)
+		}
+	}
 }

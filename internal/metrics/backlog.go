@@ -35,7 +35,7 @@ type Backlog struct {
 	Oldest func(ctx context.Context, partner string) (time.Time, error)
 	// Deadlines are partners' approval deadlines (config, not read by
 	// Refresh), reported as QuarantineDeadline for the partners listed.
-	Deadlines map[string]time.Duration
+	Deadlines map[string]Deadline
 	// TTL is how often Run reads them; a scrape interval is a good choice.
 	TTL time.Duration
 	Log *slog.Logger
@@ -117,6 +117,17 @@ func earliestStart(ctx context.Context, v Visibility, query string) (time.Time, 
 	}
 }
 
+// Deadline is a partner's approval deadline: After how long a file waits
+// the Action (approval.OnDeadlineReject or ...Escalate) applies. Alert
+// rules tell them apart: after an escalation a file rightly waits on.
+type Deadline struct {
+	After  time.Duration
+	Action string
+}
+
+// DeadlineActions are the action label's values of QuarantineDeadline.
+var DeadlineActions = []string{"reject", "escalate"}
+
 // Register adds the backlog gauges to meter.
 func (b *Backlog) Register(meter metric.Meter) error {
 	count, err := meter.Int64ObservableGauge(QuarantineBacklog, metric.WithDescription("Files waiting in quarantine for a decision."))
@@ -133,7 +144,8 @@ func (b *Backlog) Register(meter metric.Meter) error {
 	}
 	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		for p, d := range b.Deadlines {
-			o.ObserveFloat64(deadline, d.Seconds(), metric.WithAttributes(attribute.String(LabelPartner, p)))
+			o.ObserveFloat64(deadline, d.After.Seconds(), metric.WithAttributes(
+				attribute.String(LabelPartner, p), attribute.String(LabelAction, Class(d.Action, DeadlineActions...))))
 		}
 		counts, oldest, now := b.last()
 		for _, p := range b.Partners {

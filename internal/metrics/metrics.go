@@ -40,8 +40,9 @@ const (
 	// waits), read from Temporal visibility like QuarantineBacklog.
 	QuarantineOldestAge = "ferry_quarantine_oldest_age_seconds"
 	// QuarantineDeadline is a partner's approval deadline from the config
-	// (gauge, seconds; partner; only partners with approvers and a
-	// deadline), so alert rules can compare QuarantineOldestAge with it.
+	// (gauge, seconds; partner, action: reject or escalate, what the
+	// deadline does; only partners with approvers and a deadline), so alert
+	// rules can compare QuarantineOldestAge with it.
 	QuarantineDeadline = "ferry_quarantine_deadline_seconds"
 	// DecisionsTotal counts approval decisions (counter; partner, kind:
 	// approve, reject; result: accepted, refused; class: the refusal class,

@@ -180,14 +180,14 @@ func TestBacklogReportsTheConfiguredDeadlines(t *testing.T) {
 	}
 	b := &metrics.Backlog{
 		Partners: []string{"acme", "initech"}, TTL: time.Minute,
-		Deadlines: map[string]time.Duration{"initech": 72 * time.Hour},
+		Deadlines: map[string]metrics.Deadline{"initech": {After: 72 * time.Hour, Action: "escalate"}},
 	}
 	if err := b.Register(exp.Meter); err != nil {
 		t.Fatal(err)
 	}
 	m := metricstest.Gather(t, exp.Registry)
-	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech"}); !ok || v != 259200 {
-		t.Errorf("initech deadline %v (present %v), want 259200 s", v, ok)
+	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech", "action": "escalate"}); !ok || v != 259200 {
+		t.Errorf("initech deadline %v (present %v), want 259200 s with action escalate", v, ok)
 	}
 	if got := m.Labels(metrics.QuarantineDeadline, "partner"); len(got) != 1 {
 		t.Errorf("deadline series for partners %v, want initech's alone (acme has no deadline)", got)
