@@ -21,14 +21,7 @@ import (
 // retried append of the identical entry is neither.
 func TestAuditConflictCountsAsAVerificationFailure(t *testing.T) {
 	st := stacktest.Require(t, stacktest.DynamoDB)
-	exp, err := metrics.NewExporter(metrics.WorkerService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := metrics.NewInstruments(exp.Meter, []string{"acme", "globex"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exp, in := metricstest.Instruments(t, "acme", "globex")
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(&activities.Activities{Audit: st.AuditTable(t), Metrics: in})
@@ -45,7 +38,7 @@ func TestAuditConflictCountsAsAVerificationFailure(t *testing.T) {
 		t.Fatalf("an intact trail counted %v failures", v)
 	}
 	forged := audit.Next(nil, id, time.Now(), "mallory", "approve", "let it through")
-	_, err = env.ExecuteActivity(activities.AppendAuditName, &forged)
+	_, err := env.ExecuteActivity(activities.AppendAuditName, &forged)
 	appErr(t, err, activities.ErrAuditConflict)
 	m := metricstest.Gather(t, exp.Registry)
 	if v, _ := m.Value(metrics.AuditVerificationFailuresTotal, acme); v != 1 {

@@ -79,14 +79,7 @@ func TestVerifierCountsATamperedTrail(t *testing.T) {
 	edit(old)
 	files.Now = func() time.Time { return time.Now().UTC() }
 
-	exp, err := metrics.NewExporter(metrics.WorkerService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := metrics.NewInstruments(exp.Meter, []string{"acme", "globex"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exp, in := metricstest.Instruments(t, "acme", "globex")
 	var logs bytes.Buffer
 	newVerifier := func() *audit.Verifier {
 		return &audit.Verifier{Files: files, Trails: trails, Metrics: in, Interval: time.Hour,

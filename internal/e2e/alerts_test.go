@@ -3,11 +3,9 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -26,36 +24,28 @@ func TestAFailedFileReachesAlertmanagersReceiver(t *testing.T) {
 
 	// Scrape (5 s), rule evaluation (5 s), group_wait (5 s), with room.
 	stacktest.Eventually(t, 2*time.Minute, func() (bool, string) {
-		f, err := os.Open(st.Env["FERRY_ALERTS_FILE"])
-		if err != nil {
-			return false, err.Error()
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
+		ok, err := anyLine(st.Env["FERRY_ALERTS_FILE"], func(line []byte) bool {
 			var n struct {
 				Receiver string
-				Status   string
 				Alerts   []struct {
 					Status      string
 					Labels      map[string]string
 					Annotations map[string]string
-					StartsAt    time.Time
 				}
 			}
-			if json.Unmarshal(sc.Bytes(), &n) != nil {
-				continue
+			if json.Unmarshal(line, &n) != nil {
+				return false
 			}
 			for _, a := range n.Alerts {
 				if a.Labels["alertname"] == "FerryFilesFailed" && a.Labels["partner"] == "acme" && a.Status == "firing" {
 					if n.Receiver != "sink-critical" || a.Labels["severity"] != "critical" || a.Annotations["runbook"] == "" {
 						t.Fatalf("FerryFilesFailed reached receiver %q with labels %v and annotations %v", n.Receiver, a.Labels, a.Annotations)
 					}
-					return true, ""
+					return true
 				}
 			}
-		}
-		return false, "Alertmanager has not sent FerryFilesFailed for acme to the sink (" + st.Env["FERRY_ALERTS_FILE"] + ")"
+			return false
+		})
+		return ok, fmt.Sprintf("Alertmanager has not sent FerryFilesFailed for acme to the sink %s (%v)", st.Env["FERRY_ALERTS_FILE"], err)
 	})
 }

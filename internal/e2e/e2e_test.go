@@ -131,29 +131,41 @@ func notification(t *testing.T, st *stacktest.Stack, id, typ string) notify.Even
 	t.Helper()
 	var found notify.Event
 	stacktest.Eventually(t, 15*time.Second, func() (bool, string) {
-		f, err := os.Open(st.Env["FERRY_NOTIFICATIONS_FILE"])
-		if err != nil {
-			return false, err.Error()
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
+		ok, err := anyLine(st.Env["FERRY_NOTIFICATIONS_FILE"], func(line []byte) bool {
 			var rec struct {
 				Notification      notify.Event
 				SignatureVerified bool
 			}
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Notification.FileID == id && rec.Notification.Type == typ {
-				if !rec.SignatureVerified {
-					t.Fatalf("the webhook sink received %s for %s with a signature that did not verify: %s", typ, id, sc.Bytes())
-				}
-				found = rec.Notification
-				return true, ""
+			if json.Unmarshal(line, &rec) != nil || rec.Notification.FileID != id || rec.Notification.Type != typ {
+				return false
 			}
-		}
-		return false, fmt.Sprintf("the webhook has not received %s for %s", typ, id)
+			if !rec.SignatureVerified {
+				t.Fatalf("the webhook sink received %s for %s with a signature that did not verify: %s", typ, id, line)
+			}
+			found = rec.Notification
+			return true
+		})
+		return ok, fmt.Sprintf("the webhook has not received %s for %s (%v)", typ, id, err)
 	})
 	return found
+}
+
+// anyLine reports whether match holds for a line of the file at path
+// (the webhook sink's JSON lines), reading up to the first that does.
+func anyLine(path string, match func(line []byte) bool) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if match(sc.Bytes()) {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
 }
 
 func TestSFTPUploadIsDeliveredVerifiedRecordedAndAnnounced(t *testing.T) {

@@ -40,14 +40,7 @@ func TestLabelsAreBounded(t *testing.T) {
 }
 
 func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
-	exp, err := metrics.NewExporter(metrics.WorkerService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := metrics.NewInstruments(exp.Meter, []string{"acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exp, in := metricstest.Instruments(t, "acme")
 	ctx := context.Background()
 	in.Intake(ctx, "http/s3", "started", "")
 	in.Intake(ctx, "http/s3", "ignored", "unknown_partner")
@@ -89,14 +82,7 @@ func TestInstrumentsExportWithBoundedLabels(t *testing.T) {
 // Alert rules use increase(): the audit failure counter must exist at 0
 // before the first failure, or that failure is never seen as an increase.
 func TestAuditFailuresStartAtZero(t *testing.T) {
-	exp, err := metrics.NewExporter(metrics.WorkerService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := metrics.NewInstruments(exp.Meter, []string{"acme", "globex"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exp, in := metricstest.Instruments(t, "acme", "globex")
 	ctx := context.Background()
 	in.StartAuditFailuresAtZero(ctx)
 	in.AuditVerificationFailed(ctx, "globex")

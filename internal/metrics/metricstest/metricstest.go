@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/ferrydata/ferry/internal/metrics"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -113,4 +115,19 @@ func (f Families) Labels(name, label string) []string {
 		}
 	}
 	return out
+}
+
+// Instruments returns Ferry's instruments for partners on a fresh exporter
+// of the worker, whose Registry a test gathers with Gather.
+func Instruments(t testing.TB, partners ...string) (*metrics.Exporter, *metrics.Instruments) {
+	t.Helper()
+	exp, err := metrics.NewExporter(metrics.WorkerService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := metrics.NewInstruments(exp.Meter, partners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp, in
 }
