@@ -67,17 +67,8 @@ func provision(t *testing.T, st *stacktest.Stack) {
 func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
 	provision(t, st)
-	addr := freeAddr(t)
-	t.Setenv("FERRY_METRICS_WORKER_LISTEN", addr)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
+	addr := startWorker(t)
+	ctx := context.Background()
 
 	body := "id,qty\n1,5\n"
 	key := "acme/inbound/" + stacktest.Unique("metrics-") + ".csv"
@@ -152,7 +143,7 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
 	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
 	provision(t, st)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	files := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable)
 	trails := &audit.Store{DB: st.AWS.DynamoDB, Table: st.Config.DynamoDB.AuditTable}
 	id := fileid.WorkflowID("globex", st.Config.Landing.Bucket, "globex/inbound/"+stacktest.Unique("tampered-")+".csv", "v1")
@@ -168,17 +159,8 @@ func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
 		}
 	}
 
-	addr := freeAddr(t)
-	t.Setenv("FERRY_METRICS_WORKER_LISTEN", addr)
 	t.Setenv("FERRY_AUDIT_VERIFY_INTERVAL", "1m") // the first pass runs at start
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
+	addr := startWorker(t)
 	url := "http://" + addr + metrics.Path
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
 		m, err := metricstest.Scrape(url)
@@ -202,4 +184,22 @@ func TestWorkerStopsWhenItsMetricsAddressIsTaken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "metrics.worker_listen") || !strings.Contains(err.Error(), l.Addr().String()) {
 		t.Fatalf("want an error naming metrics.worker_listen and %s, got %v", l.Addr(), err)
 	}
+}
+
+// startWorker runs the worker as its binary runs, with its metrics on a
+// free address (returned), until the test ends.
+func startWorker(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	t.Setenv("FERRY_METRICS_WORKER_LISTEN", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	return addr
 }
