@@ -19,6 +19,7 @@ import (
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/notify"
 )
@@ -93,7 +94,7 @@ type FileRef struct {
 }
 
 func (f FileRef) logger(ctx context.Context) *slog.Logger {
-	l := slog.Default().With("file_id", f.FileID, "partner", f.Partner, "bucket", f.Bucket, "key", f.Key, "version_id", f.VersionID)
+	l := slog.Default().With(logging.File(f.FileID, f.Partner, f.Bucket, f.Key, f.VersionID)...)
 	if activity.IsActivity(ctx) {
 		info := activity.GetInfo(ctx)
 		l = l.With("workflow_id", info.WorkflowExecution.ID, "activity", info.ActivityType.Name, "attempt", info.Attempt)

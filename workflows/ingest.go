@@ -13,6 +13,7 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/rules"
 )
 
@@ -77,7 +78,7 @@ func IngestFile(ctx workflow.Context, in *ingest.Input) (*ingest.Result, error) 
 // logger and registers the status query and the decision handlers.
 func setup(ctx workflow.Context, id string, in *ingest.Input) (*pipeline, error) {
 	w := &pipeline{in: in, id: id, trail: workflow.NewMutex(ctx),
-		log: log.With(workflow.GetLogger(ctx), "file_id", in.FileID, "partner", in.Partner, "bucket", in.Bucket, "key", in.Key, "version_id", in.VersionID),
+		log: log.With(workflow.GetLogger(ctx), logging.File(in.FileID, in.Partner, in.Bucket, in.Key, in.VersionID)...),
 		state: ingest.FileState{
 			FileID: in.FileID, Partner: in.Partner, Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, Size: in.Size,
 			RequiredApprovals: in.Approval.Required(),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/metrics"
 )
 
@@ -96,7 +97,7 @@ func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 	}
 	var unread error
 	for _, f := range files {
-		flog := log.With("file_id", f.FileID, "partner", f.Partner, "bucket", f.Bucket, "key", f.Key, "version_id", f.VersionID)
+		flog := log.With(logging.File(f.FileID, f.Partner, f.Bucket, f.Key, f.VersionID)...)
 		es, err := v.Trails.List(ctx, f.FileID)
 		if err != nil {
 			flog.Warn("audit: could not read the trail to verify it", "error", err)

@@ -34,3 +34,18 @@ func Configure(process, format, level string) *slog.Logger {
 	slog.SetDefault(l)
 	return l
 }
+
+// File is the identity every log line about a file carries, as key-value
+// pairs for slog's With (and the Temporal SDK logger's): file_id,
+// partner, bucket, key, version_id. Parts not known where the line is
+// written (an audit entry knows only its file ID) are left out rather
+// than logged empty.
+func File(fileID, partner, bucket, key, versionID string) []any {
+	var kv []any
+	for _, a := range [][2]string{{"file_id", fileID}, {"partner", partner}, {"bucket", bucket}, {"key", key}, {"version_id", versionID}} {
+		if a[1] != "" {
+			kv = append(kv, a[0], a[1])
+		}
+	}
+	return kv
+}
