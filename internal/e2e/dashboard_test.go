@@ -313,9 +313,12 @@ func (d *dashboard) partnerQuery(t *testing.T) [2]string {
 	return [2]string{}
 }
 
+// grafanaVar is a Grafana variable reference: $name or ${name}.
+var grafanaVar = regexp.MustCompile(`\$\{(\w+)\}|\$(\w+)`)
+
 // expand replaces Grafana's $name and ${name} variables.
 func expand(expr string, vars map[string]string) string {
-	return regexp.MustCompile(`\$\{(\w+)\}|\$(\w+)`).ReplaceAllStringFunc(expr, func(m string) string {
+	return grafanaVar.ReplaceAllStringFunc(expr, func(m string) string {
 		name := strings.Trim(m, "${}")
 		if v, ok := vars[name]; ok {
 			return v

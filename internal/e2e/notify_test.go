@@ -118,7 +118,7 @@ func withoutTopic(t *testing.T, st *stacktest.Stack) (restore func()) {
 	t.Helper()
 	ctx := context.Background()
 	topic := st.Config.Notify.SNS[0].Topic
-	c := sns.NewFromConfig(st.AWS.Config, func(o *sns.Options) { o.BaseEndpoint = aws.String(st.Env["AWS_ENDPOINT_URL_SNS"]) })
+	c := st.AWS.SNS // the stack's goaws, from AWS_ENDPOINT_URL_SNS
 	list, err := c.ListTopics(ctx, &sns.ListTopicsInput{})
 	if err != nil {
 		t.Fatal(err)
