@@ -10,10 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -56,27 +52,14 @@ func TestVerifierCountsATamperedTrail(t *testing.T) {
 		}
 		return id
 	}
-	edit := func(id string) {
-		t.Helper()
-		// Someone with write access to the table rewrites entry 2's details.
-		if _, err := trails.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(trails.Table),
-			Key: map[string]types.AttributeValue{
-				"file_id": &types.AttributeValueMemberS{Value: id}, "seq": &types.AttributeValueMemberN{Value: "2"}},
-			UpdateExpression:          aws.String("SET details = :d"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":d": &types.AttributeValueMemberS{Value: "approved"}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	intact := record("acme", now.Add(-time.Minute), filestatus.Quarantined, true)
 	tampered := record("globex", now.Add(-time.Minute), filestatus.Quarantined, true)
-	edit(tampered)
+	editDetails(t, trails, tampered, 2, "approved")
 	record("acme", now, filestatus.Received, false) // its first entry is on its way
 	// Changed two days ago, beyond what a pass looks back on: ferry audit
 	// --partner finds this one.
 	old := record("acme", now.Add(-48*time.Hour), filestatus.Quarantined, true)
-	edit(old)
+	editDetails(t, trails, old, 2, "approved")
 	files.Now = func() time.Time { return time.Now().UTC() }
 
 	exp, in := metricstest.Instruments(t, "acme", "globex")
