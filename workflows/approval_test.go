@@ -304,23 +304,18 @@ func (s *ingestSuite) TestDeadlineEscalatesToASecondListOfApprovers() {
 }
 
 func (s *ingestSuite) TestSignedDecisionsWhenThePolicyRequiresThem() {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	s.Require().NoError(err)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	s.Require().NoError(err)
-	sshPub, err := ssh.NewPublicKey(pub)
-	s.Require().NoError(err)
+	key, authorized := s.approverKey()
 	s.violationAfterRead()
 	s.quarantineOK()
 	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
 	in := approvalInput(1)
 	in.Approval.RequireSignatures = true
-	in.Approval.ApproverKeys = map[string]string{"alice": string(ssh.MarshalAuthorizedKey(sshPub)), "bob": string(ssh.MarshalAuthorizedKey(sshPub))}
+	in.Approval.ApproverKeys = map[string]string{"alice": authorized, "bob": authorized}
 	s.signal(time.Minute, approval.ApproveSignal, "alice", "unsigned")
 	s.env.RegisterDelayedCallback(func() {
 		at := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 		m := approval.Manifest(testID, fileSHA, approval.ApproveSignal, "alice", "signed and sealed", at)
-		sig, err := approval.Sign(pem.EncodeToMemory(block), m, at)
+		sig, err := approval.Sign(key, m, at)
 		s.Require().NoError(err)
 		s.env.SignalWorkflow(approval.ApproveSignal, approval.Payload{Approver: "alice", Reason: "signed and sealed", Signature: sig})
 	}, 2*time.Minute)
@@ -333,4 +328,16 @@ func (s *ingestSuite) TestSignedDecisionsWhenThePolicyRequiresThem() {
 	s.Contains(res.Decisions[0].Refusal, "requires signed decisions")
 	s.True(res.Decisions[1].Accepted && res.Decisions[1].Signed)
 	s.Equal("approved for release", res.Decisions[1].Meaning)
+}
+
+// approverKey is a fresh approver key pair: the private key in PEM, as
+// ferry approve --key reads it, and the public one as approver_keys holds it.
+func (s *ingestSuite) approverKey() (privPEM []byte, authorized string) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	s.Require().NoError(err)
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	s.Require().NoError(err)
+	sshPub, err := ssh.NewPublicKey(pub)
+	s.Require().NoError(err)
+	return pem.EncodeToMemory(block), string(ssh.MarshalAuthorizedKey(sshPub))
 }

@@ -2,9 +2,6 @@ package workflows
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"slices"
 	"time"
@@ -12,7 +9,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/approval"
@@ -97,12 +93,7 @@ func (s *ingestSuite) TestRefusedDecisionIsNotRetryable() {
 // quarantine copy is verified against its SHA-256 and a signature binds
 // the exact bytes released: one over other bytes is refused.
 func (s *ingestSuite) TestNameViolationIsReadBeforeADecision() {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	s.Require().NoError(err)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	s.Require().NoError(err)
-	sshPub, err := ssh.NewPublicKey(pub)
-	s.Require().NoError(err)
+	key, authorized := s.approverKey()
 
 	reads := 0
 	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(
@@ -123,12 +114,12 @@ func (s *ingestSuite) TestNameViolationIsReadBeforeADecision() {
 	})).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil).Once()
 	in := approvalInput(1)
 	in.Approval.RequireSignatures = true
-	in.Approval.ApproverKeys = map[string]string{"alice": string(ssh.MarshalAuthorizedKey(sshPub)), "bob": string(ssh.MarshalAuthorizedKey(sshPub))}
+	in.Approval.ApproverKeys = map[string]string{"alice": authorized, "bob": authorized}
 	signed := func(after time.Duration, sha string) {
 		s.env.RegisterDelayedCallback(func() {
 			at := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 			m := approval.Manifest(testID, sha, approval.ApproveSignal, "alice", "installer the partner needs", at)
-			sig, err := approval.Sign(pem.EncodeToMemory(block), m, at)
+			sig, err := approval.Sign(key, m, at)
 			s.Require().NoError(err)
 			s.env.SignalWorkflow(approval.ApproveSignal, approval.Payload{Approver: "alice", Reason: "installer the partner needs", Signature: sig})
 		}, after)
