@@ -62,7 +62,14 @@ func TestQuarantineIsPublishedToSNSWithAttributes(t *testing.T) {
 				return true, ""
 			}
 		}
-		return false, "no SNS message for " + id + " on queue ferry-notifications"
+		subs, err := st.AWS.SNS.ListSubscriptions(ctx, &sns.ListSubscriptionsInput{})
+		var to []string
+		if err == nil {
+			for _, s := range subs.Subscriptions {
+				to = append(to, aws.ToString(s.TopicArn)+" -> "+aws.ToString(s.Endpoint))
+			}
+		}
+		return false, fmt.Sprintf("no SNS message for %s on queue ferry-notifications (%d others received; subscriptions %v %v)", id, len(out.Messages), to, err)
 	})
 	if env.Type != "Notification" || ev.Type != "file.quarantined" || ev.Key != "acme/inbound/"+name {
 		t.Fatalf("envelope type %q, event %+v", env.Type, ev)
