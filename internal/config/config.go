@@ -43,11 +43,48 @@ type Config struct {
 	Partners   map[string]Partner `mapstructure:"partners"`
 }
 
-// Temporal says where the Temporal frontend is and which task queue Ferry uses.
+// Temporal says where the Temporal frontend is, how to authenticate to it
+// and which task queue Ferry uses.
 type Temporal struct {
-	Address   string `mapstructure:"address"`
-	Namespace string `mapstructure:"namespace"`
-	TaskQueue string `mapstructure:"task_queue"`
+	Address   string      `mapstructure:"address"`
+	Namespace string      `mapstructure:"namespace"`
+	TaskQueue string      `mapstructure:"task_queue"`
+	TLS       TemporalTLS `mapstructure:"tls"`
+	// APIKeyFile names a file holding an API key (Temporal Cloud), sent
+	// as a bearer token on every call and read again when the file
+	// changes, so a rotated key needs no restart. The key may instead
+	// come from FERRY_TEMPORAL_API_KEY; it never lives in this file.
+	APIKeyFile string `mapstructure:"api_key_file"`
+	// APIKey is read from FERRY_TEMPORAL_API_KEY by Load.
+	APIKey string `mapstructure:"-"`
+}
+
+// APIKeyEnv is the environment variable an API key for Temporal may come
+// from (temporal.api_key_file is the other way).
+const APIKeyEnv = "FERRY_TEMPORAL_API_KEY"
+
+// TemporalTLS secures the connection to Temporal: a self-hosted cluster
+// with mTLS, or Temporal Cloud with mTLS or an API key. Every file is
+// read again when it changes, so rotated certificates need no restart.
+type TemporalTLS struct {
+	// Enabled turns TLS on with the system's roots and no client
+	// certificate; setting any file below, or an API key, implies it.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is the PEM bundle the server's certificate must chain to;
+	// empty trusts the system's roots (right for Temporal Cloud).
+	CAFile string `mapstructure:"ca_file"`
+	// ServerName is the name the server's certificate must carry when it
+	// differs from the address's host (a cluster behind a load balancer).
+	ServerName string `mapstructure:"server_name"`
+	// CertFile and KeyFile are the client certificate and its key (PEM)
+	// for mutual TLS.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// On reports whether the connection to Temporal uses TLS.
+func (t Temporal) On() bool {
+	return t.TLS.Enabled || t.TLS.CAFile != "" || t.TLS.CertFile != "" || t.TLS.ServerName != "" || t.APIKeyFile != "" || t.APIKey != ""
 }
 
 // S3 holds client settings. Endpoints never live here: they come from the
@@ -248,6 +285,12 @@ var defaults = map[string]any{
 	"temporal.address":                   "127.0.0.1:7233",
 	"temporal.namespace":                 "default",
 	"temporal.task_queue":                "ferry-ingest",
+	"temporal.tls.enabled":               false,
+	"temporal.tls.ca_file":               "",
+	"temporal.tls.server_name":           "",
+	"temporal.tls.cert_file":             "",
+	"temporal.tls.key_file":              "",
+	"temporal.api_key_file":              "",
 	"s3.path_style":                      false,
 	"landing.bucket":                     "",
 	"landing.temporary_suffixes":         []string{".part", ".filepart", ".tmp", ".partial", ".crdownload"},
@@ -341,12 +384,16 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
+	if v.InConfig("temporal.api_key") {
+		return nil, fmt.Errorf("config: %s: temporal.api_key must not be in the config file, which is not a secret store: set %s or point temporal.api_key_file at a file holding the key", path, APIKeyEnv)
+	}
 	var c Config
 	// UnmarshalExact refuses unknown keys, so a misspelt field is an error
 	// naming it rather than a silently ignored setting.
 	if err := v.UnmarshalExact(&c); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
+	c.Temporal.APIKey = strings.TrimSpace(os.Getenv(APIKeyEnv))
 	for i := range c.Notify.Webhooks {
 		if env := c.Notify.Webhooks[i].SecretEnv; env != "" {
 			c.Notify.Webhooks[i].Secret = os.Getenv(env)
@@ -369,6 +416,12 @@ func (c *Config) Validate() error {
 	need("temporal.address", c.Temporal.Address)
 	need("temporal.namespace", c.Temporal.Namespace)
 	need("temporal.task_queue", c.Temporal.TaskQueue)
+	if t := c.Temporal.TLS; (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("temporal.tls.cert_file and temporal.tls.key_file go together: give both (mutual TLS) or neither"))
+	}
+	if c.Temporal.APIKey != "" && c.Temporal.APIKeyFile != "" {
+		errs = append(errs, fmt.Errorf("the Temporal API key comes from both %s and temporal.api_key_file: keep one", APIKeyEnv))
+	}
 	need("landing.bucket", c.Landing.Bucket)
 	need("quarantine.bucket", c.Quarantine.Bucket)
 	need("dynamodb.files_table", c.DynamoDB.FilesTable)

@@ -204,3 +204,46 @@ func TestAuditVerifyInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestTemporalCredentials(t *testing.T) {
+	good := goodYAML(t)
+	withTemporal := func(extra string) string {
+		return strings.Replace(good, "temporal:\n", "temporal:\n"+extra, 1)
+	}
+	c, err := load(t, withTemporal("  tls:\n    ca_file: /etc/ferry/temporal/ca.pem\n    cert_file: /etc/ferry/temporal/tls.crt\n    key_file: /etc/ferry/temporal/tls.key\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Temporal.On() || c.Temporal.TLS.KeyFile != "/etc/ferry/temporal/tls.key" {
+		t.Errorf("TLS settings not read: %+v", c.Temporal)
+	}
+	if c, err := load(t, good); err != nil || c.Temporal.On() {
+		t.Errorf("without TLS settings the connection is plain TCP; got %+v, %v", c.Temporal, err)
+	}
+
+	t.Setenv(APIKeyEnv, " key-from-env\n")
+	c, err = load(t, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Temporal.APIKey != "key-from-env" || !c.Temporal.On() {
+		t.Errorf("API key from %s not read (or TLS not implied): %+v", APIKeyEnv, c.Temporal)
+	}
+	if _, err := load(t, withTemporal("  api_key_file: /etc/ferry/temporal/api-key\n")); err == nil || !strings.Contains(err.Error(), "keep one") {
+		t.Errorf("a key from both the environment and a file: %v", err)
+	}
+	t.Setenv(APIKeyEnv, "")
+
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"API key in the file", withTemporal("  api_key: abc\n"), "temporal.api_key must not be in the config file"},
+		{"certificate without key", withTemporal("  tls:\n    cert_file: /x/tls.crt\n"), "temporal.tls.cert_file and temporal.tls.key_file go together"},
+		{"misspelt TLS key", withTemporal("  tls:\n    ca: /x/ca.pem\n"), "ca"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.yaml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
