@@ -43,6 +43,12 @@ func runBridge(args []string) error {
 		return err
 	}
 	defer tc.Close()
+	sactx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = temporalclient.CheckSearchAttributes(sactx, tc, cfg.Temporal.Namespace, log)
+	cancel()
+	if err != nil {
+		return err
+	}
 
 	// One intake for HTTP and SQS: both sources share its bound.
 	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log, Metrics: exp.Ferry}

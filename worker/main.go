@@ -114,6 +114,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := temporalclient.CheckSearchAttributes(sctx, tc, cfg.Temporal.Namespace, log); err != nil {
+		return err
+	}
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
 		return err
 	}

@@ -30,6 +30,9 @@ var (
 	PartnerAttr    = temporal.NewSearchAttributeKeyKeyword("Partner")
 	FileStatusAttr = temporal.NewSearchAttributeKeyKeyword("FileStatus")
 	ObjectKeyAttr  = temporal.NewSearchAttributeKeyKeyword("ObjectKey")
+	// SearchAttributes are all of them: each must be registered in the
+	// namespace before the first workflow starts.
+	SearchAttributes = []temporal.SearchAttributeKey{PartnerAttr, FileStatusAttr, ObjectKeyAttr}
 )
 
 // Input describes one uploaded object version and how to handle it.

@@ -17,7 +17,6 @@ import (
 
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/ingest"
 )
@@ -29,10 +28,6 @@ type ownServices struct {
 	procs  map[Service]*process
 	failed map[Service]error // a service that did not start is not tried again
 }
-
-// searchAttributes are the ones Ferry's workflows set (and the local
-// stack registers).
-var searchAttributes = []temporal.SearchAttributeKey{ingest.PartnerAttr, ingest.FileStatusAttr, ingest.ObjectKeyAttr}
 
 // setUpOwn reserves a free port for each service and points the
 // environment at them; the services start when a test declares them.
@@ -93,7 +88,7 @@ func (o *ownServices) launch(st *Stack, s Service) (*process, error) {
 		// speed (an in-memory one starts workflows ten times as fast).
 		args := []string{st.tools.temporal, "server", "start-dev", "--ip", host, "--port", port, "--headless",
 			"--db-filename", filepath.Join(o.dir, "temporal.db"), "--namespace", st.Config.Temporal.Namespace, "--log-level", "warn"}
-		for _, a := range searchAttributes {
+		for _, a := range ingest.SearchAttributes {
 			args = append(args, "--search-attribute", a.GetName()+"="+a.GetValueType().String())
 		}
 		return o.spawn("temporal", nil, 90*time.Second, func() error { return temporalReady(addr, st.Config.Temporal.Namespace) }, args...)
@@ -270,7 +265,7 @@ func temporalReady(addr, namespace string) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range searchAttributes {
+	for _, a := range ingest.SearchAttributes {
 		if _, ok := resp.CustomAttributes[a.GetName()]; !ok {
 			return fmt.Errorf("search attribute %s not registered yet", a.GetName())
 		}

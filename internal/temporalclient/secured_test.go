@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/stacktest"
@@ -74,7 +77,10 @@ func startFrontend(t *testing.T, backend string, cert tls.Certificate, clientCA 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: handler, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	srv := &http.Server{Handler: handler, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
+		// Refused handshakes are what these tests make; the client side
+		// says what matters.
+		ErrorLog: stdlog.New(io.Discard, "", 0)}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
 	f.addr = ln.Addr().String()
@@ -190,4 +196,30 @@ func TestAPIKeyToARealTemporal(t *testing.T) {
 
 	bad.APIKeyFile, bad.APIKey = "", "not-the-key"
 	mustSay(t, dialErr(t, bad), "refused Ferry's credentials", config.APIKeyEnv)
+}
+
+func TestANamespaceWithoutFerrysSearchAttributesStopsTheStartSayingHowToRegisterThem(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Temporal)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	if err := CheckSearchAttributes(ctx, st.Temporal, st.Config.Temporal.Namespace, log); err != nil {
+		t.Fatalf("the stack's namespace has them registered, yet: %v", err)
+	}
+	// A namespace created as a platform team would, before registering
+	// anything.
+	fresh := "ferry-fresh"
+	_, err := st.Temporal.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: fresh, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckSearchAttributes(ctx, st.Temporal, fresh, log)
+	if err == nil {
+		t.Fatal("a namespace without Ferry's search attributes passed the check")
+	}
+	mustSay(t, err, "namespace ferry-fresh lacks", "Partner, FileStatus, ObjectKey",
+		"temporal operator search-attribute create --namespace ferry-fresh --name Partner --type Keyword",
+		"tcld namespace search-attributes add --namespace ferry-fresh --search-attribute Partner=Keyword")
 }

@@ -6,6 +6,7 @@
 package temporalclient
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -21,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/ingest"
 )
 
 // Dial connects to the configured Temporal frontend and namespace. It
@@ -142,4 +145,33 @@ func credentialHint(c config.Temporal) string {
 		return "check that the client certificate temporal.tls.cert_file=" + c.TLS.CertFile + " is accepted for this namespace"
 	}
 	return "the server requires credentials: set an API key (" + config.APIKeyEnv + " or temporal.api_key_file) or a client certificate (temporal.tls.cert_file, temporal.tls.key_file)"
+}
+
+// CheckSearchAttributes returns an error, saying how to register them,
+// when the namespace lacks any of Ferry's search attributes: without them
+// every workflow start fails, so a process finds out at start, not at the
+// first upload. A server that does not let Ferry list them (a narrow
+// Temporal Cloud API key role) only gets a warning.
+func CheckSearchAttributes(ctx context.Context, cl client.Client, namespace string, log *slog.Logger) error {
+	resp, err := cl.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		log.Warn("could not list the namespace's search attributes; make sure Ferry's are registered (README, \"A secured Temporal\")",
+			"namespace", namespace, "error", err)
+		return nil
+	}
+	var missing, self, cloud []string
+	for _, a := range ingest.SearchAttributes {
+		if _, ok := resp.GetCustomAttributes()[a.GetName()]; ok {
+			continue
+		}
+		typ := a.GetValueType().String()
+		missing = append(missing, a.GetName())
+		self = append(self, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type %s", namespace, a.GetName(), typ))
+		cloud = append(cloud, fmt.Sprintf("--search-attribute %s=%s", a.GetName(), typ))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the Temporal namespace %s lacks Ferry's search attributes %s, so no file's workflow could start; register them once: on a self-hosted cluster with\n  %s\nor on Temporal Cloud with\n  tcld namespace search-attributes add --namespace %s %s",
+		namespace, strings.Join(missing, ", "), strings.Join(self, "\n  "), namespace, strings.Join(cloud, " "))
 }
