@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -244,14 +245,14 @@ func (w *walker) record(op string, pos token.Pos, in *ssa.Function, how string) 
 	w.calls[op] = append(w.calls[op], apiCall{Op: op, At: at, In: name, How: how})
 }
 
+// relPath makes file relative to the repository (the module's root).
 func relPath(file string) string {
-	if i := strings.Index(file, "/deploy/../"); i >= 0 {
-		file = file[i+len("/deploy/../"):]
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return file
 	}
-	for _, dir := range []string{"/activities/", "/internal/", "/starter/", "/worker/", "/workflows/", "/deploy/"} {
-		if i := strings.LastIndex(file, dir); i >= 0 {
-			return file[i+1:]
-		}
+	if rel, err := filepath.Rel(root, file); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
 	}
 	return file
 }

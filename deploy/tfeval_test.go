@@ -49,10 +49,9 @@ type tfModule struct {
 }
 
 type tfResource struct {
-	data       bool
-	typ, name  string
-	body       *hclsyntax.Body
-	definedRng hcl.Range
+	data      bool
+	typ, name string
+	body      *hclsyntax.Body
 }
 
 func (r *tfResource) addr() string {
@@ -84,7 +83,7 @@ func parseModule(dir string) (*tfModule, error) {
 					m.locals[name] = a
 				}
 			case "resource", "data":
-				m.resources = append(m.resources, &tfResource{data: b.Type == "data", typ: b.Labels[0], name: b.Labels[1], body: b.Body, definedRng: b.DefRange()})
+				m.resources = append(m.resources, &tfResource{data: b.Type == "data", typ: b.Labels[0], name: b.Labels[1], body: b.Body})
 			case "module":
 				m.modules[b.Labels[0]] = b
 			case "output":
