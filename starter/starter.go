@@ -6,6 +6,7 @@
 //	ferry bridge     receive S3 event notifications (HTTP, and SQS when
 //	                 bridge.sqs.queue is set) and start IngestFile
 //	ferry list|show|approve|reject|audit|backfill   operator commands
+//	ferry config from-terraform                     ferry.yaml from Terraform's outputs
 package starter
 
 import (
@@ -29,6 +30,8 @@ commands:
   reject   the same flags: reject it
   audit    --file-id ID: print a file's audit trail and verify its hash chain
            --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
+  config from-terraform [--base FILE] [--out FILE] < terraform-output.json:
+           render ferry.yaml from the outputs of Ferry's Terraform module (deploy/terraform)
 
 flags (every command): --config FILE (or FERRY_CONFIG), --temporal.address, --temporal.namespace, --bridge.listen
 `
@@ -54,6 +57,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = runBackfill(args[1:], stdout, stderr, isTerminal(stderr))
 	case "approve", "reject":
 		err = runDecide(args[0], args[1:], stdout)
+	case "config":
+		err = runConfig(args[1:], os.Stdin, stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

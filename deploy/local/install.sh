@@ -2,9 +2,10 @@
 # Installs what Ferry's local stack and its tests run, pinned:
 #
 #   Temporal CLI (dev server + UI), MinIO,  go install, once per version, into
-#   goaws (SNS emulator; binary "cmd")      ~/.cache/ferry/bin/<tool>-<version>/
-#                                           (FERRY_CACHE moves it), so every
-#                                           clone on the machine shares them
+#   goaws (SNS emulator; binary "cmd"),     ~/.cache/ferry/bin/<tool>-<version>/
+#   terraform (fmt only: no provider can    (FERRY_CACHE moves it), so every
+#   be had), tflint (its bundled terraform  clone on the machine shares them
+#   ruleset only)
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
@@ -23,6 +24,7 @@
 #   TEMPORAL_BIN=/root/.cache/ferry/bin/temporal-v1.5.1/temporal
 #   MINIO_BIN=...
 #   GOAWS_BIN=.../goaws-v0.5.4/cmd
+#   TERRAFORM_BIN=.../terraform-v1.8.5/terraform  TFLINT_BIN=.../tflint-v0.64.0/tflint
 #   NODE_MODULES=.../deploy/local/node_modules
 #   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
 #   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
@@ -38,6 +40,12 @@ TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
 MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
 GOAWS_VERSION=v0.5.4
 GOAWS_BIN="$CACHE/bin/goaws-$GOAWS_VERSION/cmd" # goaws's main package is app/cmd
+# Terraform's checks of deploy/terraform (terraform fmt, tflint). Later
+# Terraform releases cannot be go installed (replace directives).
+TERRAFORM_VERSION=v1.8.5
+TERRAFORM_BIN="$CACHE/bin/terraform-$TERRAFORM_VERSION/terraform"
+TFLINT_VERSION=v0.64.0
+TFLINT_BIN="$CACHE/bin/tflint-$TFLINT_VERSION/tflint"
 # Debian bookworm's Prometheus (2.42, with promtool) and Alertmanager (0.25,
 # with amtool). Debian's Alertmanager reads its default templates from
 # /usr/share/prometheus/alertmanager, so it is installed, not unpacked
@@ -89,11 +97,13 @@ if ((${#missing[@]})); then
 	done
 fi
 
-# The two slow builds run side by side.
+# The slow builds run side by side.
 pids=()
 [[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
 [[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
 [[ -x "$GOAWS_BIN" ]] || { go_tool "$GOAWS_BIN" github.com/Admiral-Piett/goaws/app/cmd "$GOAWS_VERSION" & pids+=($!); }
+[[ -x "$TERRAFORM_BIN" ]] || { go_tool "$TERRAFORM_BIN" github.com/hashicorp/terraform "$TERRAFORM_VERSION" & pids+=($!); }
+[[ -x "$TFLINT_BIN" ]] || { go_tool "$TFLINT_BIN" github.com/terraform-linters/tflint "$TFLINT_VERSION" & pids+=($!); }
 for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
 
 # npm ci from the committed lock file; redone only when the lock changes.
@@ -106,5 +116,6 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nGOAWS_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$GOAWS_BIN" "$HERE/node_modules"
+printf 'TERRAFORM_BIN=%s\nTFLINT_BIN=%s\n' "$TERRAFORM_BIN" "$TFLINT_BIN"
 printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
 	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool

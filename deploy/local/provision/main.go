@@ -6,8 +6,8 @@
 // only that partner's landing prefix (its SFTP login).
 //
 // It uses only S3, DynamoDB and SQS APIs plus MinIO's admin API for users.
-// In AWS the same things belong to infrastructure as code, which this
-// repository does not hold yet.
+// In AWS the same things are Terraform's (deploy/terraform), with AWS
+// Transfer Family for SFTP.
 package main
 
 import (
