@@ -4,6 +4,8 @@
 package deploy
 
 import (
+	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -27,6 +29,8 @@ type compose struct {
 			Dockerfile string `yaml:"dockerfile"`
 		} `yaml:"build"`
 		Image       string            `yaml:"image"`
+		Entrypoint  any               `yaml:"entrypoint"` // a string or a list, as compose allows
+		Command     any               `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		Ports       []string          `yaml:"ports"`
 		Volumes     []string          `yaml:"volumes"`
@@ -241,5 +245,112 @@ func TestComposePartnersMatchTheLocalStack(t *testing.T) {
 	}
 	if !reflect.DeepEqual(composeCfg.Partners, localCfg.Partners) {
 		t.Errorf("partners differ between deploy/docker/ferry.yaml and deploy/local/ferry.yaml:\n%+v\n%+v", composeCfg.Partners, localCfg.Partners)
+	}
+}
+
+// words is a compose command or entrypoint as its words (a string is split
+// at white space, which is enough for the shell lines here).
+func words(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return strings.Fields(v)
+	case []any:
+		var w []string
+		for _, x := range v {
+			w = append(w, strings.Fields(fmt.Sprint(x))...)
+		}
+		return w
+	}
+	return nil
+}
+
+// flagValue is the word after name in args ("" when absent).
+func flagValue(args []string, name string) string {
+	if i := slices.Index(args, name); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// mountedAt is the source (a named volume or a path) a service mounts at
+// target.
+func mountedAt(volumes []string, target string) string {
+	for _, v := range volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[1] == target {
+			return parts[0]
+		}
+	}
+	return ""
+}
+
+// Partners log in to compose's MinIO as to the local stack's: with a key
+// the stack's user CA certified for their name, never with a password.
+func TestComposeSFTPTakesCertifiedKeysAsTheLocalStackDoes(t *testing.T) {
+	c, _ := load(t)
+	stack, err := os.ReadFile("local/stack.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := map[string]string{}
+	for _, m := range regexp.MustCompile(`--sftp="([\w-]+)=([^"]*)"`).FindAllStringSubmatch(string(stack), -1) {
+		local[m[1]] = m[2]
+	}
+	compose := map[string]string{}
+	for _, w := range words(c.Services["minio"].Command) {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(w, "--sftp="), "="); ok && strings.HasPrefix(w, "--sftp=") {
+			compose[k] = strings.Trim(v, `"`)
+		}
+	}
+	if !slices.Equal(slices.Sorted(maps.Keys(local)), slices.Sorted(maps.Keys(compose))) {
+		t.Errorf("MinIO's --sftp settings: the local stack sets %v, compose %v", slices.Sorted(maps.Keys(local)), slices.Sorted(maps.Keys(compose)))
+	}
+	for what, flags := range map[string]map[string]string{"deploy/local/stack.sh": local, "docker-compose.yml": compose} {
+		if flags["disable-password-auth"] != "true" || flags["trusted-user-ca-key"] == "" {
+			t.Errorf("%s: MinIO's SFTP must trust the user CA and refuse passwords, got %v", what, flags)
+		}
+	}
+
+	// The CA MinIO trusts is the one the sftp-keys service makes, in the
+	// folder the provisioner keeps too, before MinIO starts.
+	keys := words(c.Services["sftp-keys"].Entrypoint)
+	dir := flagValue(keys, "--sftp-keys-dir")
+	volume := mountedAt(c.Services["sftp-keys"].Volumes, dir)
+	if !slices.Contains(keys, "--sftp-keys-only") || dir == "" || volume == "" || strings.HasPrefix(volume, ".") {
+		t.Fatalf("service sftp-keys must run provision --sftp-keys-only --sftp-keys-dir DIR with a named volume at DIR: %v, volumes %v", keys, c.Services["sftp-keys"].Volumes)
+	}
+	minioDir := ""
+	for _, v := range c.Services["minio"].Volumes {
+		if parts := strings.Split(v, ":"); parts[0] == volume && len(parts) >= 2 {
+			minioDir = parts[1]
+		}
+	}
+	// user_ca.pub: the CA's public key in that folder (deploy/local/provision/sftpkeys.go).
+	if want := minioDir + "/user_ca.pub"; minioDir == "" || compose["trusted-user-ca-key"] != want {
+		t.Errorf("MinIO trusts %q, but the sftp-keys service's CA is %q (volume %s)", compose["trusted-user-ca-key"], want, volume)
+	}
+	provision := words(c.Services["provision"].Entrypoint)
+	if d := flagValue(provision, "--sftp-keys-dir"); d == "" || mountedAt(c.Services["provision"].Volumes, d) != volume {
+		t.Errorf("provision keeps the SFTP keys in %q, not in volume %s: %v", d, volume, c.Services["provision"].Volumes)
+	}
+	deps, _ := c.Services["minio"].DependsOn.(map[string]any)
+	if dep, _ := deps["sftp-keys"].(map[string]any); dep["condition"] != "service_completed_successfully" {
+		t.Errorf("MinIO must start after sftp-keys completes (it reads the CA at start): depends_on %v", c.Services["minio"].DependsOn)
+	}
+}
+
+// Ferry's config refuses to load when a variable a webhook's secret_env
+// names is unset, so every process that reads it must be given it.
+func TestComposeServicesReadingTheConfigGetItsSecrets(t *testing.T) {
+	c, cfg := load(t)
+	for name, s := range c.Services {
+		if s.Environment["FERRY_CONFIG"] == "" {
+			continue
+		}
+		for _, w := range cfg.Notify.Webhooks {
+			if w.SecretEnv != "" && s.Environment[w.SecretEnv] == "" {
+				t.Errorf("service %s reads the config but has no %s (webhook %s's secret_env): it would not start", name, w.SecretEnv, w.Name)
+			}
+		}
 	}
 }

@@ -9,7 +9,7 @@
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
-#   sftp, ssh-keygen, sshpass, curl, node   apt-get, only when missing (as root)
+#   sftp, ssh-keygen, curl, node            apt-get, only when missing (as root)
 #   Prometheus + promtool, Alertmanager     apt-get, Debian's packages at the
 #   + amtool                                pinned versions below (as root;
 #                                           --no-install-recommends, and no
@@ -79,7 +79,6 @@ flock 8
 missing=()
 command -v sftp >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
-command -v sshpass >/dev/null || missing+=(sshpass)
 command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs npm)
 deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }

@@ -40,6 +40,7 @@ DATA="$FERRY_HOME/data"
 LOGS="$FERRY_HOME/logs"
 PIDS="$FERRY_HOME/run"
 SECRETS="$FERRY_HOME/secrets"
+SFTP_KEYS="$SECRETS/sftp" # the SFTP user CA and each partner's certified key (deploy/local/provision/sftpkeys.go)
 BIN="$FERRY_HOME/bin"
 ENV_FILE="$FERRY_HOME/stack.env"
 
@@ -188,6 +189,7 @@ export FERRY_ALERTS_FILE=$DATA/alerts.jsonl
 export FERRY_PROMETHEUS_URL=http://$PROMETHEUS_ADDR
 export FERRY_ALERTMANAGER_URL=http://$ALERTMANAGER_ADDR
 export FERRY_SECRETS_DIR=$SECRETS
+export FERRY_SFTP_KEYS_DIR=$SFTP_KEYS
 export FERRY_BIN=$BIN
 export TEMPORAL_ADDRESS=$TEMPORAL_ADDR
 export PATH=$(dirname "$TEMPORAL_BIN"):$BIN:\$PATH
@@ -207,9 +209,16 @@ up() {
 	secret webhook_secret sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	secret minio_kms_key sh -c 'echo "ferry-local:$(head -c 32 /dev/urandom | base64)"' >/dev/null
 	[[ -f "$SECRETS/sftp_host_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C ferry-local-sftp -f "$SECRETS/sftp_host_ed25519"
+	# Partners used to log in with passwords kept here; they log in with
+	# certified keys now (below), and those passwords open nothing.
+	rm -rf "$SECRETS/partners"
 	write_env
 	# shellcheck disable=SC1090
 	source "$ENV_FILE"
+	# The SFTP user CA and each configured partner's key, certified for that
+	# partner's name (a partner added to ferry.yaml gets one here; one near
+	# its end is renewed). Before MinIO starts: MinIO is given the CA.
+	sftp_keys >/dev/null
 
 	start temporal "$TEMPORAL_ADDR" "$TEMPORAL_BIN" server start-dev \
 		--ip 127.0.0.1 --port "${TEMPORAL_ADDR##*:}" --ui-port "$TEMPORAL_UI_PORT" \
@@ -229,6 +238,18 @@ up() {
 	start sns "127.0.0.1:$SNS_PORT" "$GOAWS_BIN" -config "$DATA/goaws.yaml" -loglevel warn
 
 	mkdir -p "$DATA/minio" "$DATA/minio-events"
+	# MinIO's SFTP stands in for Transfer Family: partners log in with an SSH
+	# key certified by the stack's user CA for their name, never a password.
+	# A MinIO started with other settings (a stack from before key logins)
+	# or another CA is restarted, or logins would fail with keys that are right.
+	local sftp_settings sftp_fingerprint
+	sftp_settings=(--sftp="address=$SFTP_ADDR" --sftp="ssh-private-key=$SECRETS/sftp_host_ed25519"
+		--sftp="trusted-user-ca-key=$SFTP_KEYS/user_ca.pub" --sftp="disable-password-auth=true")
+	sftp_fingerprint="$(printf '%s\n' "${sftp_settings[@]}" | cat - "$SFTP_KEYS/user_ca.pub" | sha256sum | cut -d' ' -f1)"
+	if pid_of minio >/dev/null && [[ "$(cat "$PIDS/minio.sftp" 2>/dev/null)" != "$sftp_fingerprint" ]]; then
+		say "MinIO's SFTP settings or user CA changed; restarting it"
+		stop minio
+	fi
 	start minio "$S3_ADDR" env \
 		MINIO_ROOT_USER=ferryadmin MINIO_ROOT_PASSWORD="$(cat "$SECRETS/minio_root_password")" \
 		MINIO_KMS_SECRET_KEY="$(cat "$SECRETS/minio_kms_key")" \
@@ -238,7 +259,8 @@ up() {
 		MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_FERRY="$DATA/minio-events" \
 		MINIO_UPDATE=off \
 		"$MINIO_BIN" server "$DATA/minio" --quiet --address "$S3_ADDR" --console-address "$MINIO_CONSOLE_ADDR" \
-		--sftp="address=$SFTP_ADDR" --sftp="ssh-private-key=$SECRETS/sftp_host_ed25519"
+		"${sftp_settings[@]}"
+	echo "$sftp_fingerprint" >"$PIDS/minio.sftp"
 
 	wait_for "DynamoDB (dynalite)" 30 port_open "127.0.0.1:$DYNAMODB_PORT"
 	wait_for "SQS (local-aws-sqs)" 30 port_open "127.0.0.1:$SQS_PORT"
@@ -248,7 +270,7 @@ up() {
 	wait_for "Temporal" 90 "$TEMPORAL_BIN" operator search-attribute list --address "$TEMPORAL_ADDR" --namespace default
 	wait_for "Temporal search attributes" 30 sh -c "'$TEMPORAL_BIN' operator search-attribute list --address '$TEMPORAL_ADDR' | grep -q FileStatus"
 
-	"$BIN/provision" --config "$FERRY_CONFIG" --secrets-dir "$SECRETS" >>"$LOGS/provision.log" 2>&1 ||
+	"$BIN/provision" --config "$FERRY_CONFIG" --secrets-dir "$SECRETS" --sftp-keys-dir "$SFTP_KEYS" >>"$LOGS/provision.log" 2>&1 ||
 		{ tail -5 "$LOGS/provision.log" >&2; die "provisioning failed; see $LOGS/provision.log"; }
 
 	restart_if_rebuilt webhooksink
@@ -282,6 +304,13 @@ up() {
 	summary
 }
 
+# sftp_keys: make what is missing of the SFTP user CA and the configured
+# partners' certified keys, and print "<partner> <private key>" per partner.
+sftp_keys() {
+	"$BIN/provision" --config "$FERRY_CONFIG" --sftp-keys-dir "$SFTP_KEYS" --sftp-keys-only 2>>"$LOGS/provision.log" ||
+		{ tail -5 "$LOGS/provision.log" >&2; die "making the partners' SFTP keys failed; see $LOGS/provision.log"; }
+}
+
 summary() {
 	# shellcheck disable=SC1090
 	source "$ENV_FILE"
@@ -303,14 +332,14 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   Notifications  ${FERRY_NOTIFICATIONS_FILE#"$ROOT"/}   (what the webhook received)
   Logs           ${LOGS#"$ROOT"/}/*.log   (make logs)
 
-SFTP ($SFTP_ADDR), one login per partner; each may write only below /landing/<partner>/:
+SFTP ($SFTP_ADDR), one login per partner with its certified key (no passwords); each may write only below /landing/<partner>/:
 EOF
-	for f in "$SECRETS"/partners/*; do
-		local p
-		p="$(basename "$f")"
-		printf '  %-8s sshpass -p %s sftp -P %s %s@%s   then: put FILE /landing/%s/inbound/\n' \
-			"$p" "$(cat "$f")" "${SFTP_ADDR##*:}" "$p" "${SFTP_ADDR%:*}" "$p"
-	done
+	local logins p key
+	logins="$(sftp_keys)"
+	while read -r p key; do
+		printf '  %-8s sftp -i %s -P %s %s@%s   then: put FILE /landing/%s/inbound/\n' \
+			"$p" "${key#"$ROOT"/}" "${SFTP_ADDR##*:}" "$p" "${SFTP_ADDR%:*}" "$p"
+	done <<<"$logins"
 	cat <<EOF
 
 Shell with the stack's endpoints and the temporal CLI on PATH:  source ${ENV_FILE#"$ROOT"/}

@@ -31,13 +31,22 @@ import (
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
-// sftpBatch runs sftp commands as a partner with OpenSSH's client.
+// sftpBatch runs sftp commands as a partner with OpenSSH's client,
+// logging in with the partner's certified key as the README shows.
 func sftpBatch(t *testing.T, st *stacktest.Stack, partner string, cmds ...string) (string, error) {
 	t.Helper()
+	return sftpLogin(t, st, partner, []string{"-i", st.PartnerKey(t, partner), "-oIdentitiesOnly=yes", "-oBatchMode=yes"}, nil, cmds...)
+}
+
+// sftpLogin runs sftp commands as user with the given authentication
+// options (and environment) for OpenSSH's client.
+func sftpLogin(t *testing.T, st *stacktest.Stack, user string, auth, env []string, cmds ...string) (string, error) {
+	t.Helper()
 	host, port, _ := strings.Cut(st.Env["FERRY_SFTP_ADDRESS"], ":")
-	cmd := exec.Command("sshpass", "-p", st.PartnerPassword(t, partner), "sftp",
-		"-oBatchMode=no", "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null", "-oLogLevel=ERROR",
-		"-P", port, "-b", "-", partner+"@"+host)
+	args := append(auth, "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null", "-oLogLevel=ERROR",
+		"-P", port, "-b", "-", user+"@"+host)
+	cmd := exec.Command("sftp", args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
 	out, err := cmd.CombinedOutput()
 	return string(out), err

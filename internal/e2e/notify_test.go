@@ -149,7 +149,7 @@ func withoutTopic(t *testing.T, st *stacktest.Stack) (restore func()) {
 		}
 		done = true
 		out, err := exec.Command(filepath.Join(st.Env["FERRY_BIN"], "provision"),
-			"--config", st.Env["FERRY_CONFIG"], "--secrets-dir", st.Env["FERRY_SECRETS_DIR"]).CombinedOutput()
+			"--config", st.Env["FERRY_CONFIG"], "--secrets-dir", st.Env["FERRY_SECRETS_DIR"], "--sftp-keys-dir", st.Env["FERRY_SFTP_KEYS_DIR"]).CombinedOutput()
 		if err != nil {
 			t.Errorf("provisioning the topic again: %v\n%s", err, out)
 		}

@@ -263,15 +263,36 @@ func install() (root string, tl tools, err error) {
 // TemporalCLI is the path of the pinned temporal CLI.
 func (s *Stack) TemporalCLI() string { return s.tools.temporal }
 
-// PartnerPassword is a partner's SFTP password on the local stack.
-func (s *Stack) PartnerPassword(t testing.TB, partner string) string {
+// PartnerKey is the path of a partner's SFTP private key on the local
+// stack; its certificate (<path>-cert.pub), which OpenSSH's `sftp -i path`
+// presents with it, is beside it.
+func (s *Stack) PartnerKey(t testing.TB, partner string) string {
 	t.Helper()
-	s.mustBeLocal(t, "PartnerPassword")
-	b, err := os.ReadFile(filepath.Join(s.Env["FERRY_SECRETS_DIR"], "partners", partner))
-	if err != nil {
-		t.Fatalf("partner %s's password: %v", partner, err)
+	s.mustBeLocal(t, "PartnerKey")
+	return s.keyFile(t, filepath.Join("partners", partner))
+}
+
+// SFTPUserCA is the path of the local stack's SFTP user CA (private key),
+// for tests that certify keys of their own as an operator would.
+func (s *Stack) SFTPUserCA(t testing.TB) string {
+	t.Helper()
+	s.mustBeLocal(t, "SFTPUserCA")
+	return s.keyFile(t, "user_ca")
+}
+
+// keyFile is a file of the stack's SFTP keys folder (FERRY_SFTP_KEYS_DIR),
+// which deploy/local/stack.sh up fills.
+func (s *Stack) keyFile(t testing.TB, name string) string {
+	t.Helper()
+	dir := s.Env["FERRY_SFTP_KEYS_DIR"]
+	if dir == "" {
+		t.Fatal("the local stack's environment names no FERRY_SFTP_KEYS_DIR: run deploy/local/stack.sh up with this clone's stack.sh")
 	}
-	return strings.TrimSpace(string(b))
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("SFTP key %s: %v (deploy/local/stack.sh up makes it)", name, err)
+	}
+	return path
 }
 
 // Unique returns a name no other test run uses: prefix plus random hex.

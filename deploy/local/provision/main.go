@@ -2,8 +2,14 @@
 // buckets (landing and quarantine versioned, destinations versioned with
 // Object Lock), the landing bucket's webhook notification to the bridge,
 // the DynamoDB tables, the bridge's SQS queues, the notification SNS
-// topics with a subscribed queue each, and one MinIO user per partner whose policy allows
-// only that partner's landing prefix (its SFTP login).
+// topics with a subscribed queue each, one MinIO user per partner whose policy allows
+// only that partner's landing prefix (its SFTP login), and the SSH user CA
+// and each partner's certified key it logs in with (sftpkeys.go).
+//
+// With --sftp-keys-only it makes only the keys, which need no service: the
+// stack runs that before MinIO starts, as MinIO must be given the CA. It
+// then prints one line per configured partner, "<partner> <private key>",
+// for the stack's summary.
 //
 // It uses only S3, DynamoDB and SQS APIs plus MinIO's admin API for users.
 // In AWS the same things are Terraform's (deploy/terraform), with AWS
@@ -51,16 +57,30 @@ func main() {
 func run() error {
 	logging.Setup("provision")
 	configPath := flag.String("config", os.Getenv("FERRY_CONFIG"), "Ferry config file")
-	secrets := flag.String("secrets-dir", "", "folder keeping each partner's generated SFTP password")
+	secrets := flag.String("secrets-dir", "", "folder keeping each partner's MinIO secret key (MinIO needs one per user; SFTP logins never use it)")
+	keysDir := flag.String("sftp-keys-dir", "", "folder keeping the SFTP user CA and each partner's certified SSH key")
+	keysOnly := flag.Bool("sftp-keys-only", false, "make only the SFTP user CA and the partners' certified keys (no service needed), print each partner's key path, and stop")
 	target := flag.String("webhook-target", "FERRY", "MinIO notify_webhook target ID the landing bucket notifies")
 	flag.Parse()
-	if *secrets == "" {
-		return errors.New("--secrets-dir is required")
+	if *keysDir == "" {
+		return errors.New("--sftp-keys-dir is required: the folder for the SFTP user CA and the partners' keys")
+	}
+	if *secrets == "" && !*keysOnly {
+		return errors.New("--secrets-dir is required: the folder for the partners' MinIO secret keys")
 	}
 	os.Setenv("FERRY_CONFIG", *configPath)
 	cfg, err := config.Load(nil)
 	if err != nil {
 		return err
+	}
+	if err := ensureSFTPKeys(*keysDir, cfg.PartnerNames(), time.Now()); err != nil {
+		return err
+	}
+	if *keysOnly {
+		for _, p := range cfg.PartnerNames() {
+			fmt.Printf("%s %s\n", p, PartnerKeyPath(*keysDir, p))
+		}
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -244,11 +264,14 @@ func ensurePartners(ctx context.Context, cfg *config.Config, secretsDir string) 
 	if err != nil {
 		return fmt.Errorf("MinIO admin client for %s: %w", u.Host, err)
 	}
-	dir := filepath.Join(secretsDir, "partners")
+	dir := filepath.Join(secretsDir, "minio-users")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	for _, p := range cfg.PartnerNames() {
+		// MinIO needs a secret key for every user: with password login off
+		// it authenticates nobody over SFTP, whose logins are the certified
+		// keys, but the user and its policy are what authorize the login.
 		secret, err := partnerSecret(filepath.Join(dir, p))
 		if err != nil {
 			return err
@@ -273,8 +296,10 @@ func ensurePartners(ctx context.Context, cfg *config.Config, secretsDir string) 
 	return nil
 }
 
-// partnerSecret reads a partner's password, generating and keeping one on
-// first use so that logins survive restarts of the stack.
+// partnerSecret reads a partner's MinIO secret key, generating and keeping
+// one on first use: a new one on every run would end the S3 sessions of
+// partners logged in over SFTP (MinIO's SFTP server acts with the user's
+// credentials).
 func partnerSecret(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
@@ -289,7 +314,7 @@ func partnerSecret(path string) (string, error) {
 		sb.WriteByte(alphabet[n.Int64()])
 	}
 	if err := os.WriteFile(path, []byte(sb.String()+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("keeping partner password in %s: %w", path, err)
+		return "", fmt.Errorf("keeping partner secret key in %s: %w", path, err)
 	}
 	return sb.String(), nil
 }
