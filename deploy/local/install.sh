@@ -2,9 +2,9 @@
 # Installs what Ferry's local stack and its tests run, pinned:
 #
 #   Temporal CLI (dev server + UI), MinIO,  go install, once per version, into
-#   goaws (SNS emulator; binary "cmd")      ~/.cache/ferry/bin/<tool>-<version>/
-#                                           (FERRY_CACHE moves it), so every
-#                                           clone on the machine shares them
+#   goaws (SNS emulator; binary "cmd"),     ~/.cache/ferry/bin/<tool>-<version>/
+#   helm, kubeconform (the Helm chart's     (FERRY_CACHE moves it), so every
+#   checks in deploy/helm_test.go)          clone on the machine shares them
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
@@ -23,6 +23,7 @@
 #   TEMPORAL_BIN=/root/.cache/ferry/bin/temporal-v1.5.1/temporal
 #   MINIO_BIN=...
 #   GOAWS_BIN=.../goaws-v0.5.4/cmd
+#   HELM_BIN=.../helm-v3.22.0/helm  KUBECONFORM_BIN=.../kubeconform-v0.8.0/kubeconform
 #   NODE_MODULES=.../deploy/local/node_modules
 #   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
 #   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
@@ -38,6 +39,12 @@ TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION/temporal"
 MINIO_BIN="$CACHE/bin/minio-$MINIO_VERSION/minio"
 GOAWS_VERSION=v0.5.4
 GOAWS_BIN="$CACHE/bin/goaws-$GOAWS_VERSION/cmd" # goaws's main package is app/cmd
+# The Helm chart's checks: helm lint / helm template, and kubeconform, which
+# validates the rendering against schemas deploy/helm/kubeschema generates.
+HELM_VERSION=v3.22.0
+HELM_BIN="$CACHE/bin/helm-$HELM_VERSION/helm"
+KUBECONFORM_VERSION=v0.8.0
+KUBECONFORM_BIN="$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform"
 # Debian bookworm's Prometheus (2.42, with promtool) and Alertmanager (0.25,
 # with amtool). Debian's Alertmanager reads its default templates from
 # /usr/share/prometheus/alertmanager, so it is installed, not unpacked
@@ -94,6 +101,8 @@ pids=()
 [[ -x "$TEMPORAL_BIN" ]] || { go_tool "$TEMPORAL_BIN" github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" & pids+=($!); }
 [[ -x "$MINIO_BIN" ]] || { go_tool "$MINIO_BIN" github.com/minio/minio "$MINIO_VERSION" & pids+=($!); }
 [[ -x "$GOAWS_BIN" ]] || { go_tool "$GOAWS_BIN" github.com/Admiral-Piett/goaws/app/cmd "$GOAWS_VERSION" & pids+=($!); }
+[[ -x "$HELM_BIN" ]] || { go_tool "$HELM_BIN" helm.sh/helm/v3/cmd/helm "$HELM_VERSION" & pids+=($!); }
+[[ -x "$KUBECONFORM_BIN" ]] || { go_tool "$KUBECONFORM_BIN" github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" & pids+=($!); }
 for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
 
 # npm ci from the committed lock file; redone only when the lock changes.
@@ -106,5 +115,6 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nGOAWS_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$GOAWS_BIN" "$HERE/node_modules"
+printf 'HELM_BIN=%s\nKUBECONFORM_BIN=%s\n' "$HELM_BIN" "$KUBECONFORM_BIN"
 printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
 	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool
