@@ -22,6 +22,7 @@ import (
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/health"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/metrics"
@@ -50,8 +51,10 @@ func run(ctx context.Context, args []string) error {
 	}
 	log := logging.Configure("worker", cfg.Log.Format, cfg.Log.Level)
 	// Bound first: a worker that cannot serve its metrics stops here,
-	// before it takes any work.
-	exp, stopMetrics, err := metrics.Start(metrics.WorkerService, "metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), log)
+	// before it takes any work. Its health endpoints share the port, and
+	// say "starting" until the worker is about to poll.
+	hc := health.New(log)
+	exp, stopMetrics, err := metrics.Start(metrics.WorkerService, "metrics.worker_listen", cfg.Metrics.WorkerListen, cfg.PartnerNames(), hc.Handler(), log)
 	if err != nil {
 		return err
 	}
@@ -66,7 +69,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer tc.Close()
 
-	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{})
+	// On SIGTERM the worker stops polling and lets running activity
+	// attempts finish for worker.stop_timeout before cancelling them.
+	w := worker.New(tc, cfg.Temporal.TaskQueue, worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout})
 	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 	files := filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable)
 	trails := &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable}
@@ -130,10 +135,19 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("the landing bucket is not versioned: files are told apart by ETag only, so an identical re-upload is not a new file and an overwrite may replace bytes before they are inspected; enable versioning on it",
 			"bucket", cfg.Landing.Bucket, "versioning", string(v.Status))
 	}
-	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue)
+	// Ready when Temporal answers and the resources every file needs
+	// first do: the landing bucket it reads and the table it records in.
+	hc.Start(
+		health.Temporal(tc, cfg.Temporal.Address),
+		health.Bucket(aws.S3, cfg.Landing.Bucket),
+		health.Table(aws.DynamoDB, cfg.DynamoDB.FilesTable),
+	)
+	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue,
+		"stop_timeout", cfg.Worker.StopTimeout)
 	// Run stops when ctx ends, letting in-flight activity attempts end
-	// (they are retried elsewhere if they cannot).
+	// within worker.stop_timeout (they are retried elsewhere if they
+	// cannot). Readiness goes first.
 	stop := make(chan any)
-	go func() { <-ctx.Done(); close(stop) }()
+	go func() { <-ctx.Done(); hc.Drain(); close(stop) }()
 	return w.Run(stop)
 }

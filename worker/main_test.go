@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/health"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/metrics/metricstest"
@@ -170,6 +173,62 @@ func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
 		v, _ := m.Value(metrics.AuditVerificationFailuresTotal, map[string]string{"partner": "globex"})
 		return v == 1, fmt.Sprintf("%s{partner=globex} is %v, want 1", metrics.AuditVerificationFailuresTotal, v)
 	})
+}
+
+// get returns the status and body of GET url.
+func get(url string) (int, string, error) {
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// The worker, run as its binary runs, is ready on its metrics port once
+// Temporal, the landing bucket and the files table answer, and says so
+// per check.
+func TestWorkerIsReadyWhenTemporalAndItsAWSResourcesAnswer(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	provision(t, st)
+	addr := startWorker(t)
+	var body string
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		code, b, err := get("http://" + addr + health.ReadyPath)
+		body = b
+		return err == nil && code == http.StatusOK, fmt.Sprintf("%s: %d %q %v", health.ReadyPath, code, b, err)
+	})
+	for _, want := range []string{
+		"[+]temporal " + st.Config.Temporal.Address + " ok",
+		"[+]s3 bucket " + st.Config.Landing.Bucket + " ok",
+		"[+]dynamodb table " + st.Config.DynamoDB.FilesTable + " ok",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s says %q, want a line %q", health.ReadyPath, body, want)
+		}
+	}
+}
+
+// Without its files table the worker is not ready, and names the table;
+// it stays alive (a missing table is not cured by a restart).
+func TestWorkerIsNotReadyWithoutItsFilesTable(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	provision(t, st)
+	missing := stacktest.Unique("ferry-files-missing-")
+	t.Setenv("FERRY_DYNAMODB_FILES_TABLE", missing)
+	addr := startWorker(t)
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		code, b, err := get("http://" + addr + health.ReadyPath)
+		return err == nil && code == http.StatusServiceUnavailable &&
+				strings.Contains(b, "[-]dynamodb table "+missing+" failed: ") && strings.Contains(b, "ResourceNotFoundException") &&
+				strings.Contains(b, "[+]temporal "),
+			fmt.Sprintf("%s: %d %q %v", health.ReadyPath, code, b, err)
+	})
+	if code, b, err := get("http://" + addr + health.LivePath); err != nil || code != http.StatusOK {
+		t.Errorf("%s while not ready: %d %q %v, want 200", health.LivePath, code, b, err)
+	}
 }
 
 func TestWorkerStopsWhenItsMetricsAddressIsTaken(t *testing.T) {

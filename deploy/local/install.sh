@@ -5,7 +5,9 @@
 #   goaws (SNS emulator; binary "cmd"),     ~/.cache/ferry/bin/<tool>-<version>/
 #   terraform (fmt only: no provider can    (FERRY_CACHE moves it), so every
 #   be had), tflint (its bundled terraform  clone on the machine shares them
-#   ruleset only)
+#   ruleset only),
+#   helm, kubeconform (the Helm chart's
+#   checks in deploy/helm_test.go)
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
@@ -25,6 +27,7 @@
 #   MINIO_BIN=...
 #   GOAWS_BIN=.../goaws-v0.5.4/cmd
 #   TERRAFORM_BIN=.../terraform-v1.8.5/terraform  TFLINT_BIN=.../tflint-v0.64.0/tflint
+#   HELM_BIN=.../helm-v3.22.0/helm  KUBECONFORM_BIN=.../kubeconform-v0.8.0/kubeconform
 #   NODE_MODULES=.../deploy/local/node_modules
 #   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
 #   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
@@ -46,6 +49,12 @@ TERRAFORM_VERSION=v1.8.5
 TERRAFORM_BIN="$CACHE/bin/terraform-$TERRAFORM_VERSION/terraform"
 TFLINT_VERSION=v0.64.0
 TFLINT_BIN="$CACHE/bin/tflint-$TFLINT_VERSION/tflint"
+# The Helm chart's checks: helm lint / helm template, and kubeconform, which
+# validates the rendering against schemas deploy/helm/kubeschema generates.
+HELM_VERSION=v3.22.0
+HELM_BIN="$CACHE/bin/helm-$HELM_VERSION/helm"
+KUBECONFORM_VERSION=v0.8.0
+KUBECONFORM_BIN="$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform"
 # Debian bookworm's Prometheus (2.42, with promtool) and Alertmanager (0.25,
 # with amtool). Debian's Alertmanager reads its default templates from
 # /usr/share/prometheus/alertmanager, so it is installed, not unpacked
@@ -103,6 +112,8 @@ pids=()
 [[ -x "$GOAWS_BIN" ]] || { go_tool "$GOAWS_BIN" github.com/Admiral-Piett/goaws/app/cmd "$GOAWS_VERSION" & pids+=($!); }
 [[ -x "$TERRAFORM_BIN" ]] || { go_tool "$TERRAFORM_BIN" github.com/hashicorp/terraform "$TERRAFORM_VERSION" & pids+=($!); }
 [[ -x "$TFLINT_BIN" ]] || { go_tool "$TFLINT_BIN" github.com/terraform-linters/tflint "$TFLINT_VERSION" & pids+=($!); }
+[[ -x "$HELM_BIN" ]] || { go_tool "$HELM_BIN" helm.sh/helm/v3/cmd/helm "$HELM_VERSION" & pids+=($!); }
+[[ -x "$KUBECONFORM_BIN" ]] || { go_tool "$KUBECONFORM_BIN" github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" & pids+=($!); }
 for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
 
 # npm ci from the committed lock file; redone only when the lock changes.
@@ -116,5 +127,6 @@ fi
 
 printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nGOAWS_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$GOAWS_BIN" "$HERE/node_modules"
 printf 'TERRAFORM_BIN=%s\nTFLINT_BIN=%s\n' "$TERRAFORM_BIN" "$TFLINT_BIN"
+printf 'HELM_BIN=%s\nKUBECONFORM_BIN=%s\n' "$HELM_BIN" "$KUBECONFORM_BIN"
 printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
 	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool

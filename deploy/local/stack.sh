@@ -146,6 +146,20 @@ wait_for() { # WHAT SECONDS COMMAND...
 	die "$what did not come up within ${secs}s; see $LOGS/"
 }
 
+# wait_ready NAME ADDR: Ferry's process NAME answers 200 on /readyz at ADDR
+# (its metrics address): Temporal and its AWS resources answer. It fails at
+# once, with the log's tail, when the process exits instead.
+wait_ready() {
+	local name="$1" addr="$2"
+	for _ in $(seq 1 150); do
+		pid_of "$name" >/dev/null || { tail -5 "$LOGS/$name.log" >&2; die "the $name exited; see $LOGS/$name.log"; }
+		if curl -sf "http://$addr/readyz" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	curl -s "http://$addr/readyz" >&2 || true
+	die "the $name is not ready within 30s (above: what its /readyz says); see $LOGS/$name.log"
+}
+
 # check_monitoring: Prometheus's and Alertmanager's configs (and the alert
 # rules) are checked before either starts or reloads, so a broken file is
 # reported here, not left in a log while the old config keeps running.
@@ -298,8 +312,8 @@ up() {
 	wait_for "Alertmanager" 30 curl -sf "http://$ALERTMANAGER_ADDR/-/ready"
 	wait_for "Prometheus" 60 curl -sf "http://$PROMETHEUS_ADDR/-/ready"
 	wait_for "bridge" 30 curl -sf "http://$BRIDGE_ADDR/healthz"
-	sleep 0.5
-	pid_of worker >/dev/null || { tail -5 "$LOGS/worker.log" >&2; die "the worker exited; see $LOGS/worker.log"; }
+	wait_ready bridge "$BRIDGE_METRICS_ADDR"
+	wait_ready worker "$WORKER_METRICS_ADDR"
 	exec 9>&-
 	summary
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ferrydata/ferry/internal/hmacsig"
 	"github.com/ferrydata/ferry/internal/intake"
@@ -21,6 +22,13 @@ import (
 
 // EventsPath is where S3 event notifications are POSTed.
 const EventsPath = "/v1/s3-events"
+
+// HTTPShutdownTimeout bounds how long a stopping bridge waits for its
+// in-flight HTTP requests (each waits at most for its start). The SQS
+// consumer stops beside it, within bridge.sqs.wait_time (its last long
+// poll) plus bridge.sqs.shutdown_grace; an orchestrator's grace period
+// must be longer than both (the Helm chart's test checks it).
+const HTTPShutdownTimeout = 30 * time.Second
 
 // Bridge receives events over HTTP and hands each object to intake.
 type Bridge struct {

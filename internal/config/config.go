@@ -34,6 +34,7 @@ type Config struct {
 	Quarantine Bucket             `mapstructure:"quarantine"`
 	DynamoDB   DynamoDB           `mapstructure:"dynamodb"`
 	Bridge     Bridge             `mapstructure:"bridge"`
+	Worker     Worker             `mapstructure:"worker"`
 	Delivery   Delivery           `mapstructure:"delivery"`
 	Reconcile  Reconcile          `mapstructure:"reconcile"`
 	Notify     Notify             `mapstructure:"notify"`
@@ -161,6 +162,17 @@ type SQS struct {
 	// ShutdownGrace is how long in-flight messages may finish after
 	// SIGTERM before they are released back to the queue.
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+}
+
+// Worker configures the worker process.
+type Worker struct {
+	// StopTimeout is how long a stopping worker (SIGTERM) lets running
+	// activity attempts finish before it cancels them; a cancelled
+	// attempt is retried by another worker (a multipart copy continues
+	// its upload). An orchestrator's grace period must be longer
+	// (Kubernetes: terminationGracePeriodSeconds; the Helm chart's test
+	// checks it).
+	StopTimeout time.Duration `mapstructure:"stop_timeout"`
 }
 
 // Reconcile configures the reconciler, which starts what no event started.
@@ -311,6 +323,7 @@ var defaults = map[string]any{
 	"bridge.sqs.wait_time":               "20s",
 	"bridge.sqs.concurrency":             16,
 	"bridge.sqs.shutdown_grace":          "20s",
+	"worker.stop_timeout":                "30s",
 	"delivery.multipart_threshold_bytes": 5 << 30,
 	"delivery.part_size_bytes":           256 << 20,
 	"delivery.copy_concurrency":          4,
@@ -446,6 +459,9 @@ func (c *Config) Validate() error {
 		if q.DeadLetterQueue == q.Queue {
 			errs = append(errs, fmt.Errorf("bridge.sqs.dead_letter_queue must differ from bridge.sqs.queue"))
 		}
+	}
+	if c.Worker.StopTimeout < 0 {
+		errs = append(errs, fmt.Errorf("worker.stop_timeout must not be negative (0 cancels running activities at once), got %s", c.Worker.StopTimeout))
 	}
 	if c.Bridge.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("bridge.max_body_bytes must be positive, got %d", c.Bridge.MaxBodyBytes))

@@ -247,3 +247,20 @@ func TestTemporalCredentials(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkerStopTimeout(t *testing.T) {
+	c, err := load(t, goodYAML(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Worker.StopTimeout != 30*time.Second {
+		t.Errorf("worker.stop_timeout defaults to %s, want 30s", c.Worker.StopTimeout)
+	}
+	if c, err := load(t, goodYAML(t)+"\nworker:\n  stop_timeout: 2m\n"); err != nil || c.Worker.StopTimeout != 2*time.Minute {
+		t.Errorf("worker.stop_timeout: 2m not read (%v)", err)
+	}
+	t.Setenv("FERRY_WORKER_STOP_TIMEOUT", "-1s")
+	if _, err := load(t, goodYAML(t)); err == nil || !strings.Contains(err.Error(), "worker.stop_timeout") {
+		t.Errorf("worker.stop_timeout -1s: want an error naming it, got %v", err)
+	}
+}

@@ -104,11 +104,16 @@ func Listen(field, addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve serves Path (and /healthz) on l until Shutdown; log gets the
-// error should serving stop on its own.
-func (e *Exporter) Serve(l net.Listener, log *slog.Logger) *http.Server {
+// Serve serves Path on l until Shutdown, and every other path with ops
+// when it is not nil (the process's health endpoints, internal/health:
+// one operational port per process, which Kubernetes probes and
+// Prometheus scrapes); log gets the error should serving stop on its own.
+func (e *Exporter) Serve(l net.Listener, ops http.Handler, log *slog.Logger) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+Path, e.Handler())
+	if ops != nil {
+		mux.Handle("/", ops)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -129,9 +134,10 @@ func (e *Exporter) Shutdown(ctx context.Context, srv *http.Server) {
 // Start builds the exporter of the process named service with Ferry's
 // instruments (partners bound the partner label) and, when addr is set,
 // binds addr (field names the config key, for the error) and serves Path
-// there. The returned func stops both. A bind failure is returned at once,
-// so a process that cannot serve its metrics does not start.
-func Start(service, field, addr string, partners []string, log *slog.Logger) (*Exporter, func(), error) {
+// there, and ops's paths beside it (see Serve). The returned func stops
+// both. A bind failure is returned at once, so a process that cannot
+// serve its metrics does not start.
+func Start(service, field, addr string, partners []string, ops http.Handler, log *slog.Logger) (*Exporter, func(), error) {
 	e, err := NewExporter(service)
 	if err != nil {
 		return nil, nil, err
@@ -146,7 +152,7 @@ func Start(service, field, addr string, partners []string, log *slog.Logger) (*E
 			_ = e.Provider.Shutdown(context.Background())
 			return nil, nil, err
 		}
-		srv = e.Serve(l, log)
+		srv = e.Serve(l, ops, log)
 		log.Info("serving metrics", "address", "http://"+l.Addr().String()+Path)
 	}
 	stop := func() {

@@ -254,7 +254,7 @@ func TestStartRefusesAnAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, _, err = metrics.Start(metrics.WorkerService, "metrics.worker_listen", l.Addr().String(), []string{"acme"}, nil)
+	_, _, err = metrics.Start(metrics.WorkerService, "metrics.worker_listen", l.Addr().String(), []string{"acme"}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "metrics.worker_listen") || !strings.Contains(err.Error(), l.Addr().String()) {
 		t.Fatalf("want an error naming metrics.worker_listen and the address, got %v", err)
 	}
