@@ -587,24 +587,15 @@ var sdkPermissions = map[string][]perm{
 
 // ferryProcess is a process that runs with a role of the module.
 type ferryProcess struct {
-	role          string // the module's aws_iam_role_policy
-	pkg, entry    string // where the process starts
-	pendingProbes map[string]string
+	role       string // the module's aws_iam_role_policy
+	pkg, entry string // where the process starts
 }
 
 // processes: the worker (worker/main.go run) and the bridge
-// (starter/bridge.go runBridge). The readiness probes (/readyz) of
-// another branch call these; their permissions are in the policies
-// already. Once that code is here the analysis finds the calls, and the
-// test says to remove them from this list.
+// (starter/bridge.go runBridge).
 var processes = []ferryProcess{
-	{role: "worker", pkg: modulePath + "/worker", entry: "run", pendingProbes: map[string]string{
-		"s3.HeadBucket":          "readiness probe: HeadBucket on the landing bucket",
-		"dynamodb.DescribeTable": "readiness probe: DescribeTable on the files table",
-	}},
-	{role: "bridge", pkg: modulePath + "/starter", entry: "runBridge", pendingProbes: map[string]string{
-		"sqs.GetQueueAttributes": "readiness probe: GetQueueAttributes on the queue",
-	}},
+	{role: "worker", pkg: modulePath + "/worker", entry: "run"},
+	{role: "bridge", pkg: modulePath + "/starter", entry: "runBridge"},
 }
 
 // kindOf tells what an ARN names.
@@ -661,12 +652,6 @@ func TestWorkerAndBridgeRolesAllowExactlyTheAWSCallsTheirCodeMakes(t *testing.T)
 					sites = append(sites, c.String())
 				}
 				needs(op, strings.Join(sites, "; "))
-			}
-			for op, why := range p.pendingProbes {
-				if cs, found := calls[op]; found {
-					t.Errorf("%s: %s is now called by the code (%s): remove it from pendingProbes in deploy/terraform_test.go", p.role, op, cs[0])
-				}
-				needs(op, why+" (pending; see processes in deploy/terraform_test.go)")
 			}
 
 			// What is granted: action -> resource kind -> resources.
