@@ -367,14 +367,31 @@ func checkPod(t *testing.T, component string, cfg *config.Config, d doc, role st
 		t.Errorf("%s: ServiceAccount %s (rendered: %v) has role %q, want %q", component, pod.ServiceAccountName, found, sa.Metadata.Annotations["eks.amazonaws.com/role-arn"], role)
 	}
 
-	// Temporal's TLS files are where the Secret is mounted.
+	// Temporal's TLS files, as Ferry reads them from the pod's
+	// environment, are where the Secret is mounted; an API key Secret
+	// reaches the config.
+	tls := cfg.Temporal.TLS
+	for field, path := range map[string]string{"temporal.tls.ca_file": tls.CAFile, "temporal.tls.cert_file": tls.CertFile, "temporal.tls.key_file": tls.KeyFile} {
+		if path != "" && !mounted(t, pod, c, path) {
+			t.Errorf("%s: %s=%s, which no Secret item is mounted at", component, field, path)
+		}
+	}
+	read := map[string]string{
+		"FERRY_TEMPORAL_TLS_CA_FILE": tls.CAFile, "FERRY_TEMPORAL_TLS_CERT_FILE": tls.CertFile,
+		"FERRY_TEMPORAL_TLS_KEY_FILE": tls.KeyFile, "FERRY_TEMPORAL_TLS_SERVER_NAME": tls.ServerName,
+	}
+	secured := false
 	for _, e := range c.Env {
-		if !strings.HasPrefix(e.Name, "FERRY_TEMPORAL_TLS_") || !strings.HasSuffix(e.Name, "_FILE") {
-			continue
+		secured = secured || strings.HasPrefix(e.Name, "FERRY_TEMPORAL_")
+		if got, known := read[e.Name]; strings.HasPrefix(e.Name, "FERRY_TEMPORAL_") && e.ValueFrom == nil && (!known && e.Name != "FERRY_TEMPORAL_TLS_ENABLED" || known && got != e.Value) {
+			t.Errorf("%s: %s=%s is not what Ferry's config reads (%q)", component, e.Name, e.Value, got)
 		}
-		if !mounted(t, pod, c, e.Value) {
-			t.Errorf("%s: %s=%s, which no Secret item is mounted at", component, e.Name, e.Value)
+		if e.Name == config.APIKeyEnv && cfg.Temporal.APIKey == "" {
+			t.Errorf("%s: %s comes from a Secret, yet the loaded config has no API key", component, e.Name)
 		}
+	}
+	if secured && !cfg.Temporal.On() {
+		t.Errorf("%s: Temporal TLS or an API key is set, yet the loaded config does not use TLS", component)
 	}
 }
 
