@@ -280,6 +280,51 @@ func TestHelmChartAgreesWithTheCode(t *testing.T) {
 	}
 }
 
+// The file `ferry config from-terraform` renders from the Terraform
+// example deploys as it is (--set-file configFile=...): not merged with the
+// chart's example config, valid for kubeconform, and agreeing with the code.
+func TestTheConfigRenderedFromTerraformDeploysAsItIs(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(file, renderedConfigFile(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := helmCmd(t, "template", "ferry", chartDir, "--namespace", "ferry", "--kube-version", kubeVersion, "--set-file", "configFile="+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report, err := kubeconform(t, out); err != nil || !strings.Contains(report, "Invalid: 0, Errors: 0, Skipped: 0") {
+		t.Errorf("kubeconform -strict: %v\n%s", err, report)
+	}
+	docs := parse(t, out)
+	cm := one(t, docs, "ConfigMap", "")
+	if cm.Data["ferry.yaml"] != string(renderedConfigFile(t)) {
+		t.Errorf("the ConfigMap's ferry.yaml is not the rendered file as it is:\n%s", cm.Data["ferry.yaml"])
+	}
+	rules, err := os.ReadFile(alertRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, component := range []string{"worker", "bridge"} {
+		d := one(t, docs, "Deployment", "ferry-"+component)
+		cfg := loadRenderedConfig(t, cm, d)
+		if !slices.Equal(cfg.PartnerNames(), renderedConfig(t).PartnerNames()) || len(cfg.Notify.SNS) != len(renderedConfig(t).Notify.SNS) {
+			t.Errorf("%s: partners %v and SNS targets %+v, want the rendered file's %v and %+v", component,
+				cfg.PartnerNames(), cfg.Notify.SNS, renderedConfig(t).PartnerNames(), renderedConfig(t).Notify.SNS)
+		}
+		checkPod(t, component, cfg, d, "arn:aws:iam::123456789012:role/ferry-"+component, docs)
+	}
+	checkServices(t, docs, rules)
+
+	notAMap := filepath.Join(t.TempDir(), "list.yaml")
+	if err := os.WriteFile(notAMap, []byte("- acme\n- globex\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = helmCmd(t, "template", "ferry", chartDir, "--kube-version", kubeVersion, "--set-file", "configFile="+notAMap)
+	if err == nil || !strings.Contains(err.Error(), "configFile is not a YAML map") {
+		t.Errorf("a configFile that is not a YAML map: %v", err)
+	}
+}
+
 const alertRulesFile = "prometheus/rules/ferry-alerts.yml"
 
 // checkPod checks one component's Deployment against the config it

@@ -249,15 +249,23 @@ func TestPartnerNamesAreValidatedAsFerrysConfigDoes(t *testing.T) {
 // --- the rendered config ----------------------------------------------
 
 var (
-	renderOnce sync.Once
-	rendered   *config.Config
-	renderErr  error
+	renderOnce   sync.Once
+	rendered     *config.Config
+	renderedYAML []byte
+	renderErr    error
 )
 
 // renderedConfig renders ferry.yaml from the example's ferry_config
 // output and its partners.yaml, as `ferry config from-terraform` does,
 // and loads it as the worker does.
 func renderedConfig(t *testing.T) *config.Config {
+	t.Helper()
+	renderedConfigFile(t)
+	return rendered
+}
+
+// renderedConfigFile is the file renderedConfig loads.
+func renderedConfigFile(t *testing.T) []byte {
 	t.Helper()
 	root, _ := example(t)
 	renderOnce.Do(func() {
@@ -282,6 +290,7 @@ func renderedConfig(t *testing.T) *config.Config {
 			renderErr = err
 			return
 		}
+		renderedYAML = b
 		path := filepath.Join(os.TempDir(), fmt.Sprintf("ferry-tf-%d.yaml", os.Getpid()))
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			renderErr = err
@@ -293,7 +302,7 @@ func renderedConfig(t *testing.T) *config.Config {
 	if renderErr != nil {
 		t.Fatal(renderErr)
 	}
-	return rendered
+	return renderedYAML
 }
 
 func TestEveryNameTheRenderedConfigUsesExistsInTerraform(t *testing.T) {

@@ -71,15 +71,37 @@ it.
 {{- regexFind "[0-9]+$" $addr }}
 {{- end }}
 
+{{/*
+config: Ferry's config file as text. configFile (a whole file, given with
+--set-file, such as the one ferry config from-terraform renders) replaces
+config outright: Helm deep-merges values files, so a config given as
+values would keep the defaults' example partners and topics beside yours.
+Templates read it with (include "ferry.configValues" .).
+*/}}
+{{- define "ferry.config" -}}
+{{- if .Values.configFile }}
+{{- .Values.configFile }}
+{{- else }}
+{{- toYaml .Values.config }}
+{{- end }}
+{{- end }}
+{{- define "ferry.configValues" -}}
+{{- $c := include "ferry.config" . | fromYaml }}
+{{- if hasKey $c "Error" }}
+{{- fail (printf "configFile is not a YAML map: %s" $c.Error) }}
+{{- end }}
+{{- toYaml $c }}
+{{- end }}
+
 {{/* The ports of the worker's and the bridge's listen addresses. */}}
 {{- define "ferry.workerMetricsPort" -}}
-{{- include "ferry.port" (list "metrics.worker_listen" (dig "metrics" "worker_listen" "" .Values.config)) }}
+{{- include "ferry.port" (list "metrics.worker_listen" (dig "metrics" "worker_listen" "" (include "ferry.configValues" . | fromYaml))) }}
 {{- end }}
 {{- define "ferry.bridgeMetricsPort" -}}
-{{- include "ferry.port" (list "metrics.bridge_listen" (dig "metrics" "bridge_listen" "" .Values.config)) }}
+{{- include "ferry.port" (list "metrics.bridge_listen" (dig "metrics" "bridge_listen" "" (include "ferry.configValues" . | fromYaml))) }}
 {{- end }}
 {{- define "ferry.bridgeHTTPPort" -}}
-{{- include "ferry.port" (list "bridge.listen" (dig "bridge" "listen" "" .Values.config)) }}
+{{- include "ferry.port" (list "bridge.listen" (dig "bridge" "listen" "" (include "ferry.configValues" . | fromYaml))) }}
 {{- end }}
 
 {{/*
@@ -119,7 +141,7 @@ reads it), Temporal's TLS settings and API key.
 - name: AWS_REGION
   value: {{ .Values.aws.region | quote }}
 {{- end }}
-{{- range $i, $w := dig "notify" "webhooks" list .Values.config }}
+{{- range $i, $w := dig "notify" "webhooks" list (include "ferry.configValues" . | fromYaml) }}
 {{- if $w.secret_env }}
 - name: {{ $w.secret_env }}
   valueFrom:
