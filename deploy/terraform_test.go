@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -352,7 +353,7 @@ func TestEveryNameTheRenderedConfigUsesExistsInTerraform(t *testing.T) {
 		}
 	}
 	if len(tfPartners) != len(c.Partners) {
-		t.Errorf("Terraform has users %v, the config partners %v", sortedKeys(tfPartners), c.PartnerNames())
+		t.Errorf("Terraform has users %v, the config partners %v", slices.Sorted(maps.Keys(tfPartners)), c.PartnerNames())
 	}
 	// The SQS settings the bridge checks against the queue's own.
 	if got, want := c.Bridge.SQS.VisibilityTimeout, time.Duration(getNumber(t, mod, "aws_sqs_queue.events", "visibility_timeout_seconds"))*time.Second; got != want {
@@ -378,15 +379,6 @@ func getNumber(t *testing.T, e *tfEval, addr string, path ...any) int {
 		t.Fatalf("%s %v: %v", addr, path, err)
 	}
 	return n
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // The tables have the keys and indexes Ferry's stores create on the local
@@ -684,14 +676,14 @@ func TestWorkerAndBridgeRolesAllowExactlyTheAWSCallsTheirCodeMakes(t *testing.T)
 				}
 			}
 
-			for _, a := range sortedKeys(need) {
+			for _, a := range slices.Sorted(maps.Keys(need)) {
 				for on, why := range need[a] {
 					if len(granted[a][on]) == 0 {
 						t.Errorf("%s role: MISSING %s on an %s, needed by %s", p.role, a, on, strings.Join(why, " | "))
 					}
 				}
 			}
-			for _, a := range sortedKeys(granted) {
+			for _, a := range slices.Sorted(maps.Keys(granted)) {
 				for on, res := range granted[a] {
 					if len(need[a][on]) == 0 {
 						t.Errorf("%s role: EXTRA %s on %v (%s): no call of the %s's code needs it; remove it from deploy/terraform/modules/ferry/iam.tf, or add the call's operation to sdkPermissions if the analysis missed it",
@@ -910,7 +902,7 @@ func TestBucketsDenyInsecureTransportAndAreLockedDown(t *testing.T) {
 		buckets[b.GetAttr("id").AsString()] = b
 	}
 	if len(buckets) != 4 {
-		t.Fatalf("buckets %v: want landing, delivered, quarantine and the trail's (the example turns data events on)", sortedKeys(buckets))
+		t.Fatalf("buckets %v: want landing, delivered, quarantine and the trail's (the example turns data events on)", slices.Sorted(maps.Keys(buckets)))
 	}
 	withPolicy := map[string]bool{}
 	for _, addr := range []string{"aws_s3_bucket_policy.ferry", "aws_s3_bucket_policy.trail"} {

@@ -5,7 +5,6 @@ package starter
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -27,18 +26,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// get returns the status and body of GET url.
-func get(url string) (int, string, error) {
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 // The bridge, run as ferry bridge runs, is ready on its metrics port
@@ -76,7 +63,7 @@ func TestBridgeReadinessFollowsTemporalAndItsQueue(t *testing.T) {
 
 	readyz := "http://" + ops + health.ReadyPath
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
-		code, b, err := get(readyz)
+		code, b, err := stacktest.Get(readyz)
 		return err == nil && code == http.StatusOK &&
 				b == fmt.Sprintf("[+]temporal %s ok\n[+]sqs queue %s ok\nready\n", st.Config.Temporal.Address, queue),
 			fmt.Sprintf("%d %q %v", code, b, err)
@@ -86,11 +73,11 @@ func TestBridgeReadinessFollowsTemporalAndItsQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
-		code, b, err := get(readyz)
+		code, b, err := stacktest.Get(readyz)
 		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(b, "[-]sqs queue "+queue+" failed: ") &&
 			strings.Contains(b, "[+]temporal "), fmt.Sprintf("%d %q %v", code, b, err)
 	})
-	if code, b, err := get("http://" + ops + health.LivePath); err != nil || code != http.StatusOK {
+	if code, b, err := stacktest.Get("http://" + ops + health.LivePath); err != nil || code != http.StatusOK {
 		t.Errorf("%s while not ready: %d %q %v, want 200", health.LivePath, code, b, err)
 	}
 }

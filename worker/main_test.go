@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -175,18 +174,6 @@ func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
 	})
 }
 
-// get returns the status and body of GET url.
-func get(url string) (int, string, error) {
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
 // The worker, run as its binary runs, is ready on its metrics port once
 // Temporal, the landing bucket and the files table answer, and says so
 // per check.
@@ -196,7 +183,7 @@ func TestWorkerIsReadyWhenTemporalAndItsAWSResourcesAnswer(t *testing.T) {
 	addr := startWorker(t)
 	var body string
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
-		code, b, err := get("http://" + addr + health.ReadyPath)
+		code, b, err := stacktest.Get("http://" + addr + health.ReadyPath)
 		body = b
 		return err == nil && code == http.StatusOK, fmt.Sprintf("%s: %d %q %v", health.ReadyPath, code, b, err)
 	})
@@ -220,13 +207,13 @@ func TestWorkerIsNotReadyWithoutItsFilesTable(t *testing.T) {
 	t.Setenv("FERRY_DYNAMODB_FILES_TABLE", missing)
 	addr := startWorker(t)
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
-		code, b, err := get("http://" + addr + health.ReadyPath)
+		code, b, err := stacktest.Get("http://" + addr + health.ReadyPath)
 		return err == nil && code == http.StatusServiceUnavailable &&
 				strings.Contains(b, "[-]dynamodb table "+missing+" failed: ") && strings.Contains(b, "ResourceNotFoundException") &&
 				strings.Contains(b, "[+]temporal "),
 			fmt.Sprintf("%s: %d %q %v", health.ReadyPath, code, b, err)
 	})
-	if code, b, err := get("http://" + addr + health.LivePath); err != nil || code != http.StatusOK {
+	if code, b, err := stacktest.Get("http://" + addr + health.LivePath); err != nil || code != http.StatusOK {
 		t.Errorf("%s while not ready: %d %q %v, want 200", health.LivePath, code, b, err)
 	}
 }

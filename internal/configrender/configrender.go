@@ -14,8 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -192,7 +194,7 @@ func setPartners(doc map[string]any, o *Outputs) error {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fmt.Errorf("base config: partners %s are not in Terraform's partners (%s): they would have no SFTP login; add them to the module's partners variable or remove them from the base", strings.Join(unknown, ", "), strings.Join(sortedKeys(o.Partners), ", "))
+		return fmt.Errorf("base config: partners %s are not in Terraform's partners (%s): they would have no SFTP login; add them to the module's partners variable or remove them from the base", strings.Join(unknown, ", "), strings.Join(slices.Sorted(maps.Keys(o.Partners)), ", "))
 	}
 	for name, tp := range o.Partners {
 		p, _ := partners[name].(map[string]any)
@@ -253,13 +255,4 @@ func check(rendered []byte) error {
 		return fmt.Errorf("the rendered config is not one Ferry accepts (fix the base file or the Terraform): %w", err)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,7 +79,7 @@ func FromOpenAPI(spec []byte, dir string) ([]string, error) {
 	}
 	x := expander{defs: doc.Definitions}
 	var written []string
-	for _, name := range sortedKeys(doc.Definitions) {
+	for _, name := range slices.Sorted(maps.Keys(doc.Definitions)) {
 		def := doc.Definitions[name]
 		gvks, _ := def["x-kubernetes-group-version-kind"].([]any)
 		if len(gvks) == 0 {
@@ -320,13 +321,4 @@ func write(dir, file string, schema any) error {
 		return fmt.Errorf("writing schema: %w", err)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
