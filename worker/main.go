@@ -42,7 +42,15 @@ func main() {
 }
 
 // run runs the worker until ctx ends (SIGINT/SIGTERM in main).
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, args []string) (err error) {
+	// Stopped while still starting (a SIGTERM during a rollout): a clean
+	// stop, not a failure of whatever step it cut short (which reports
+	// the cancellation in its own words: a gRPC status, a wrapped error).
+	defer func() {
+		if ctx.Err() != nil {
+			err = nil
+		}
+	}()
 	logging.Setup("worker")
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
 	cfg, err := config.FromArgs(fs, args)
