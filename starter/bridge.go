@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -80,8 +81,14 @@ func bridgeUntil(ctx context.Context, args []string) error {
 		consumer = &bridge.Consumer{Intake: in, SQS: aws.SQS, Config: cfg.Bridge.SQS, Log: log.With("source", "sqs")}
 		checks = append(checks, health.Queue(aws.SQS, cfg.Bridge.SQS.Queue))
 	}
+	// Bound before readiness starts, so ready means the events endpoint
+	// takes requests, and a port in use stops the start here.
+	ln, err := net.Listen("tcp", cfg.Bridge.Listen)
+	if err != nil {
+		return fmt.Errorf("bridge.listen %s: %w", cfg.Bridge.Listen, err)
+	}
 	errc := make(chan error, 2)
-	go func() { errc <- fmt.Errorf("bridge server on %s: %w", cfg.Bridge.Listen, srv.ListenAndServe()) }()
+	go func() { errc <- fmt.Errorf("bridge server on %s: %w", cfg.Bridge.Listen, srv.Serve(ln)) }()
 	consumed := make(chan struct{})
 	if consumer != nil {
 		go func() {

@@ -311,7 +311,6 @@ up() {
 	wait_for "webhook sink" 20 port_open "$SINK_ADDR"
 	wait_for "Alertmanager" 30 curl -sf "http://$ALERTMANAGER_ADDR/-/ready"
 	wait_for "Prometheus" 60 curl -sf "http://$PROMETHEUS_ADDR/-/ready"
-	wait_for "bridge" 30 curl -sf "http://$BRIDGE_ADDR/healthz"
 	wait_ready bridge "$BRIDGE_METRICS_ADDR"
 	wait_ready worker "$WORKER_METRICS_ADDR"
 	exec 9>&-

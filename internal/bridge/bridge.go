@@ -38,11 +38,11 @@ type Bridge struct {
 	Log    *slog.Logger
 }
 
-// Handler serves EventsPath and /healthz.
+// Handler serves EventsPath. Health is served beside the metrics
+// (internal/health), on the bridge's ops port, like the worker's.
 func (b *Bridge) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+EventsPath, b.serveEvents)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return mux
 }
 
