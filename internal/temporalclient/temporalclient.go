@@ -35,7 +35,7 @@ func Dial(c config.Temporal, logger *slog.Logger) (client.Client, error) {
 // DialWithMetrics is Dial with the SDK's metrics (and those workflow and
 // activity code record through it) going to metrics.
 func DialWithMetrics(c config.Temporal, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
-	opts, err := Options(c, logger)
+	opts, err := options(c, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +49,10 @@ func DialWithMetrics(c config.Temporal, logger *slog.Logger, metrics client.Metr
 	return cl, nil
 }
 
-// Options are the client options for c: address, namespace, logger and
+// options are the client options for c: address, namespace, logger and
 // credentials. Every file c names is read now; a missing or unusable one
 // is an error naming the setting and the file.
-func Options(c config.Temporal, logger *slog.Logger) (client.Options, error) {
+func options(c config.Temporal, logger *slog.Logger) (client.Options, error) {
 	tlsCfg, err := tlsConfig(c, logger)
 	if err != nil {
 		return client.Options{}, fmt.Errorf("connecting to Temporal at %s: %w", c.Address, err)
