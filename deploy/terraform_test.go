@@ -28,7 +28,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
-	"github.com/spf13/pflag"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferrydata/ferry/internal/audit"
@@ -292,13 +291,7 @@ func renderedConfigFile(t *testing.T) []byte {
 			return
 		}
 		renderedYAML = b
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("ferry-tf-%d.yaml", os.Getpid()))
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			renderErr = err
-			return
-		}
-		defer os.Remove(path)
-		rendered, renderErr = config.FromArgs(pflag.NewFlagSet("worker", pflag.ContinueOnError), []string{"--config", path})
+		rendered, renderErr = configrender.Load(b)
 	})
 	if renderErr != nil {
 		t.Fatal(renderErr)

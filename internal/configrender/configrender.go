@@ -141,8 +141,8 @@ func Render(o *Outputs, base []byte) ([]byte, error) {
 	fmt.Fprintf(&out, "# Rendered by `ferry config from-terraform` from Terraform's %s output (region %s)\n", OutputName, o.Region)
 	out.WriteString("# and a base file. Change the base or the Terraform, and render again.\n")
 	out.Write(body)
-	if err := check(out.Bytes()); err != nil {
-		return nil, err
+	if _, err := Load(out.Bytes()); err != nil {
+		return nil, fmt.Errorf("the rendered config is not one Ferry accepts (fix the base file or the Terraform): %w", err)
 	}
 	return out.Bytes(), nil
 }
@@ -235,24 +235,17 @@ func set(doc map[string]any, v any, path ...string) {
 	m[path[len(path)-1]] = v
 }
 
-// check loads the rendered file as Ferry does at start.
-func check(rendered []byte) error {
+// Load loads a rendered file as Ferry does at start (FERRY_* variables
+// and webhook secrets from the environment included).
+func Load(rendered []byte) (*config.Config, error) {
 	dir, err := os.MkdirTemp("", "ferry-config-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "ferry.yaml")
 	if err := os.WriteFile(path, rendered, 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	fs := pflag.NewFlagSet("render", pflag.ContinueOnError)
-	config.BindFlags(fs)
-	if err := fs.Parse([]string{"--config", path}); err != nil {
-		return err
-	}
-	if _, err := config.Load(fs); err != nil {
-		return fmt.Errorf("the rendered config is not one Ferry accepts (fix the base file or the Terraform): %w", err)
-	}
-	return nil
+	return config.FromArgs(pflag.NewFlagSet("render", pflag.ContinueOnError), []string{"--config", path})
 }
