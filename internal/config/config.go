@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -40,6 +41,7 @@ type Config struct {
 	Notify     Notify             `mapstructure:"notify"`
 	Metrics    Metrics            `mapstructure:"metrics"`
 	Audit      Audit              `mapstructure:"audit"`
+	Scanner    Scanner            `mapstructure:"scanner"`
 	Log        Log                `mapstructure:"log"`
 	Partners   map[string]Partner `mapstructure:"partners"`
 }
@@ -263,6 +265,21 @@ type Audit struct {
 	VerifyInterval time.Duration `mapstructure:"verify_interval"`
 }
 
+// Scanner is the malware scanner that partners' rules.scan feeds during
+// inspection: a ClamAV clamd, spoken to over its INSTREAM protocol.
+type Scanner struct {
+	// Clamd is clamd's address: tcp://host:port or unix:///path/to/clamd.ctl.
+	Clamd string `mapstructure:"clamd"`
+	// Timeout bounds each exchange with clamd (a write of a chunk, the
+	// verdict after the last one); a scan that exceeds it is retried.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// MaxStreamBytes is the most Ferry streams to clamd. It must not
+	// exceed clamd's StreamMaxLength (nor MaxScanSize, MaxFileSize): a
+	// larger file is too large to scan and gets its partner's
+	// rules.scan_too_large.
+	MaxStreamBytes int64 `mapstructure:"max_stream_bytes"`
+}
+
 // Log configures log/slog.
 type Log struct {
 	// Format is "text" (for people) or "json" (one object per line, for
@@ -280,6 +297,90 @@ type Partner struct {
 	// Approval says who may release or reject the partner's quarantined
 	// files; with no approvers a quarantined file simply stays quarantined.
 	Approval approval.Policy `mapstructure:"approval"`
+	// Decrypt is "pgp" when the partner encrypts files to Ferry's PGP key
+	// (PGP says with which); empty otherwise, and an encrypted upload is
+	// then quarantined.
+	Decrypt string `mapstructure:"decrypt"`
+	PGP     PGP    `mapstructure:"pgp"`
+}
+
+// DecryptPGP is Partner.Decrypt's one value.
+const DecryptPGP = "pgp"
+
+// PGP names a partner's decryption key and signing keys. The files are
+// read by the worker at start; the key and its passphrase never live in
+// this file.
+type PGP struct {
+	// PrivateKeyFile holds Ferry's private key for this partner (armored
+	// or binary); the partner encrypts to its public part.
+	PrivateKeyFile string `mapstructure:"private_key_file"`
+	// PassphraseFile or PassphraseEnv holds the key's passphrase
+	// (neither: the key is not protected).
+	PassphraseFile string `mapstructure:"passphrase_file"`
+	PassphraseEnv  string `mapstructure:"passphrase_env"`
+	// SignerKeyFiles are the partner's public signing keys.
+	SignerKeyFiles []string `mapstructure:"signer_key_files"`
+	// RequireSignature refuses a file without a valid signature by one
+	// of SignerKeyFiles.
+	RequireSignature bool `mapstructure:"require_signature"`
+	// Required refuses files that are not encrypted.
+	Required bool `mapstructure:"required"`
+	// MaxPlaintextBytes bounds a file's plaintext (default: the
+	// partner's rules.max_size_bytes, or 5 TiB, S3's object limit).
+	MaxPlaintextBytes int64 `mapstructure:"max_plaintext_bytes"`
+	// MaxExpansion bounds the plaintext to this multiple of the
+	// ciphertext (default 1000): a compressed bomb stops early.
+	MaxExpansion int64 `mapstructure:"max_expansion"`
+}
+
+func (p *PGP) relativeTo(dir string) {
+	abs := func(f string) string {
+		if f == "" || filepath.IsAbs(f) {
+			return f
+		}
+		return filepath.Join(dir, f)
+	}
+	p.PrivateKeyFile, p.PassphraseFile = abs(p.PrivateKeyFile), abs(p.PassphraseFile)
+	files := make([]string, len(p.SignerKeyFiles))
+	for i, f := range p.SignerKeyFiles {
+		files[i] = abs(f)
+	}
+	p.SignerKeyFiles = files
+}
+
+// Passphrase reads the passphrase of the partner's key from its file or
+// variable; nil when the key has none.
+func (p PGP) Passphrase() ([]byte, error) {
+	switch {
+	case p.PassphraseFile != "":
+		b, err := os.ReadFile(p.PassphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the PGP passphrase: %w", err)
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	case p.PassphraseEnv != "":
+		v, ok := os.LookupEnv(p.PassphraseEnv)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("the PGP passphrase variable %s is unset or empty", p.PassphraseEnv)
+		}
+		return []byte(v), nil
+	}
+	return nil, nil
+}
+
+// Limits are the bounds on a file's plaintext, with their defaults.
+func (p PGP) Limits(r rules.Rules) (maxPlaintext, maxExpansion int64) {
+	maxPlaintext, maxExpansion = p.MaxPlaintextBytes, p.MaxExpansion
+	if maxPlaintext == 0 {
+		maxPlaintext = r.MaxSizeBytes
+	}
+	if maxPlaintext == 0 {
+		maxPlaintext = 5 << 40
+	}
+	if maxExpansion == 0 {
+		maxExpansion = 1000
+	}
+	return maxPlaintext, maxExpansion
 }
 
 // Destination is where a partner's accepted files are delivered.
@@ -332,6 +433,9 @@ var defaults = map[string]any{
 	"metrics.worker_listen":              "",
 	"metrics.bridge_listen":              "",
 	"audit.verify_interval":              "1h",
+	"scanner.clamd":                      "",
+	"scanner.timeout":                    "2m",
+	"scanner.max_stream_bytes":           100 << 20,
 	"log.format":                         "text",
 	"log.level":                          "info",
 }
@@ -407,6 +511,12 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	c.Temporal.APIKey = strings.TrimSpace(os.Getenv(APIKeyEnv))
+	// Key files named relative to the config file, wherever a process
+	// runs from.
+	for name, p := range c.Partners {
+		p.PGP.relativeTo(filepath.Dir(path))
+		c.Partners[name] = p
+	}
 	for i := range c.Notify.Webhooks {
 		if env := c.Notify.Webhooks[i].SecretEnv; env != "" {
 			c.Notify.Webhooks[i].Secret = os.Getenv(env)
@@ -501,6 +611,7 @@ func (c *Config) Validate() error {
 	if v := c.Audit.VerifyInterval; v != 0 && v < time.Minute {
 		errs = append(errs, fmt.Errorf("audit.verify_interval must be 0 (off) or at least 1m, got %s", v))
 	}
+	errs = append(errs, c.validateScanner()...)
 	if f := strings.ToLower(c.Log.Format); f != "text" && f != "json" {
 		errs = append(errs, fmt.Errorf("log.format must be text or json, got %q", c.Log.Format))
 	}
@@ -536,8 +647,59 @@ func (c *Config) Validate() error {
 		if err := p.Rules.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.rules.%w", field, err))
 		}
+		if p.Rules.Scan && c.Scanner.Clamd == "" {
+			errs = append(errs, fmt.Errorf("%s.rules.scan is on but no scanner is configured: set scanner.clamd (tcp://host:3310 or unix:///path/to/clamd.ctl)", field))
+		}
+		errs = append(errs, c.validatePGP(field, p)...)
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateScanner() []error {
+	var errs []error
+	s := c.Scanner
+	if s.Clamd != "" && !strings.HasPrefix(s.Clamd, "tcp://") && !strings.HasPrefix(s.Clamd, "unix://") {
+		errs = append(errs, fmt.Errorf("scanner.clamd %q must be tcp://host:port or unix:///path/to/clamd.ctl", s.Clamd))
+	}
+	if s.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("scanner.timeout must be a positive duration like 2m"))
+	}
+	// clamd's StreamMaxLength is at most 4 GiB.
+	if s.MaxStreamBytes < 1 || s.MaxStreamBytes > 4<<30 {
+		errs = append(errs, fmt.Errorf("scanner.max_stream_bytes must be between 1 and 4 GiB (clamd's largest StreamMaxLength), got %d", s.MaxStreamBytes))
+	}
+	return errs
+}
+
+func (c *Config) validatePGP(field string, p Partner) []error {
+	var errs []error
+	g := p.PGP
+	switch p.Decrypt {
+	case "":
+		if g.PrivateKeyFile != "" || len(g.SignerKeyFiles) > 0 {
+			errs = append(errs, fmt.Errorf("%s.pgp is set but %s.decrypt is not: set decrypt: pgp to decrypt this partner's files", field, field))
+		}
+		return errs
+	case DecryptPGP:
+	default:
+		return append(errs, fmt.Errorf("%s.decrypt %q is not supported: use pgp (or leave it out)", field, p.Decrypt))
+	}
+	if g.PrivateKeyFile == "" {
+		errs = append(errs, fmt.Errorf("%s.pgp.private_key_file is required with decrypt: pgp (Ferry's private key for this partner; the partner encrypts to its public part)", field))
+	}
+	if g.PassphraseFile != "" && g.PassphraseEnv != "" {
+		errs = append(errs, fmt.Errorf("%s.pgp: passphrase_file and passphrase_env are both set: keep one", field))
+	}
+	if g.RequireSignature && len(g.SignerKeyFiles) == 0 {
+		errs = append(errs, fmt.Errorf("%s.pgp.require_signature needs signer_key_files: the partner's public signing keys", field))
+	}
+	if g.MaxPlaintextBytes < 0 || g.MaxExpansion < 0 {
+		errs = append(errs, fmt.Errorf("%s.pgp.max_plaintext_bytes and max_expansion must not be negative", field))
+	}
+	if c.Quarantine.Bucket == "" {
+		errs = append(errs, fmt.Errorf("%s.decrypt: pgp writes plaintext under plaintext/ in the quarantine bucket: set quarantine.bucket", field))
+	}
+	return errs
 }
 
 func (c *Config) validateNotify() []error {

@@ -70,6 +70,71 @@ type Input struct {
 	Approval    approval.Policy
 	RejectedKey string
 	Uploader    string
+	// Decrypt is the partner's PGP policy; nil when Ferry holds no key
+	// for the partner, so an encrypted upload breaks its rules.
+	Decrypt *Decryption
+}
+
+// Decryption is a partner's PGP policy as the workflow sees it. The keys
+// themselves stay with the worker (its config names their files): a
+// workflow history never holds a secret.
+type Decryption struct {
+	// Required makes an upload that is not encrypted break the rules.
+	Required bool
+	// RequireSignature demands a valid signature by one of the partner's
+	// signing keys.
+	RequireSignature bool
+	// MaxPlaintextBytes and MaxExpansion bound the plaintext (absolute,
+	// and as a multiple of the ciphertext read so far), so a compressed
+	// bomb is stopped long before it fills a bucket.
+	MaxPlaintextBytes int64
+	MaxExpansion      int64
+	// PlaintextBucket and PlaintextKey are where the plaintext is
+	// written: a Ferry-only place, never the landing bucket (it would be
+	// ingested again) nor the destination (it is not yet inspected).
+	PlaintextBucket string
+	PlaintextKey    string
+}
+
+// Scan verdicts.
+const (
+	ScanClean      = "clean"
+	ScanFound      = "found"
+	ScanNotScanned = "not_scanned"
+)
+
+// ScanFacts is what the malware scan of a file established, with the
+// scanner that said so: its engine and signature database version.
+type ScanFacts struct {
+	Scanner  string // "clamd tcp://..." — which scanner answered
+	Engine   string // "ClamAV 1.4.6"
+	Database string // signature database version and date, as the scanner reports it
+	Verdict  string // ScanClean, ScanFound or ScanNotScanned
+	// Signature is the name of what was found (ScanFound).
+	Signature string
+	// Note says why a file was not scanned.
+	Note string
+}
+
+// DecryptionFacts is what decrypting a PGP upload established: the
+// ciphertext as uploaded, where its plaintext was written, and who signed it.
+type DecryptionFacts struct {
+	CiphertextSize   int64
+	CiphertextSHA256 string
+	// CiphertextS3ChecksumAlgorithm and CiphertextS3Checksum are what S3
+	// stored for the upload, verified against the bytes read.
+	CiphertextS3ChecksumAlgorithm string
+	CiphertextS3Checksum          string
+	PlaintextBucket               string
+	PlaintextKey                  string
+	PlaintextVersionID            string
+	// RecipientFingerprint is Ferry's key the file was decrypted with.
+	RecipientFingerprint string
+	// SignatureStatus is "valid", "none" or "unknown-signer";
+	// SignerFingerprint names the valid signer's key.
+	SignatureStatus   string
+	SignerFingerprint string
+	SignedAt          time.Time
 }
 
 // Validate reports every problem with the input, for the workflow ID it
@@ -169,4 +234,11 @@ type FileState struct {
 	// crashed attempt had finished and a later attempt kept.
 	DeliveryPartsResumed int
 	History              []StageChange
+	// Scan is the malware scan's verdict (empty when the partner's rules
+	// do not scan).
+	Scan ScanFacts
+	// Decryption is set for a PGP upload: Size, SHA256 and the S3
+	// checksum above are then the plaintext's, delivered; the ciphertext's
+	// are here.
+	Decryption *DecryptionFacts
 }

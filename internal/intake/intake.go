@@ -220,6 +220,16 @@ func (in *Intake) route(o s3event.Object) Plan {
 			Concurrency:             cfg.Delivery.CopyConcurrency,
 		},
 	}
+	if partner.Decrypt == config.DecryptPGP {
+		maxPlain, maxExp := partner.PGP.Limits(partner.Rules)
+		p.Input.Decrypt = &ingest.Decryption{
+			Required: partner.PGP.Required, RequireSignature: partner.PGP.RequireSignature,
+			MaxPlaintextBytes: maxPlain, MaxExpansion: maxExp,
+			// One place per object version: two versions of a key are
+			// decrypted side by side without meeting.
+			PlaintextBucket: cfg.Quarantine.Bucket, PlaintextKey: "plaintext/" + up.Partner + "/" + version + "/" + up.Path,
+		}
+	}
 	p.Options = client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: cfg.Temporal.TaskQueue,

@@ -35,12 +35,27 @@ const (
 	ClassSidecarInvalid = "sidecar_invalid"
 	// ClassSidecarMismatch: the sidecar's SHA-256 is not the file's.
 	ClassSidecarMismatch = "sidecar_mismatch"
+	// ClassMalware: the malware scanner found a signature in the file.
+	ClassMalware = "malware"
+	// ClassUnscanned: the file is larger than the scanner accepts and the
+	// partner's policy does not deliver unscanned files.
+	ClassUnscanned = "unscanned"
+	// ClassEncrypted: the file is PGP-encrypted and Ferry holds no key
+	// for the partner, or it is not encrypted and the partner must encrypt.
+	ClassEncrypted = "encrypted"
+	// ClassDecryption: the file could not be decrypted (encrypted to
+	// another key, corrupt, truncated, or more plaintext than allowed).
+	ClassDecryption = "decryption"
+	// ClassPGPSignature: the PGP signature the partner's policy requires
+	// is missing, does not verify, or is not the partner's.
+	ClassPGPSignature = "pgp_signature"
 )
 
 // ReasonClasses are all the classes, the bounded set of their label.
 var ReasonClasses = []string{
 	ClassName, ClassNamePattern, ClassExtension, ClassEmpty, ClassSize, ClassSignature, ClassEncoding,
 	ClassSidecarMissing, ClassSidecarInvalid, ClassSidecarMismatch,
+	ClassMalware, ClassUnscanned, ClassEncrypted, ClassDecryption, ClassPGPSignature,
 }
 
 // Messages are the reasons' messages, in order.

@@ -40,7 +40,21 @@ type Rules struct {
 	TextEncoding string `mapstructure:"text_encoding" json:"textEncoding,omitempty"`
 	// Sidecar asks for a partner-supplied checksum file per upload.
 	Sidecar Sidecar `mapstructure:"sidecar" json:"sidecar,omitempty"`
+	// Scan feeds every file to the malware scanner (the config's
+	// scanner) during the inspection's one read; a finding quarantines it.
+	Scan bool `mapstructure:"scan" json:"scan,omitempty"`
+	// ScanTooLarge says what happens to a file larger than the scanner
+	// accepts (scanner.max_stream_bytes): ScanTooLargeQuarantine (the
+	// default) or ScanTooLargeDeliver, which delivers it unscanned and
+	// records that it was not scanned.
+	ScanTooLarge string `mapstructure:"scan_too_large" json:"scanTooLarge,omitempty"`
 }
+
+// What a file too large to scan gets (Rules.ScanTooLarge).
+const (
+	ScanTooLargeQuarantine = "quarantine"
+	ScanTooLargeDeliver    = "deliver_unscanned"
+)
 
 // CheckKey returns every reason the key itself is unacceptable: hostile or
 // malformed names are caught before a single byte is read.
@@ -122,6 +136,14 @@ func (r Rules) Validate() error {
 	case "", "utf-8", "ascii":
 	default:
 		return fmt.Errorf("text_encoding: %q is not supported: use utf-8 or ascii", r.TextEncoding)
+	}
+	switch r.ScanTooLarge {
+	case "", ScanTooLargeQuarantine, ScanTooLargeDeliver:
+	default:
+		return fmt.Errorf("scan_too_large: %q is not one of %s (the default) or %s", r.ScanTooLarge, ScanTooLargeQuarantine, ScanTooLargeDeliver)
+	}
+	if r.ScanTooLarge != "" && !r.Scan {
+		return fmt.Errorf("scan_too_large is set but scan is off: set scan: true, or remove scan_too_large")
 	}
 	if r.MinSizeBytes < 0 || r.MaxSizeBytes < 0 {
 		return fmt.Errorf("min_size_bytes and max_size_bytes must not be negative")
