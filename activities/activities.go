@@ -16,27 +16,30 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/clamd"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/notify"
+	"github.com/ferrydata/ferry/internal/pgp"
 )
 
 // Registered activity names. Workflows call activities by these names so
 // that local and regular activities resolve through the worker's registry.
 const (
-	RecordReceivedName = "RecordReceived"
-	RecordStatusName   = "RecordStatus"
-	InspectName        = "Inspect"
-	DeliverName        = "Deliver"
-	QuarantineName     = "Quarantine"
-	HandleSourceName   = "HandleSource"
-	FetchSidecarName   = "FetchSidecar"
-	RejectName         = "Reject"
-	AppendAuditName    = "AppendAudit"
-	NotifyName         = "Notify"
+	RecordReceivedName   = "RecordReceived"
+	RecordStatusName     = "RecordStatus"
+	InspectName          = "Inspect"
+	DeliverName          = "Deliver"
+	QuarantineName       = "Quarantine"
+	HandleSourceName     = "HandleSource"
+	FetchSidecarName     = "FetchSidecar"
+	RejectName           = "Reject"
+	AppendAuditName      = "AppendAudit"
+	NotifyName           = "Notify"
+	DiscardPlaintextName = "DiscardPlaintext"
 )
 
 // Error types of non-retryable failures. Workflows branch on them and
@@ -74,6 +77,13 @@ type Activities struct {
 	Notifier *notify.Notifier
 	// Metrics times the stages (inspect, deliver, ...); nil times nothing.
 	Metrics *metrics.Instruments
+	// Scanner is the malware scanner for partners whose rules scan (nil
+	// when none is configured); ScanMaxBytes is the most streamed to it.
+	Scanner      *clamd.Client
+	ScanMaxBytes int64
+	// Keyrings hold the PGP keys of the partners whose uploads Ferry
+	// decrypts, by partner.
+	Keyrings map[string]*pgp.Keyring
 }
 
 // timeStage starts timing one attempt of a stage; call what it returns

@@ -29,7 +29,7 @@ type fixture struct {
 	src   string // a fresh versioned bucket standing in for landing
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st := stacktest.Require(t, stacktest.S3, stacktest.DynamoDB)
 	a := &activities.Activities{S3: st.AWS.S3, Files: st.FilesTable(t)}
@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // put stores body under key and returns the version ID.
-func (f *fixture) put(t *testing.T, key string, body []byte) string {
+func (f *fixture) put(t testing.TB, key string, body []byte) string {
 	t.Helper()
 	out, err := f.stack.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String(f.src), Key: aws.String(key), Body: bytes.NewReader(body),

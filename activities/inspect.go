@@ -1,11 +1,13 @@
 package activities
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -21,17 +23,25 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/pgp"
 	"github.com/ferrydata/ferry/internal/rules"
 )
 
 // InspectInput is Inspect's input: the object version and the partner's
-// rules as they were when the file arrived.
+// rules and decryption policy as they were when the file arrived.
 type InspectInput struct {
 	File  FileRef
 	Rules rules.Rules
+	// Decrypt is the partner's PGP policy; nil when Ferry holds no key
+	// for the partner.
+	Decrypt *ingest.Decryption
 }
 
-// InspectResult is what one read of the object established.
+// InspectResult is what one read of the object established. For a PGP
+// upload it describes the plaintext (written to Decryption's
+// PlaintextBucket/Key), which is what is delivered; Decryption has the
+// ciphertext's facts.
 type InspectResult struct {
 	Size        int64
 	SHA256      string // hex
@@ -42,6 +52,10 @@ type InspectResult struct {
 	S3ChecksumAlgorithm string
 	S3Checksum          string
 	BytesRead           int64
+	// Scan is the malware scan's verdict; empty when the rules do not scan.
+	Scan ingest.ScanFacts
+	// Decryption is set when the upload was decrypted.
+	Decryption *ingest.DecryptionFacts
 }
 
 // Violation is the detail of a RuleViolation error.
@@ -65,11 +79,22 @@ type Progress struct {
 // heartbeatEvery spaces progress heartbeats; the SDK throttles further.
 const heartbeatEvery = 2 * time.Second
 
+// Read buffers: 1 MiB keeps per-call overhead negligible, four let the
+// read run ahead of the slowest consumer.
+const (
+	readBuffer  = 1 << 20
+	readBuffers = 4
+)
+
 // Inspect checks the object version against the partner's rules and reads
 // it exactly once, computing SHA-256, the checksum S3 stored (to prove the
-// bytes read are the bytes stored), the content type and the content
-// checks (signature against extension, text encoding) in the same pass.
-// Memory stays flat whatever the size: the body is streamed.
+// bytes read are the bytes stored), the content type, the content checks
+// (signature against extension, text encoding) and, when the partner's
+// rules scan, the malware scan, all in the same pass. A PGP upload of a
+// partner Ferry holds a key for is decrypted in that pass too: the
+// plaintext is checked, scanned and written to its own object, which is
+// what is delivered. Memory stays flat whatever the size: everything is
+// streamed.
 func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectResult, error) {
 	defer a.timeStage(ctx, in.File, "inspect")()
 	f := in.File
@@ -82,15 +107,6 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	if err != nil {
 		return nil, classifyRead(f, err)
 	}
-	size := aws.ToInt64(head.ContentLength)
-
-	// A file that breaks a rule on its name or size is still read: it
-	// may be quarantined and released by a person, whose approval must
-	// bind its exact bytes, and the quarantine copy is verified against
-	// them.
-	reasons := append(in.Rules.CheckKey(f.Key), in.Rules.CheckSize(size)...)
-
-	alg, want, sum := storedChecksum(head)
 	obj, err := a.S3.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(f.Bucket), Key: aws.String(f.Key), VersionId: versionPtr(f.VersionID),
 		IfMatch: etagCondition(f),
@@ -99,42 +115,127 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 		return nil, classifyRead(f, err)
 	}
 	defer obj.Body.Close()
+	// Peeking buffers the first bytes of the one read; it reads nothing twice.
+	body := bufio.NewReaderSize(obj.Body, 64<<10)
+	first, _ := body.Peek(512) // a read error shows again when the body is read
+	encrypted := pgp.EncryptedName(f.Key) || pgp.Detect(first)
 
-	sha := sha256.New()
-	content := in.Rules.NewContentCheck(f.Key)
-	others := []io.Writer{content, &progressWriter{ctx: ctx, total: size}}
-	if sum != nil {
-		others = append(others, sum)
-	}
-	// SHA-256 on one goroutine, everything else on another, both fed by
-	// the one read: 1 MiB buffers keep per-call overhead negligible.
-	n, err := teeParallel(obj.Body, sha, io.MultiWriter(others...), 1<<20, 4)
-	if err != nil {
-		return nil, fmt.Errorf("reading s3://%s/%s (version %s) after %d of %d bytes: %w", f.Bucket, f.Key, f.VersionID, n, size, err)
-	}
-	if n != size {
-		// A short read is a transport problem: retrying reads it again.
-		return nil, fmt.Errorf("read %d bytes of s3://%s/%s but S3 reported %d", n, f.Bucket, f.Key, size)
-	}
-	res := &InspectResult{
-		Size: size, SHA256: hex.EncodeToString(sha.Sum(nil)),
-		ContentType: http.DetectContentType(content.Head()), BytesRead: n,
-	}
-	if sum != nil {
-		got := base64.StdEncoding.EncodeToString(sum.Sum(nil))
-		if got != want {
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("s3://%s/%s version %s: bytes read have %s %s but S3 stored %s; the stored object or the read is corrupt — ask the partner to upload again",
-					f.Bucket, f.Key, f.VersionID, alg, got, want), ErrChecksumMismatch, nil)
+	up := newUploadCheck(ctx, head)
+	var res *InspectResult
+	var reasons []rules.Reason
+	if encrypted && in.Decrypt != nil {
+		res, reasons, err = a.inspectEncrypted(ctx, in, body, up)
+	} else {
+		res, reasons, err = a.inspectPlain(ctx, in, body, up)
+		switch {
+		case err != nil:
+		case encrypted:
+			reasons = append(reasons, rules.Reason{Class: rules.ClassEncrypted, Message: fmt.Sprintf(
+				"file is PGP-encrypted, but Ferry holds no decryption key for partner %s: configure decrypt: pgp for the partner, or the partner must send the file unencrypted", f.Partner)})
+		case in.Decrypt != nil && in.Decrypt.Required:
+			reasons = append(reasons, rules.Reason{Class: rules.ClassEncrypted, Message: fmt.Sprintf(
+				"file is not PGP-encrypted, but partner %s must encrypt every file to Ferry's public key: encrypt it and upload it again", f.Partner)})
 		}
-		res.S3ChecksumAlgorithm, res.S3Checksum = alg, want
 	}
-	if reasons = append(reasons, content.Reasons()...); len(reasons) > 0 {
-		log.Warn("file breaks partner rules", "reasons", rules.Messages(reasons), "classes", rules.Classes(reasons), "size", size, "sha256", res.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if len(reasons) > 0 {
+		log.Warn("file breaks partner rules", "reasons", rules.Messages(reasons), "classes", rules.Classes(reasons), "size", res.Size, "sha256", res.SHA256, "scan", res.Scan.Verdict)
 		return nil, violation(reasons, *res)
 	}
-	log.Info("inspected file", "size", size, "sha256", res.SHA256, "content_type", res.ContentType, "s3_checksum_algorithm", res.S3ChecksumAlgorithm)
+	log.Info("inspected file", "size", res.Size, "sha256", res.SHA256, "content_type", res.ContentType,
+		"s3_checksum_algorithm", res.S3ChecksumAlgorithm, "scan", res.Scan.Verdict, "decrypted", res.Decryption != nil)
 	return res, nil
+}
+
+// inspectPlain is the pass over an upload that is delivered as it is.
+func (a *Activities) inspectPlain(ctx context.Context, in *InspectInput, body io.Reader, up *uploadCheck) (*InspectResult, []rules.Reason, error) {
+	f := in.File
+	// A file that breaks a rule on its name or size is still read: it
+	// may be quarantined and released by a person, whose approval must
+	// bind its exact bytes, and the quarantine copy is verified against
+	// them.
+	reasons := append(in.Rules.CheckKey(f.Key), in.Rules.CheckSize(up.size)...)
+	sc, err := a.startScan(ctx, in.Rules, up.size)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sc.abort()
+	content := in.Rules.NewContentCheck(f.Key)
+	// SHA-256 on one goroutine, the stored checksum, content check and
+	// progress on another, the scanner on a third, all fed by the one read.
+	ws := []io.Writer{up.sha, io.MultiWriter(up.others(content)...)}
+	if w := sc.writer(); w != nil {
+		ws = append(ws, w)
+	}
+	n, err := teeParallel(body, readBuffer, readBuffers, ws...)
+	if err != nil {
+		return nil, nil, readFailed(f, n, up.size, err)
+	}
+	res := &InspectResult{Size: up.size, SHA256: hex.EncodeToString(up.sha.Sum(nil)), ContentType: http.DetectContentType(content.Head()), BytesRead: n}
+	if err := up.verify(f, n, res); err != nil {
+		return nil, nil, err
+	}
+	var scanReasons []rules.Reason
+	if res.Scan, scanReasons, err = sc.finish(in.Rules); err != nil {
+		return nil, nil, err
+	}
+	reasons = append(append(reasons, content.Reasons()...), scanReasons...)
+	return res, reasons, nil
+}
+
+// uploadCheck is what the bytes as uploaded are checked with: SHA-256,
+// the checksum S3 stored for them, progress heartbeats.
+type uploadCheck struct {
+	size      int64
+	sha       hash.Hash
+	alg, want string
+	sum       hash.Hash // nil when S3 stored no usable checksum
+	progress  *progressWriter
+}
+
+func newUploadCheck(ctx context.Context, head *s3.HeadObjectOutput) *uploadCheck {
+	size := aws.ToInt64(head.ContentLength)
+	alg, want, sum := storedChecksum(head)
+	return &uploadCheck{size: size, sha: sha256.New(), alg: alg, want: want, sum: sum, progress: &progressWriter{ctx: ctx, total: size}}
+}
+
+// others are the writers fed with the upload's bytes besides SHA-256.
+func (u *uploadCheck) others(extra ...io.Writer) []io.Writer {
+	ws := append(extra, u.progress)
+	if u.sum != nil {
+		ws = append(ws, u.sum)
+	}
+	return ws
+}
+
+// verify checks that all of the upload was read and that the bytes read
+// are the bytes S3 stored, and records the stored checksum in res.
+func (u *uploadCheck) verify(f FileRef, n int64, res *InspectResult) error {
+	if n != u.size {
+		// A short read is a transport problem: retrying reads it again.
+		return fmt.Errorf("read %d bytes of s3://%s/%s but S3 reported %d", n, f.Bucket, f.Key, u.size)
+	}
+	if u.sum == nil {
+		return nil
+	}
+	got := base64.StdEncoding.EncodeToString(u.sum.Sum(nil))
+	if got != u.want {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("s3://%s/%s version %s: bytes read have %s %s but S3 stored %s; the stored object or the read is corrupt — ask the partner to upload again",
+				f.Bucket, f.Key, f.VersionID, u.alg, got, u.want), ErrChecksumMismatch, nil)
+	}
+	res.S3ChecksumAlgorithm, res.S3Checksum = u.alg, u.want
+	return nil
+}
+
+func readFailed(f FileRef, n, size int64, err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return err // the scanner's, which says what happened
+	}
+	return fmt.Errorf("reading s3://%s/%s (version %s) after %d of %d bytes: %w", f.Bucket, f.Key, f.VersionID, n, size, err)
 }
 
 func violation(reasons []rules.Reason, partial InspectResult) error {

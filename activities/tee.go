@@ -6,13 +6,14 @@ import (
 	"sync/atomic"
 )
 
-// teeParallel copies src to a and b like io.Copy to io.MultiWriter(a, b),
-// but a and b each consume the stream on their own goroutine, so the read
-// and two CPU-bound consumers (SHA-256 on one side, the stored checksum and
-// content checks on the other) overlap instead of taking turns. Buffers are
-// recycled once both sides are done with them: memory is nbuf × bufSize
-// whatever the object's size.
-func teeParallel(src io.Reader, a, b io.Writer, bufSize, nbuf int) (int64, error) {
+// teeParallel copies src to every writer like io.Copy to
+// io.MultiWriter(ws...), but each writer consumes the stream on its own
+// goroutine, so the read and the consumers (SHA-256, the stored checksum
+// and content checks, the malware scanner, a plaintext upload) overlap
+// instead of taking turns. Buffers are recycled once every writer is done
+// with them: memory is nbuf × bufSize whatever the object's size. The
+// first writer error stops the read and is returned.
+func teeParallel(src io.Reader, bufSize, nbuf int, ws ...io.Writer) (int64, error) {
 	type chunk struct {
 		buf  []byte
 		n    int
@@ -27,35 +28,39 @@ func teeParallel(src io.Reader, a, b io.Writer, bufSize, nbuf int) (int64, error
 			free <- c.buf[:cap(c.buf)]
 		}
 	}
-	var errA, errB error
+	errs := make([]error, len(ws))
+	var failed atomic.Bool
 	var wg sync.WaitGroup
-	consume := func(w io.Writer, in <-chan chunk, errp *error) {
-		defer wg.Done()
-		for c := range in {
-			if *errp == nil {
-				if _, err := w.Write(c.buf[:c.n]); err != nil {
-					*errp = err
+	ins := make([]chan chunk, len(ws))
+	for i, w := range ws {
+		ins[i] = make(chan chunk, nbuf)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range ins[i] {
+				if errs[i] == nil {
+					if _, err := w.Write(c.buf[:c.n]); err != nil {
+						errs[i] = err
+						failed.Store(true)
+					}
 				}
+				release(c)
 			}
-			release(c)
-		}
+		}()
 	}
-	toA, toB := make(chan chunk, nbuf), make(chan chunk, nbuf)
-	wg.Add(2)
-	go consume(a, toA, &errA)
-	go consume(b, toB, &errB)
 
 	var total int64
 	var readErr error
-	for {
+	for !failed.Load() {
 		buf := <-free
 		n, err := io.ReadFull(src, buf)
 		if n > 0 {
 			refs := &atomic.Int32{}
-			refs.Store(2)
+			refs.Store(int32(len(ws)))
 			c := chunk{buf: buf, n: n, refs: refs}
-			toA <- c
-			toB <- c
+			for _, in := range ins {
+				in <- c
+			}
 			total += int64(n)
 		} else {
 			free <- buf
@@ -68,10 +73,14 @@ func teeParallel(src io.Reader, a, b io.Writer, bufSize, nbuf int) (int64, error
 			break
 		}
 	}
-	close(toA)
-	close(toB)
+	for _, in := range ins {
+		close(in)
+	}
 	wg.Wait()
-	for _, err := range []error{readErr, errA, errB} {
+	if readErr != nil {
+		return total, readErr
+	}
+	for _, err := range errs {
 		if err != nil {
 			return total, err
 		}

@@ -34,7 +34,7 @@ func TestTeeParallelFeedsBothSidesEveryByteInOrder(t *testing.T) {
 				expect = data[:50_000]
 			}
 			sha, crc := sha256.New(), crc32.NewIEEE()
-			n, err := teeParallel(src, sha, crc, tc.buf, 3)
+			n, err := teeParallel(src, tc.buf, 3, sha, crc)
 			if err != nil || n != int64(len(expect)) {
 				t.Fatalf("n=%d err=%v, want %d bytes", n, err, len(expect))
 			}
@@ -60,10 +60,10 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 
 func TestTeeParallelReportsErrors(t *testing.T) {
 	data := make([]byte, 1<<20)
-	if _, err := teeParallel(bytes.NewReader(data), io.Discard, &failingWriter{after: 1000}, 4096, 3); err == nil || err.Error() != "stop" {
+	if _, err := teeParallel(bytes.NewReader(data), 4096, 3, io.Discard, &failingWriter{after: 1000}); err == nil || err.Error() != "stop" {
 		t.Fatalf("writer error lost: %v", err)
 	}
-	if _, err := teeParallel(iotest.ErrReader(errors.New("reset")), io.Discard, io.Discard, 4096, 3); err == nil || err.Error() != "reset" {
+	if _, err := teeParallel(iotest.ErrReader(errors.New("reset")), 4096, 3, io.Discard, io.Discard); err == nil || err.Error() != "reset" {
 		t.Fatalf("read error lost: %v", err)
 	}
 }
@@ -85,7 +85,7 @@ func BenchmarkInspectPass(b *testing.B) {
 	b.Run("parallel", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			_, _ = teeParallel(bytes.NewReader(data), sha256.New(), others(), 1<<20, 4)
+			_, _ = teeParallel(bytes.NewReader(data), 1<<20, 4, sha256.New(), others())
 		}
 	})
 }

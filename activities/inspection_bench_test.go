@@ -1,0 +1,93 @@
+//go:build integration
+
+package activities_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"flag"
+	"io"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/rules"
+)
+
+var scanMiB = flag.Int("scan-mib", 64, "size in MiB of BenchmarkInspectScanning's object")
+
+// BenchmarkInspectScanning measures the inspection pass with malware
+// scanning on and off against a bare streamed GET through SHA-256 of the
+// same object, on the same MinIO and clamd, interleaved iteration by
+// iteration (one sample on a shared machine is noise), and reports the
+// medians and their ratios:
+//
+//   - inspect ÷ GET+SHA-256: what the one-pass checks cost over the least
+//     a checksumming reader does;
+//   - inspect+scan ÷ GET+SHA-256, and ÷ inspect: what clamd adds, which
+//     overlaps the read on its own goroutine.
+//
+// Figures only, never pass/fail (make bench):
+//
+//	go test -tags integration -run '^$' -bench InspectScanning -benchtime 5x ./activities/
+func BenchmarkInspectScanning(b *testing.B) {
+	f := newScanningFixture(b)
+	size := int64(*scanMiB) << 20
+	f.acts.ScanMaxBytes = size
+	key := "acme/inbound/bench.csv"
+	body := textRows(int(size / 44))
+	ref := f.ref(key, f.put(b, key, body))
+	plain := rules.Rules{AllowedExtensions: []string{".csv"}, CheckContent: true}
+	scanning := plain
+	scanning.Scan = true
+
+	var bare, off, on []float64
+	for b.Loop() {
+		bare = append(bare, timed(func() { getSHA(b, f, ref) }))
+		off = append(off, timed(func() { f.inspectB(b, ref, plain) }))
+		on = append(on, timed(func() { f.inspectB(b, ref, scanning) }))
+	}
+	mb := float64(len(body)) / (1 << 20)
+	b.ReportMetric(mb/median(bare), "get+sha-MiB/s")
+	b.ReportMetric(mb/median(off), "inspect-MiB/s")
+	b.ReportMetric(mb/median(on), "inspect+scan-MiB/s")
+	b.ReportMetric(median(off)/median(bare), "inspect/get+sha")
+	b.ReportMetric(median(on)/median(bare), "inspect+scan/get+sha")
+	b.ReportMetric(median(on)/median(off), "scan-on/scan-off")
+	b.ReportMetric(0, "ns/op")
+}
+
+func timed(fn func()) float64 {
+	start := time.Now()
+	fn()
+	return time.Since(start).Seconds()
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64{}, xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func getSHA(b *testing.B, f *fixture, ref activities.FileRef) {
+	b.Helper()
+	obj, err := f.stack.AWS.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key), VersionId: aws.String(ref.VersionID)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer obj.Body.Close()
+	if _, err := io.CopyBuffer(sha256.New(), obj.Body, make([]byte, 1<<20)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (f *fixture) inspectB(b *testing.B, ref activities.FileRef, r rules.Rules) {
+	b.Helper()
+	if _, err := f.env.ExecuteActivity(activities.InspectName, &activities.InspectInput{File: ref, Rules: r}); err != nil {
+		b.Fatal(err)
+	}
+}
