@@ -133,6 +133,15 @@ func runShow(args []string, out io.Writer) error {
 	if f.S3ChecksumAlg != "" {
 		row("s3 checksum", f.S3ChecksumAlg+" "+f.S3Checksum)
 	}
+	if f.CiphertextSHA256 != "" {
+		row("ciphertext sha256", fmt.Sprintf("%s (%d bytes, as uploaded)", f.CiphertextSHA256, f.CiphertextSize))
+		row("ciphertext s3 checksum", f.CiphertextS3Checksum)
+		row("decrypted with", f.DecryptedWith)
+		row("signature", strings.TrimSpace(f.SignatureStatus+" "+f.SignerFingerprint))
+	}
+	if f.ScanVerdict != "" {
+		row("malware scan", strings.TrimSpace(fmt.Sprintf("%s %s by %s (%s, signatures %s)", f.ScanVerdict, f.ScanFinding, f.Scanner, f.ScanEngine, f.ScanDatabase)))
+	}
 	if f.DestVersionID != "" {
 		row("delivered", fmt.Sprintf("s3://%s/%s version %s", f.DestBucket, f.DestKey, f.DestVersionID))
 		row("governance", strings.TrimSpace(fmt.Sprintf("%s %s %s", f.Encryption, f.RetentionMode, f.RetainUntil)))

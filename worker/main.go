@@ -83,12 +83,23 @@ func run(ctx context.Context, args []string) (err error) {
 	w.RegisterWorkflowWithOptions(workflows.IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 	files := filestore.New(aws.DynamoDB, cfg.DynamoDB.FilesTable)
 	trails := &audit.Store{DB: aws.DynamoDB, Table: cfg.DynamoDB.AuditTable}
+	scan, err := scanner(cfg)
+	if err != nil {
+		return err
+	}
+	rings, err := keyrings(cfg, log)
+	if err != nil {
+		return err
+	}
 	w.RegisterActivity(&activities.Activities{
-		S3:       aws.S3,
-		Files:    files,
-		Audit:    trails,
-		Notifier: notify.New(cfg.Notify, aws.SNS),
-		Metrics:  exp.Ferry,
+		S3:           aws.S3,
+		Files:        files,
+		Audit:        trails,
+		Notifier:     notify.New(cfg.Notify, aws.SNS),
+		Metrics:      exp.Ferry,
+		Scanner:      scan,
+		ScanMaxBytes: cfg.Scanner.MaxStreamBytes,
+		Keyrings:     rings,
 	})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
@@ -145,11 +156,17 @@ func run(ctx context.Context, args []string) (err error) {
 	}
 	// Ready when Temporal answers and the resources every file needs
 	// first do: the landing bucket it reads and the table it records in.
-	hc.Start(
+	// The scanner too when there is one: without it scanning partners'
+	// files wait.
+	checks := []health.Check{
 		health.Temporal(tc, cfg.Temporal.Address),
 		health.Bucket(aws.S3, cfg.Landing.Bucket),
 		health.Table(aws.DynamoDB, cfg.DynamoDB.FilesTable),
-	)
+	}
+	if scan != nil {
+		checks = append(checks, health.Check{Name: "clamd " + scan.Address(), Run: scan.Ping})
+	}
+	hc.Start(checks...)
 	log.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.Temporal.TaskQueue,
 		"stop_timeout", cfg.Worker.StopTimeout)
 	// Run stops when ctx ends, letting in-flight activity attempts end

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/logging"
+	"github.com/ferrydata/ferry/internal/pgp"
 	"github.com/ferrydata/ferry/internal/rules"
 )
 
@@ -49,6 +50,9 @@ type pipeline struct {
 	recorded filestore.Change
 	// judging counts decisions received but not yet judged and on record.
 	judging int
+	// content is the object whose bytes are delivered: the upload itself,
+	// or the plaintext decrypted from it.
+	content activities.FileRef
 }
 
 // IngestFile takes one uploaded object version from received to delivered:
@@ -66,6 +70,7 @@ func IngestFile(ctx workflow.Context, in *ingest.Input) (*ingest.Result, error) 
 		return nil, err
 	}
 	res, err := w.run(ctx)
+	w.discardPlaintext(ctx)
 	// Decisions still being judged finish, and are on record and
 	// answered, before the workflow closes.
 	if werr := workflow.Await(ctx, func() bool { return w.judging == 0 && workflow.AllHandlersFinished(ctx) }); werr != nil && err == nil {
@@ -77,7 +82,7 @@ func IngestFile(ctx workflow.Context, in *ingest.Input) (*ingest.Result, error) 
 // setup builds the execution's state, binds the file's identity to its
 // logger and registers the status query and the decision handlers.
 func setup(ctx workflow.Context, id string, in *ingest.Input) (*pipeline, error) {
-	w := &pipeline{in: in, id: id, trail: workflow.NewMutex(ctx),
+	w := &pipeline{in: in, id: id, trail: workflow.NewMutex(ctx), content: ref(in),
 		log: log.With(workflow.GetLogger(ctx), logging.File(in.FileID, in.Partner, in.Bucket, in.Key, in.VersionID)...),
 		state: ingest.FileState{
 			FileID: in.FileID, Partner: in.Partner, Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, Size: in.Size,
@@ -133,8 +138,20 @@ func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
 	return w.result(), nil
 }
 
-func (w *pipeline) ref() activities.FileRef {
-	return activities.FileRef{FileID: w.in.FileID, Partner: w.in.Partner, Bucket: w.in.Bucket, Key: w.in.Key, VersionID: w.in.VersionID, ETag: w.in.ETag}
+// ref is the upload, as the event named it.
+func (w *pipeline) ref() activities.FileRef { return ref(w.in) }
+
+func ref(in *ingest.Input) activities.FileRef {
+	return activities.FileRef{FileID: in.FileID, Partner: in.Partner, Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, ETag: in.ETag}
+}
+
+// target names what the file becomes at key (its destination, quarantine
+// or rejected copy): a decrypted upload drops its .pgp, .gpg or .asc.
+func (w *pipeline) target(key string) string {
+	if w.state.Decryption != nil {
+		return pgp.PlainName(key)
+	}
+	return key
 }
 
 // decided reports whether the file's quarantine is over: one accepted

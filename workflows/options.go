@@ -57,11 +57,15 @@ func inspectCtx(ctx workflow.Context) workflow.Context {
 		// modest rate; the heartbeat timeout is what catches a stuck read.
 		StartToCloseTimeout: 24 * time.Hour,
 		HeartbeatTimeout:    30 * time.Second,
+		// A file waits out an outage of what inspection needs (S3, the
+		// malware scanner) for up to a week, retried every 2 minutes and
+		// shown as the pending activity's last failure; an attempt count
+		// would fail files because clamd restarted for a database update.
+		ScheduleToCloseTimeout: 7 * 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
 			MaximumInterval:    2 * time.Minute,
-			MaximumAttempts:    10,
 			NonRetryableErrorTypes: []string{
 				activities.ErrRuleViolation, activities.ErrObjectVanished, activities.ErrChecksumMismatch,
 			},

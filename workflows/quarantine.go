@@ -98,8 +98,8 @@ func (w *pipeline) reject(ctx workflow.Context) error {
 	d := w.rejected
 	var r activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.RejectName, &activities.RejectInput{
-		File: w.ref(), QuarantineBucket: w.state.QuarantineBucket, QuarantineKey: w.state.QuarantineKey,
-		QuarantineVer: w.state.QuarantineVersionID, RejectedKey: w.in.RejectedKey, Size: w.state.Size, SHA256: w.state.SHA256,
+		File: w.content, QuarantineBucket: w.state.QuarantineBucket, QuarantineKey: w.state.QuarantineKey,
+		QuarantineVer: w.state.QuarantineVersionID, RejectedKey: w.target(w.in.RejectedKey), Size: w.state.Size, SHA256: w.state.SHA256,
 		MaxAttempts: deliverMaxAttempts,
 	}).Get(ctx, &r); err != nil {
 		return failed("moving the rejected file failed", err)

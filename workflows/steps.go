@@ -67,7 +67,7 @@ func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err
 		return nil, err
 	}
 	var insp activities.InspectResult
-	err = workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, &activities.InspectInput{File: w.ref(), Rules: w.in.Rules}).Get(ctx, &insp)
+	err = workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, &activities.InspectInput{File: w.ref(), Rules: w.in.Rules, Decrypt: w.in.Decrypt}).Get(ctx, &insp)
 	v, isViolation := asViolation(err)
 	switch {
 	case isViolation:
@@ -80,6 +80,12 @@ func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err
 	w.state.S3ChecksumAlgorithm, w.state.S3Checksum = insp.S3ChecksumAlgorithm, insp.S3Checksum
 	if insp.Size > 0 {
 		w.state.Size = insp.Size
+	}
+	w.state.Scan = insp.Scan
+	if d := insp.Decryption; d != nil {
+		// From here on the file is its plaintext.
+		w.state.Decryption = d
+		w.content = activities.FileRef{FileID: w.in.FileID, Partner: w.in.Partner, Bucket: d.PlaintextBucket, Key: d.PlaintextKey, VersionID: d.PlaintextVersionID}
 	}
 	return violations, nil
 }
@@ -110,6 +116,16 @@ func (w *pipeline) checkSidecar(ctx workflow.Context) ([]rules.Reason, error) {
 		return nil, failed("checksum sidecar check failed", err)
 	}
 	w.state.PartnerSHA256 = sc.SHA256
+	if d := w.state.Decryption; d != nil && sc.SHA256 != w.state.SHA256 {
+		// A partner may vouch for the file as uploaded or as it was
+		// before encryption: either binds the bytes.
+		if sc.SHA256 != d.CiphertextSHA256 {
+			return []rules.Reason{{Class: rules.ClassSidecarMismatch,
+				Message: fmt.Sprintf("checksum sidecar %s says SHA-256 %s, but the upload has %s and its plaintext %s: the file changed in transit or the sidecar is for another version",
+					sidecar, sc.SHA256, d.CiphertextSHA256, w.state.SHA256)}}, nil
+		}
+		return nil, nil
+	}
 	if sc.SHA256 != w.state.SHA256 {
 		return []rules.Reason{{Class: rules.ClassSidecarMismatch,
 			Message: fmt.Sprintf("checksum sidecar %s says SHA-256 %s, but the file read has %s: the file changed in transit or the sidecar is for another version",
@@ -124,7 +140,7 @@ func (w *pipeline) quarantine(ctx workflow.Context, violations []rules.Reason) e
 	reasons := rules.Messages(violations)
 	var q activities.QuarantineResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.QuarantineName, &activities.QuarantineInput{
-		File: w.ref(), Bucket: w.in.QuarantineBucket, Key: w.in.QuarantineKey, SHA256: w.state.SHA256,
+		File: w.content, Bucket: w.in.QuarantineBucket, Key: w.target(w.in.QuarantineKey), SHA256: w.state.SHA256,
 		Size: w.state.Size, Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
 	}).Get(ctx, &q); err != nil {
 		w.state.Reasons = append(w.state.Reasons, reasons...)
@@ -147,7 +163,7 @@ func (w *pipeline) deliver(ctx workflow.Context) error {
 	}
 	var del activities.DeliverResult
 	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, &activities.DeliverInput{
-		File: w.ref(), Inspection: w.insp, DestBucket: w.in.DestBucket, DestKey: w.in.DestKey, Governance: w.in.Governance,
+		File: w.content, Inspection: w.insp, DestBucket: w.in.DestBucket, DestKey: w.target(w.in.DestKey), Governance: w.in.Governance,
 		Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
 	}).Get(ctx, &del); err != nil {
 		return failed("delivery failed", err)
@@ -179,6 +195,23 @@ func (w *pipeline) handleSource(ctx workflow.Context) {
 	if err != nil {
 		w.log.Error("handling the source after delivery failed", "action", action, "error", err)
 		w.state.Reasons = append(w.state.Reasons, "source "+action+" after delivery failed: "+failureMessage(err))
+	}
+}
+
+// discardPlaintext deletes the plaintext of a decrypted upload once the
+// file's journey is over: it was delivered, or copied to quarantine and
+// decided on. A failure is logged: the plaintext/ prefix's lifecycle
+// rule removes what is left.
+func (w *pipeline) discardPlaintext(ctx workflow.Context) {
+	d := w.state.Decryption
+	if d == nil {
+		return
+	}
+	err := workflow.ExecuteLocalActivity(notifyCtx(ctx), activities.DiscardPlaintextName, &activities.DiscardPlaintextInput{
+		File: w.content,
+	}).Get(ctx, nil)
+	if err != nil {
+		w.log.Error("deleting the decrypted plaintext failed", "bucket", d.PlaintextBucket, "key", d.PlaintextKey, "error", err)
 	}
 }
 

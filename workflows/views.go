@@ -28,13 +28,22 @@ func (w *pipeline) result() *ingest.Result {
 // change is the record of the file in status st: everything known so far.
 func (w *pipeline) change(st filestatus.Status) filestore.Change {
 	s := w.state
-	return filestore.Change{
+	c := filestore.Change{
 		Status: st, Reasons: slices.Clone(s.Reasons), SHA256: s.SHA256, Size: s.Size, ContentType: s.ContentType,
 		PartnerSHA256: s.PartnerSHA256, S3Checksum: s.S3Checksum, S3ChecksumAlg: s.S3ChecksumAlgorithm,
 		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVersionID: s.DestVersionID,
 		Encryption: s.Encryption, KMSKeyID: s.KMSKeyID, RetentionMode: s.RetentionMode, RetainUntil: s.RetainUntil,
 		QuarantineBucket: s.QuarantineBucket, QuarantineKey: s.QuarantineKey, QuarantineVersionID: s.QuarantineVersionID,
+		ScanVerdict: s.Scan.Verdict, ScanFinding: s.Scan.Signature + s.Scan.Note, Scanner: s.Scan.Scanner, ScanEngine: s.Scan.Engine, ScanDatabase: s.Scan.Database,
 	}
+	if d := s.Decryption; d != nil {
+		c.CiphertextSHA256, c.CiphertextSize, c.DecryptedWith = d.CiphertextSHA256, d.CiphertextSize, d.RecipientFingerprint
+		c.SignatureStatus, c.SignerFingerprint = d.SignatureStatus, d.SignerFingerprint
+		if d.CiphertextS3Checksum != "" {
+			c.CiphertextS3Checksum = d.CiphertextS3ChecksumAlgorithm + " " + d.CiphertextS3Checksum
+		}
+	}
+	return c
 }
 
 // event is the notification of type typ.
@@ -72,6 +81,13 @@ func changeDetails(prev, c filestore.Change) string {
 	if c.QuarantineVersionID != prev.QuarantineVersionID {
 		parts = append(parts, fmt.Sprintf("copy at s3://%s/%s version %s", c.QuarantineBucket, c.QuarantineKey, c.QuarantineVersionID))
 	}
+	if c.CiphertextSHA256 != prev.CiphertextSHA256 {
+		parts = append(parts, fmt.Sprintf("decrypted with key %s from ciphertext sha256 %s (%d bytes); signature %s %s",
+			c.DecryptedWith, c.CiphertextSHA256, c.CiphertextSize, c.SignatureStatus, c.SignerFingerprint))
+	}
+	if c.ScanVerdict != prev.ScanVerdict {
+		parts = append(parts, strings.TrimSpace(fmt.Sprintf("scan %s %s by %s (%s, signatures %s)", c.ScanVerdict, c.ScanFinding, c.Scanner, c.ScanEngine, c.ScanDatabase)))
+	}
 	return strings.Join(parts, "; ")
 }
 
@@ -81,6 +97,16 @@ func (w *pipeline) details() string {
 	d := fmt.Sprintf("**%s** · partner `%s` · `s3://%s/%s`", s.Stage, s.Partner, s.Bucket, s.Key)
 	if s.SHA256 != "" {
 		d += fmt.Sprintf("\n\nSHA-256 `%s` (%d bytes)", s.SHA256, s.Size)
+	}
+	if dec := s.Decryption; dec != nil {
+		d2 := fmt.Sprintf("\n\nDecrypted from `%s` (ciphertext SHA-256 `%s`, %d bytes) with key `%s`; signature %s", s.Key, dec.CiphertextSHA256, dec.CiphertextSize, dec.RecipientFingerprint, dec.SignatureStatus)
+		if dec.SignerFingerprint != "" {
+			d2 += " by `" + dec.SignerFingerprint + "`"
+		}
+		d += d2
+	}
+	if v := s.Scan; v.Verdict != "" {
+		d += fmt.Sprintf("\n\nMalware scan: **%s** %s%s (%s, signatures %s)", v.Verdict, v.Signature, v.Note, v.Engine, v.Database)
 	}
 	if s.WaitingFor != "" {
 		d += "\n\nWaiting for " + s.WaitingFor

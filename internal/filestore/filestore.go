@@ -57,8 +57,23 @@ type File struct {
 	QuarantineKey       string `dynamodbav:"quarantine_key,omitempty"`
 	QuarantineVersionID string `dynamodbav:"quarantine_version_id,omitempty"`
 	WorkflowRunID       string `dynamodbav:"workflow_run_id,omitempty"`
-	ReceivedAt          string `dynamodbav:"received_at"`
-	UpdatedAt           string `dynamodbav:"updated_at"`
+	// The malware scan: verdict (clean, found, not_scanned), what was
+	// found or why it was not scanned, and the scanner that said so.
+	ScanVerdict  string `dynamodbav:"scan_verdict,omitempty"`
+	ScanFinding  string `dynamodbav:"scan_finding,omitempty"`
+	Scanner      string `dynamodbav:"scanner,omitempty"`
+	ScanEngine   string `dynamodbav:"scan_engine,omitempty"`
+	ScanDatabase string `dynamodbav:"scan_database,omitempty"`
+	// A decrypted PGP upload: the ciphertext as uploaded (SHA256 and
+	// Size above are the plaintext's, delivered) and its signature.
+	CiphertextSHA256     string `dynamodbav:"ciphertext_sha256,omitempty"`
+	CiphertextSize       int64  `dynamodbav:"ciphertext_size,omitempty"`
+	CiphertextS3Checksum string `dynamodbav:"ciphertext_s3_checksum,omitempty"`
+	DecryptedWith        string `dynamodbav:"decrypted_with,omitempty"`
+	SignatureStatus      string `dynamodbav:"signature_status,omitempty"`
+	SignerFingerprint    string `dynamodbav:"signer_fingerprint,omitempty"`
+	ReceivedAt           string `dynamodbav:"received_at"`
+	UpdatedAt            string `dynamodbav:"updated_at"`
 	// StageTimes holds when the file entered each status (RFC 3339, UTC).
 	StageTimes map[string]string `dynamodbav:"stage_times"`
 }
@@ -144,6 +159,15 @@ type Change struct {
 	QuarantineBucket    string
 	QuarantineKey       string
 	QuarantineVersionID string
+
+	ScanVerdict, ScanFinding, Scanner, ScanEngine, ScanDatabase string
+
+	CiphertextSHA256     string
+	CiphertextSize       int64
+	CiphertextS3Checksum string // "ALG value"
+	DecryptedWith        string // Ferry's key's fingerprint
+	SignatureStatus      string
+	SignerFingerprint    string
 }
 
 // Move applies a status change if the file's current status allows it
@@ -181,6 +205,21 @@ func (s *Store) Move(ctx context.Context, fileID string, c Change) error {
 	add("quarantine_bucket", c.QuarantineBucket)
 	add("quarantine_key", c.QuarantineKey)
 	add("quarantine_version_id", c.QuarantineVersionID)
+	add("scan_verdict", c.ScanVerdict)
+	add("scan_finding", c.ScanFinding)
+	add("scanner", c.Scanner)
+	add("scan_engine", c.ScanEngine)
+	add("scan_database", c.ScanDatabase)
+	add("ciphertext_sha256", c.CiphertextSHA256)
+	add("ciphertext_s3_checksum", c.CiphertextS3Checksum)
+	add("decrypted_with", c.DecryptedWith)
+	add("signature_status", c.SignatureStatus)
+	add("signer_fingerprint", c.SignerFingerprint)
+	if c.CiphertextSize > 0 {
+		names["#csize"] = "ciphertext_size"
+		values[":csize"] = &types.AttributeValueMemberN{Value: fmt.Sprint(c.CiphertextSize)}
+		set += ", #csize = :csize"
+	}
 	if c.Size > 0 {
 		names["#size"] = "size"
 		values[":size"] = &types.AttributeValueMemberN{Value: fmt.Sprint(c.Size)}
