@@ -554,6 +554,8 @@ var sdkPermissions = map[string][]perm{
 	"s3.PutObject":                {{"s3:PutObject", onObject}},
 	"s3.CopyObject":               {{"s3:GetObject", onObject}, {"s3:GetObjectVersion", onObject}, {"s3:GetObjectTagging", onObject}, {"s3:GetObjectVersionTagging", onObject}, {"s3:PutObject", onObject}, {"s3:PutObjectTagging", onObject}, {"s3:PutObjectRetention", onObject}},
 	"s3.CreateMultipartUpload":    {{"s3:PutObject", onObject}, {"s3:PutObjectTagging", onObject}, {"s3:PutObjectRetention", onObject}},
+	"s3.UploadPart":               {{"s3:PutObject", onObject}},
+	"s3.ListMultipartUploads":     {{"s3:ListBucketMultipartUploads", onBucket}},
 	"s3.UploadPartCopy":           {{"s3:GetObject", onObject}, {"s3:GetObjectVersion", onObject}, {"s3:PutObject", onObject}},
 	"s3.CompleteMultipartUpload":  {{"s3:PutObject", onObject}},
 	"s3.AbortMultipartUpload":     {{"s3:AbortMultipartUpload", onObject}},

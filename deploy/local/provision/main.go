@@ -4,7 +4,8 @@
 // the DynamoDB tables, the bridge's SQS queues, the notification SNS
 // topics with a subscribed queue each, one MinIO user per partner whose policy allows
 // only that partner's landing prefix (its SFTP login), and the SSH user CA
-// and each partner's certified key it logs in with (sftpkeys.go).
+// and each partner's certified key it logs in with (sftpkeys.go), and the
+// PGP keys of partners whose files are decrypted (pgpkeys.go).
 //
 // With --sftp-keys-only it makes only the keys, which need no service: the
 // stack runs that before MinIO starts, as MinIO must be given the CA. It
@@ -74,6 +75,9 @@ func run() error {
 		return err
 	}
 	if err := ensureSFTPKeys(*keysDir, cfg.PartnerNames(), time.Now()); err != nil {
+		return err
+	}
+	if err := ensurePGPKeys(cfg); err != nil {
 		return err
 	}
 	if *keysOnly {

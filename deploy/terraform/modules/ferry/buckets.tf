@@ -136,6 +136,23 @@ resource "aws_s3_bucket_lifecycle_configuration" "quarantine" {
       days_after_initiation = 7
     }
   }
+
+  # The plaintext of PGP uploads: Ferry deletes it once a file is
+  # delivered or decided on; this removes what a workflow that failed or
+  # was terminated left. Longer than any file waits for its approvers.
+  rule {
+    id     = "expire-plaintext"
+    status = "Enabled"
+    filter {
+      prefix = "plaintext/"
+    }
+    expiration {
+      days = 90
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
   depends_on = [aws_s3_bucket_versioning.ferry]
 }
 

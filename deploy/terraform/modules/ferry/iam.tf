@@ -89,7 +89,9 @@ locals {
       },
       {
         # Quarantine copies in, a rejection's copy to rejected/ and the
-        # removal of the quarantined copy.
+        # removal of the quarantined copy; the plaintext of PGP uploads
+        # under plaintext/ (PutObject, UploadPart), deleted by version once
+        # the file's journey is over.
         Sid    = "QuarantineObjects"
         Effect = "Allow"
         Action = [
@@ -107,6 +109,15 @@ locals {
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
         Resource = [local.delivered, local.quarantine]
+      },
+      {
+        # A retried decryption aborts the plaintext upload a killed worker
+        # left (ListMultipartUploads), and the plaintext's versions are
+        # listed to be deleted (ListObjectVersions).
+        Sid      = "QuarantineBucket"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucketMultipartUploads", "s3:ListBucketVersions"]
+        Resource = [local.quarantine]
       },
       {
         # The file records and the audit trail (conditional puts, reads,
