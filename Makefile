@@ -27,3 +27,4 @@ install:
 bench:
 	go test -tags e2e -count=1 -run '^$$' -bench IngestLargeObject -benchtime 3x -timeout 30m ./internal/e2e/
 	go test -tags integration -count=1 -run '^$$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
+	go test -tags integration -count=1 -run '^$$' -bench InspectScanning -benchtime 5x ./activities/

@@ -207,7 +207,7 @@ func (t *textReader) Read(p []byte) (int, error) {
 
 // putText writes size bytes of text under key, from a file so the SDK
 // can send it with its length.
-func putText(b *testing.B, st *stacktest.Stack, bucket, key string, size int64) {
+func putText(b testing.TB, st *stacktest.Stack, bucket, key string, size int64) {
 	b.Helper()
 	f, err := os.CreateTemp(b.TempDir(), "ferry-bench-*")
 	if err != nil {
