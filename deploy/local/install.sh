@@ -13,7 +13,7 @@
 #                                           when the lock file changes)
 #   sftp, ssh-keygen, curl, node            apt-get, only when missing (as root)
 #   Prometheus + promtool, Alertmanager     apt-get, Debian's packages at the
-#   + amtool                                pinned versions below (as root;
+#   + amtool, ClamAV's clamd                pinned versions below (as root;
 #                                           --no-install-recommends, and no
 #                                           service is started: the stack
 #                                           runs them itself)
@@ -31,6 +31,7 @@
 #   NODE_MODULES=.../deploy/local/node_modules
 #   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
 #   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
+#   CLAMD=/usr/sbin/clamd
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,6 +62,9 @@ KUBECONFORM_BIN="$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform"
 # into the cache.
 PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
 ALERTMANAGER_DEB=0.25.0-1+b4
+# Debian bookworm-security's ClamAV (clamd, for the malware scan). The stack
+# gives it its own config and signature database (deploy/local/clamav/).
+CLAMAV_DEB=1.4.6+dfsg-0+deb12u1
 
 say() { printf '%s\n' "install: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -93,16 +97,28 @@ command -v node >/dev/null || missing+=(nodejs npm)
 deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
 [[ "$(deb_version prometheus)" == "$PROMETHEUS_DEB" ]] || missing+=("prometheus=$PROMETHEUS_DEB")
 [[ "$(deb_version prometheus-alertmanager)" == "$ALERTMANAGER_DEB" ]] || missing+=("prometheus-alertmanager=$ALERTMANAGER_DEB")
+# clamav-daemon needs clamav-freshclam (Debian's only clamav-data) and
+# clamav-base at its own version: pinned with it, so apt cannot pick others.
+[[ "$(deb_version clamav-daemon)" == "$CLAMAV_DEB" ]] ||
+	missing+=("clamav-daemon=$CLAMAV_DEB" "clamav-freshclam=$CLAMAV_DEB" "clamav-base=$CLAMAV_DEB" "libclamav12=$CLAMAV_DEB")
 if ((${#missing[@]})); then
 	[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
 	say "installing Debian packages: ${missing[*]}"
 	apt-get update -qq >/dev/null
+	# freshclam as a daemon (Debian's default) starts in the background;
+	# "manual" or "cron" would run it once inside the install, which waits
+	# on an internet that is not there. It is stopped below.
+	echo 'clamav-freshclam clamav-freshclam/autoupdate_freshclam select daemon' | debconf-set-selections
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/dev/null
 	# Where policy-rc.d does not forbid it, installing starts Debian's own
-	# prometheus services on the default ports; the stack runs its own.
-	for svc in prometheus prometheus-alertmanager; do
+	# services on the default ports (clamd only once it has a database); the
+	# stack runs its own. freshclam cannot reach the internet here and is
+	# kept from starting again at boot.
+	for svc in prometheus prometheus-alertmanager clamav-freshclam clamav-daemon; do
 		invoke-rc.d "$svc" stop >/dev/null 2>&1 || true
 	done
+	update-rc.d -f clamav-freshclam disable >/dev/null 2>&1 || true
+	if [[ -d /run/systemd/system ]]; then systemctl disable --now clamav-freshclam.service clamav-daemon.socket >/dev/null 2>&1 || true; fi
 fi
 
 # The slow builds run side by side.
@@ -130,3 +146,4 @@ printf 'TERRAFORM_BIN=%s\nTFLINT_BIN=%s\n' "$TERRAFORM_BIN" "$TFLINT_BIN"
 printf 'HELM_BIN=%s\nKUBECONFORM_BIN=%s\n' "$HELM_BIN" "$KUBECONFORM_BIN"
 printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
 	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool
+printf 'CLAMD=%s\n' /usr/sbin/clamd

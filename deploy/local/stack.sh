@@ -7,6 +7,8 @@
 #   stack.sh status    show each process and whether it runs (exit status 0 when all do)
 #   stack.sh pid NAME  print the PID of one process (for internal/stacktest)
 #   stack.sh logs      follow every log
+#   stack.sh stop-one NAME    stop one process (e.g. clamd, to see files wait for it)
+#   stack.sh start-one clamd  start clamd again and wait until it answers
 #
 # Runtime data (databases, MinIO data, logs, pid files, generated secrets)
 # lives in .ferry/ at the repository root, which git ignores. Set FERRY_HOME
@@ -32,9 +34,13 @@ BRIDGE_METRICS_ADDR=127.0.0.1:9465 # metrics.bridge_listen
 SINK_ADDR=127.0.0.1:8086
 PROMETHEUS_ADDR=127.0.0.1:9090     # deploy/prometheus/prometheus.yml scrapes the two above
 ALERTMANAGER_ADDR=127.0.0.1:9093   # deploy/alertmanager/alertmanager.yml sends to the sink
+CLAMD_ADDR=127.0.0.1:3310          # ClamAV's clamd (scanner.clamd: tcp://127.0.0.1:3310)
+# clamd's StreamMaxLength, MaxFileSize and MaxScanSize (deploy/local/clamav/clamd.conf.in):
+# Ferry's scanner.max_stream_bytes must not exceed it.
+CLAMD_MAX_SIZE=100M
 
 # The stack's processes in start order; they stop in reverse.
-PROCS=(temporal dynalite sqs sns minio webhooksink alertmanager prometheus bridge worker)
+PROCS=(temporal dynalite sqs sns minio clamd webhooksink alertmanager prometheus bridge worker)
 
 DATA="$FERRY_HOME/data"
 LOGS="$FERRY_HOME/logs"
@@ -52,12 +58,12 @@ die() { say "error: $*"; exit 1; }
 # tools: install what is missing (deploy/local/install.sh: pinned, cached,
 # serialized) and take the paths it reports: TEMPORAL_BIN, MINIO_BIN,
 # GOAWS_BIN, NODE_MODULES, PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
-# AMTOOL_BIN.
+# AMTOOL_BIN, CLAMD.
 tools() {
 	local out k v
 	out="$("$HERE/install.sh")" || die "installing the stack's tools failed (see above)"
 	while IFS='=' read -r k v; do
-		case "$k" in TEMPORAL_BIN | MINIO_BIN | GOAWS_BIN | NODE_MODULES | PROMETHEUS_BIN | PROMTOOL_BIN | ALERTMANAGER_BIN | AMTOOL_BIN) printf -v "$k" '%s' "$v" ;; esac
+		case "$k" in TEMPORAL_BIN | MINIO_BIN | GOAWS_BIN | NODE_MODULES | PROMETHEUS_BIN | PROMTOOL_BIN | ALERTMANAGER_BIN | AMTOOL_BIN | CLAMD) printf -v "$k" '%s' "$v" ;; esac
 	done <<<"$out"
 }
 
@@ -170,6 +176,60 @@ check_monitoring() {
 		{ cat "$LOGS/amtool.log" >&2; die "deploy/alertmanager/alertmanager.yml is invalid (above)"; }
 }
 
+# clamd_ping ADDR: clamd answers PING with PONG (its protocol: a
+# NUL-terminated command, a NUL-terminated reply). In a subshell, so the
+# connection's descriptor closes with it.
+clamd_ping() (
+	local reply
+	exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
+	printf 'zPING\0' >&3
+	IFS= read -r -d '' -t 5 reply <&3 || exit 1
+	[[ "$reply" == PONG ]]
+)
+
+# start_clamd: ClamAV's clamd on CLAMD_ADDR with deploy/local/clamav's
+# config and signature database (EICAR only: freshclam cannot reach the
+# internet here). A clamd started with another config or database is
+# restarted.
+start_clamd() {
+	local dir="$DATA/clamd" conf fp
+	conf="$dir/clamd.conf"
+	mkdir -p "$dir/tmp"
+	sed -e "s|@DB@|$HERE/clamav/db|g" -e "s|@DIR@|$dir|g" -e "s|@ADDR@|${CLAMD_ADDR%:*}|g" \
+		-e "s|@PORT@|${CLAMD_ADDR##*:}|g" -e "s|@MAX@|$CLAMD_MAX_SIZE|g" "$HERE/clamav/clamd.conf.in" >"$conf.new"
+	mv "$conf.new" "$conf"
+	fp="$(cat "$conf" "$HERE"/clamav/db/* | sha256sum | cut -d' ' -f1)"
+	if pid_of clamd >/dev/null && [[ "$(cat "$PIDS/clamd.conf.sha256" 2>/dev/null)" != "$fp" ]]; then
+		say "clamd's config or signatures changed; restarting it"
+		stop clamd
+	fi
+	start clamd "$CLAMD_ADDR" "$CLAMD" --config-file="$conf"
+	echo "$fp" >"$PIDS/clamd.conf.sha256"
+}
+
+# wait_clamd: clamd answers PING; it fails at once, with the log's tail,
+# when clamd exits instead (a bad config, a broken database).
+wait_clamd() {
+	for _ in $(seq 1 300); do
+		pid_of clamd >/dev/null || { tail -5 "$LOGS/clamd.log" >&2; die "clamd exited; see $LOGS/clamd.log"; }
+		if clamd_ping "$CLAMD_ADDR" 2>/dev/null; then return 0; fi
+		sleep 0.2
+	done
+	die "clamd does not answer PING on $CLAMD_ADDR within 60s; see $LOGS/clamd.log"
+}
+
+# start_one NAME: start one process of the stack again (only clamd: the
+# others come back with up).
+start_one() {
+	[[ "$1" == clamd ]] || die "start-one starts clamd only; start $1 with: stack.sh up"
+	tools
+	mkdir -p "$DATA" "$LOGS" "$PIDS"
+	exec 9>"$FERRY_HOME/stack.lock"
+	flock 9
+	start_clamd
+	wait_clamd
+}
+
 reload() { # NAME: a running Prometheus or Alertmanager rereads its (checked) config
 	local pid
 	if pid="$(pid_of "$1")"; then kill -HUP "$pid"; fi
@@ -202,6 +262,7 @@ export FERRY_NOTIFICATIONS_FILE=$DATA/notifications.jsonl
 export FERRY_ALERTS_FILE=$DATA/alerts.jsonl
 export FERRY_PROMETHEUS_URL=http://$PROMETHEUS_ADDR
 export FERRY_ALERTMANAGER_URL=http://$ALERTMANAGER_ADDR
+export FERRY_SCANNER_CLAMD=tcp://$CLAMD_ADDR
 export FERRY_SECRETS_DIR=$SECRETS
 export FERRY_SFTP_KEYS_DIR=$SFTP_KEYS
 export FERRY_BIN=$BIN
@@ -275,12 +336,14 @@ up() {
 		"$MINIO_BIN" server "$DATA/minio" --quiet --address "$S3_ADDR" --console-address "$MINIO_CONSOLE_ADDR" \
 		"${sftp_settings[@]}"
 	echo "$sftp_fingerprint" >"$PIDS/minio.sftp"
+	start_clamd
 
 	wait_for "DynamoDB (dynalite)" 30 port_open "127.0.0.1:$DYNAMODB_PORT"
 	wait_for "SQS (local-aws-sqs)" 30 port_open "127.0.0.1:$SQS_PORT"
 	wait_for "SNS (goaws)" 30 port_open "127.0.0.1:$SNS_PORT"
 	wait_for "MinIO" 60 curl -sf "http://$S3_ADDR/minio/health/live"
 	wait_for "MinIO SFTP" 30 port_open "$SFTP_ADDR"
+	wait_clamd
 	wait_for "Temporal" 90 "$TEMPORAL_BIN" operator search-attribute list --address "$TEMPORAL_ADDR" --namespace default
 	wait_for "Temporal search attributes" 30 sh -c "'$TEMPORAL_BIN' operator search-attribute list --address '$TEMPORAL_ADDR' | grep -q FileStatus"
 
@@ -338,6 +401,7 @@ Ferry's local stack is running (runtime data in ${FERRY_HOME#"$ROOT"/}/).
   SQS            $AWS_ENDPOINT_URL_SQS (local-aws-sqs; the bridge consumes queue ferry-events)
   SNS            $AWS_ENDPOINT_URL_SNS (goaws, listening on all interfaces; topic ferry-notifications -> goaws queue ferry-notifications)
   Bridge         http://$BRIDGE_ADDR/v1/s3-events
+  ClamAV clamd   $FERRY_SCANNER_CLAMD   (signatures: deploy/local/clamav/db, the EICAR test string only; streams up to $CLAMD_MAX_SIZE)
   Metrics        http://$WORKER_METRICS_ADDR/metrics (worker)   http://$BRIDGE_METRICS_ADDR/metrics (bridge)
   Prometheus     $FERRY_PROMETHEUS_URL/classic/targets   (scrapes both; alert rules: $FERRY_PROMETHEUS_URL/classic/alerts)
   Alertmanager   $FERRY_ALERTMANAGER_URL/api/v2/alerts   (sends alerts to the sink: ${FERRY_ALERTS_FILE#"$ROOT"/})
@@ -382,7 +446,12 @@ up) up ;;
 down | stop) down ;;
 status) status ;;
 pid) pid_of "${1:?usage: stack.sh pid NAME (one of ${PROCS[*]})}" || die "$1 is not running" ;;
+stop-one)
+	[[ " ${PROCS[*]} " == *" ${1:?usage: stack.sh stop-one NAME (one of ${PROCS[*]})} "* ]] || die "no process $1 (one of ${PROCS[*]})"
+	stop "$1"
+	;;
+start-one) start_one "${1:?usage: stack.sh start-one clamd}" ;;
 summary) summary ;;
 logs) tail -n 20 -F "$LOGS"/*.log ;;
-*) die "unknown command $cmd (up, down, status, pid, logs)" ;;
+*) die "unknown command $cmd (up, down, status, pid, stop-one, start-one, logs)" ;;
 esac

@@ -42,12 +42,14 @@ func stackSh(root string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// Process is one of the local stack's processes a test may stop.
+// Process is one of the local stack's processes a test may stop. clamd is
+// also the test binary's own (service Clamd).
 type Process string
 
 const (
-	Worker Process = "worker" // Ferry's worker
-	Bridge Process = "bridge" // Ferry's bridge (ferry bridge)
+	Worker       Process = "worker" // Ferry's worker
+	Bridge       Process = "bridge" // Ferry's bridge (ferry bridge)
+	ClamdProcess Process = "clamd"  // ClamAV's clamd
 )
 
 // Up starts every process of the local stack that is not running, as
@@ -60,10 +62,13 @@ func (s *Stack) Up(t testing.TB) {
 	}
 }
 
-// PID is the process ID of one of the local stack's processes.
+// PID is the process ID of one of the local stack's processes, or of the
+// binary's own clamd.
 func (s *Stack) PID(t testing.TB, p Process) int {
 	t.Helper()
-	s.mustBeLocal(t, "PID")
+	if !s.local {
+		return s.ownPID(t, p)
+	}
 	out, err := stackSh(s.Root, "pid", string(p))
 	if err != nil {
 		t.Fatalf("deploy/local/stack.sh pid %s: %v\n%s", p, err, out)
@@ -76,16 +81,16 @@ func (s *Stack) PID(t testing.TB, p Process) int {
 }
 
 // Kill kills p with SIGKILL, as a crash would, and waits until it is gone.
-// Up starts it again; the test's cleanup does at the latest, so the tests
-// after it find the whole stack.
+// Up (Start, for clamd) starts it again; the test's cleanup does at the
+// latest, so the tests after it find the whole stack.
 func (s *Stack) Kill(t testing.TB, p Process) {
 	t.Helper()
 	s.signal(t, p, syscall.SIGKILL, 10*time.Second)
 }
 
 // Stop sends p SIGTERM, as an orchestrator stops it, and fails the test
-// unless it exits within 30 s. Up starts it again; the test's cleanup does
-// at the latest.
+// unless it exits within 30 s. Up (Start, for clamd) starts it again; the
+// test's cleanup does at the latest.
 func (s *Stack) Stop(t testing.TB, p Process) {
 	t.Helper()
 	s.signal(t, p, syscall.SIGTERM, 30*time.Second)
@@ -94,13 +99,55 @@ func (s *Stack) Stop(t testing.TB, p Process) {
 func (s *Stack) signal(t testing.TB, p Process, sig syscall.Signal, within time.Duration) {
 	t.Helper()
 	pid := s.PID(t, p)
-	t.Cleanup(func() { s.Up(t) })
+	t.Cleanup(func() {
+		if p == ClamdProcess {
+			s.Start(t, p)
+		} else {
+			s.Up(t)
+		}
+	})
 	if err := syscall.Kill(pid, sig); err != nil {
 		t.Fatalf("sending %s to %s (pid %d): %v", sig, p, pid, err)
 	}
 	Eventually(t, within, func() (bool, string) {
 		return !alive(pid), fmt.Sprintf("%s (pid %d) still runs after %s", p, pid, sig)
 	})
+}
+
+// Start starts clamd again after Stop or Kill (on the local stack with
+// deploy/local/stack.sh start-one clamd), on the same address, and returns
+// once it answers PING. Ferry's own processes come back with Up.
+func (s *Stack) Start(t testing.TB, p Process) {
+	t.Helper()
+	if p != ClamdProcess {
+		t.Fatalf("stacktest: Start starts clamd only; start %s with Up", p)
+	}
+	if s.local {
+		if out, err := stackSh(s.Root, "start-one", string(p)); err != nil {
+			t.Fatalf("deploy/local/stack.sh start-one %s: %v\n%s", p, err, out)
+		}
+		return
+	}
+	run.Lock()
+	defer run.Unlock()
+	if err := run.own.start(s, Clamd); err != nil {
+		t.Fatalf("stacktest: %v", err)
+	}
+}
+
+// ownPID is the PID of the binary's own clamd.
+func (s *Stack) ownPID(t testing.TB, p Process) int {
+	t.Helper()
+	if p != ClamdProcess {
+		t.Fatalf("stacktest: %s is one of the local stack's processes: declare stacktest.Ferry", p)
+	}
+	run.Lock()
+	defer run.Unlock()
+	proc := run.own.procs[Clamd]
+	if proc == nil {
+		t.Fatal("stacktest: clamd is not running: declare stacktest.Clamd first")
+	}
+	return proc.cmd.Process.Pid
 }
 
 // alive says whether pid runs: a zombie waiting to be reaped does not.

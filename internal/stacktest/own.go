@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +39,7 @@ func setUpOwn() (*Stack, error) {
 	}
 	o := &run.own
 	o.addr, o.procs, o.failed = map[Service]string{}, map[Service]*process{}, map[Service]error{}
-	for _, s := range []Service{Temporal, S3, DynamoDB, SQS, SNS} {
+	for _, s := range []Service{Temporal, S3, DynamoDB, SQS, SNS, Clamd} {
 		if o.addr[s], err = freeAddr(); err != nil {
 			return nil, err
 		}
@@ -58,13 +59,20 @@ func setUpOwn() (*Stack, error) {
 		"FERRY_CONFIG":              filepath.Join(root, "deploy/local/ferry.yaml"),
 		"FERRY_TEMPORAL_ADDRESS":    o.addr[Temporal],
 		"FERRY_WEBHOOK_SECRET":      Unique("webhook-"), // deploy/local/ferry.yaml's webhook secret_env
+		"FERRY_SCANNER_CLAMD":       "tcp://" + o.addr[Clamd],
+		// Ferry must not send clamd more than its StreamMaxLength.
+		"FERRY_SCANNER_MAX_STREAM_BYTES": strconv.Itoa(ClamdMaxStreamBytes),
 	}, tl, false)
 }
 
-// start starts s on its reserved address unless it runs.
+// start starts s on its reserved address unless it runs; one that a test
+// stopped or killed is started again.
 func (o *ownServices) start(st *Stack, s Service) error {
-	if o.procs[s] != nil {
-		return nil
+	if p := o.procs[s]; p != nil {
+		if !p.gone() {
+			return nil
+		}
+		delete(o.procs, s)
 	}
 	if err := o.failed[s]; err != nil {
 		return err
@@ -122,6 +130,13 @@ func (o *ownServices) launch(st *Stack, s Service) (*process, error) {
 		}
 		return o.spawn("goaws", nil, 30*time.Second, func() error { return listening(addr) },
 			st.tools.goaws, "-config", conf, "-loglevel", "warn")
+	case Clamd:
+		conf, err := clamdConf(st.Root, filepath.Join(o.dir, "clamd"), addr, ClamdMaxStreamBytes)
+		if err != nil {
+			return nil, err
+		}
+		return o.spawn("clamd", nil, time.Minute, func() error { return clamdReady("tcp://" + addr) },
+			st.tools.clamd, "--config-file="+conf)
 	}
 	return nil, fmt.Errorf("no such service: %s", s)
 }
@@ -163,7 +178,8 @@ type process struct {
 // spawn starts a service and waits until ready says it serves.
 func (o *ownServices) spawn(name string, env []string, within time.Duration, ready func() error, args ...string) (*process, error) {
 	p := &process{name: name, log: filepath.Join(o.dir, name+".log"), exited: make(chan struct{})}
-	logf, err := os.Create(p.log)
+	// Appending: a service a test restarts keeps its earlier log.
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +220,20 @@ func (o *ownServices) spawn(name string, env []string, within time.Duration, rea
 }
 
 func (p *process) signal(sig syscall.Signal) { _ = syscall.Kill(-p.cmd.Process.Pid, sig) }
+
+// gone says whether the process has ended (it is reaped at once, so a
+// process that no longer runs is gone within moments).
+func (p *process) gone() bool {
+	if alive(p.cmd.Process.Pid) {
+		select {
+		case <-p.exited:
+			return true
+		default:
+			return false
+		}
+	}
+	return p.waitExit(10 * time.Second)
+}
 
 func (p *process) waitExit(within time.Duration) bool {
 	select {

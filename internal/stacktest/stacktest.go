@@ -4,7 +4,7 @@
 //
 //	st := stacktest.Require(t, stacktest.S3, stacktest.DynamoDB)
 //
-// Temporal, S3, DynamoDB, SQS and SNS are started for the test binary alone, on
+// Temporal, S3, DynamoDB, SQS, SNS and clamd are started for the test binary alone, on
 // free ports, the first time a test declares them, and stopped by Main when
 // its tests are done: a package's tests start in a second or two and may
 // run beside other packages' tests. Ferry declares Ferry itself (its
@@ -68,6 +68,11 @@ const (
 	// SNS is goaws, which serves SNS and its own SQS queues (reach those
 	// with GoAWSSQS) on one port.
 	SNS
+	// Clamd is ClamAV's clamd with the local stack's config and signature
+	// database (deploy/local/clamav: EICAR only), its limits at
+	// ClamdMaxStreamBytes, on TCP (ClamdAddress, also in
+	// FERRY_SCANNER_CLAMD) and a unix socket (ClamdSocketAddress).
+	Clamd
 	// Ferry is the whole local stack (deploy/local/stack.sh): the services
 	// above plus Ferry's worker and bridge, the webhook sink and MinIO's
 	// SFTP server and webhook, provisioned from deploy/local/ferry.yaml.
@@ -86,6 +91,8 @@ func (s Service) String() string {
 		return "SQS"
 	case SNS:
 		return "SNS"
+	case Clamd:
+		return "clamd"
 	case Ferry:
 		return "Ferry"
 	}
@@ -225,7 +232,7 @@ var discardLogger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
 // tools are the paths deploy/local/install.sh reports.
 type tools struct {
-	temporal, minio, goaws, nodeModules string
+	temporal, minio, goaws, nodeModules, clamd string
 }
 
 // install finds the repository and runs its deploy/local/install.sh,
@@ -252,9 +259,11 @@ func install() (root string, tl tools, err error) {
 			tl.goaws = v
 		case "NODE_MODULES":
 			tl.nodeModules = v
+		case "CLAMD":
+			tl.clamd = v
 		}
 	}
-	if tl.temporal == "" || tl.minio == "" || tl.goaws == "" || tl.nodeModules == "" {
+	if tl.temporal == "" || tl.minio == "" || tl.goaws == "" || tl.nodeModules == "" || tl.clamd == "" {
 		return "", tools{}, fmt.Errorf("deploy/local/install.sh reported no tool paths:\n%s", out)
 	}
 	return root, tl, nil

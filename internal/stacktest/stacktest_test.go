@@ -19,7 +19,7 @@ func TestRequireStartsOnlyWhatIsDeclared(t *testing.T) {
 	if _, err := st.AWS.DynamoDB.ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
 		t.Fatalf("DynamoDB declared but not served: %v", err)
 	}
-	for _, s := range []Service{Temporal, S3, SQS} {
+	for _, s := range []Service{Temporal, S3, SQS, Clamd} {
 		if listening(run.own.addr[s]) == nil {
 			t.Errorf("%s runs though no test declared it", s)
 		}
