@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/clamd"
@@ -133,9 +135,9 @@ func TestInspectWithTheScannerDownIsRetriedNeverClean(t *testing.T) {
 	f.acts.Scanner, f.acts.ScanMaxBytes = c, 1<<20
 	key := "acme/inbound/a.csv"
 	_, err = f.inspect(t, f.ref(key, f.put(t, key, []byte("a,b\n"))), scanRules)
-	app := appErr(t, err, activities.ErrScannerUnavailable)
-	if app.NonRetryable() || !strings.Contains(app.Message(), "127.0.0.1:1") {
-		t.Fatalf("error %v: want a retryable failure naming the scanner", app)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrScannerUnavailable || app.NonRetryable() || !strings.Contains(app.Message(), "127.0.0.1:1") {
+		t.Fatalf("error %v: want a retryable %s naming the scanner", err, activities.ErrScannerUnavailable)
 	}
 }
 

@@ -11,7 +11,7 @@
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
-#   sftp, ssh-keygen, curl, node            apt-get, only when missing (as root)
+#   sftp, ssh-keygen, curl, node, gpg       apt-get, only when missing (as root)
 #   Prometheus + promtool, Alertmanager     apt-get, Debian's packages at the
 #   + amtool, ClamAV's clamd                pinned versions below (as root;
 #                                           --no-install-recommends, and no
@@ -93,6 +93,7 @@ missing=()
 command -v sftp >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v curl >/dev/null || missing+=(curl)
+command -v gpg >/dev/null || missing+=(gpg) # the PGP tests encrypt as partners do, with GnuPG
 command -v node >/dev/null || missing+=(nodejs npm)
 deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
 [[ "$(deb_version prometheus)" == "$PROMETHEUS_DEB" ]] || missing+=("prometheus=$PROMETHEUS_DEB")

@@ -46,7 +46,7 @@ say "go test -race -tags $TAGS ./..."
 go test -race -count=1 -timeout 30m -tags "$TAGS" "$@" ./... || rc=1
 
 # A short fuzzing run of each target on top of the committed corpus.
-for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking; do
+for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking internal/pgp:FuzzDecrypt; do
 	say "fuzzing ${target#*:} for 10s"
 	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}" || rc=1
 done

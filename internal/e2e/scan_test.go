@@ -76,7 +76,7 @@ func TestEICARInsideACSVIsQuarantinedAndACleanFileDelivered(t *testing.T) {
 
 func TestWhileClamdIsDownAFileWaitsAndIsDeliveredWhenItReturns(t *testing.T) {
 	st := stacktest.Require(t, stacktest.Ferry)
-	st.Stop(t, stacktest.Clamd)
+	st.Stop(t, stacktest.ClamdProcess)
 	key := stacktest.Unique("acme/inbound/waits-") + ".csv"
 	put, err := st.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: bytes.NewReader(csvBody(100))})
 	if err != nil {
@@ -103,7 +103,7 @@ func TestWhileClamdIsDownAFileWaitsAndIsDeliveredWhenItReturns(t *testing.T) {
 		t.Fatalf("while clamd is down the file has a scan verdict: %+v", s.Scan)
 	}
 
-	st.Up(t) // clamd returns
+	st.Start(t, stacktest.ClamdProcess) // clamd returns
 	stacktest.Eventually(t, 3*time.Minute, func() (bool, string) {
 		rec := record(t, st, id)
 		return rec.Status == filestatus.Delivered, "file is " + string(rec.Status)

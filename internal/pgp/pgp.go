@@ -1,0 +1,207 @@
+// Package pgp decrypts and verifies the OpenPGP messages partners upload,
+// streaming: a file of any size passes through in constant memory, and
+// nothing read from it may be trusted before the Reader returned io.EOF,
+// which it does only once the message's integrity check and its signature
+// verified. It wraps github.com/ProtonMail/go-crypto/openpgp (v1 API: the
+// maintained fork of x/crypto/openpgp that GopenPGP builds on) and turns
+// its errors into kinds a partner can act on.
+package pgp
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// Keyring is what Ferry decrypts with for one partner: Ferry's own private
+// key (the partner encrypts to its public part) and the partner's public
+// signing keys.
+type Keyring struct {
+	recipients openpgp.EntityList
+	signers    openpgp.EntityList
+	all        openpgp.EntityList
+}
+
+// LoadKeyring reads an armored or binary private key file, unlocks it
+// with passphrase (nil or empty for an unprotected key), and reads each
+// signer's public key file. Errors name the file and say what to do.
+func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...string) (*Keyring, error) {
+	priv, err := readKeys(privateKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyring{}
+	now := time.Now()
+	for _, e := range priv {
+		if e.PrivateKey == nil {
+			return nil, fmt.Errorf("%s holds a public key (%X) only: give Ferry's private key, whose public part partners encrypt to", privateKeyFile, e.PrimaryKey.Fingerprint)
+		}
+		if locked(e) {
+			if len(passphrase) == 0 {
+				return nil, fmt.Errorf("%s: the private key %X is protected by a passphrase: set passphrase_file or passphrase_env", privateKeyFile, e.PrimaryKey.Fingerprint)
+			}
+			if err := e.DecryptPrivateKeys(passphrase); err != nil {
+				return nil, fmt.Errorf("%s: the passphrase does not unlock the private key %X: check passphrase_file or passphrase_env", privateKeyFile, e.PrimaryKey.Fingerprint)
+			}
+		}
+		if _, ok := e.EncryptionKey(now); !ok {
+			return nil, fmt.Errorf("%s: the key %X has no key usable for encryption (expired, revoked, or none with that capability): make a new key or extend its expiry", privateKeyFile, e.PrimaryKey.Fingerprint)
+		}
+		k.recipients = append(k.recipients, e)
+	}
+	for _, f := range signerKeyFiles {
+		pub, err := readKeys(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range pub {
+			if _, ok := e.SigningKey(now); !ok {
+				return nil, fmt.Errorf("%s: the key %X cannot sign (expired, revoked, or no signing capability): ask the partner for its current signing key", f, e.PrimaryKey.Fingerprint)
+			}
+			// Only its public part matters; a private part given by
+			// mistake is not kept.
+			e.PrivateKey = nil
+			for i := range e.Subkeys {
+				e.Subkeys[i].PrivateKey = nil
+			}
+			k.signers = append(k.signers, e)
+		}
+	}
+	k.all = append(append(openpgp.EntityList{}, k.recipients...), k.signers...)
+	return k, nil
+}
+
+func locked(e *openpgp.Entity) bool {
+	if e.PrivateKey != nil && e.PrivateKey.Encrypted {
+		return true
+	}
+	for _, s := range e.Subkeys {
+		if s.PrivateKey != nil && s.PrivateKey.Encrypted {
+			return true
+		}
+	}
+	return false
+}
+
+func readKeys(file string) (openpgp.EntityList, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the PGP key file: %w", err)
+	}
+	var el openpgp.EntityList
+	if bytes.Contains(b[:min(len(b), 1024)], []byte("-----BEGIN PGP")) {
+		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(b))
+	} else {
+		el, err = openpgp.ReadKeyRing(bytes.NewReader(b))
+	}
+	if err != nil || len(el) == 0 {
+		return nil, fmt.Errorf("%s is not an OpenPGP key (armored or binary): export it with gpg --export --armor (public) or gpg --export-secret-keys --armor (private): %v", file, err)
+	}
+	return el, nil
+}
+
+// RecipientFingerprints are the fingerprints (upper-case hex) of the keys
+// partners encrypt to.
+func (k *Keyring) RecipientFingerprints() []string { return fingerprints(k.recipients) }
+
+// SignerFingerprints are the fingerprints of the partner's signing keys.
+func (k *Keyring) SignerFingerprints() []string { return fingerprints(k.signers) }
+
+// HasSigners reports whether the keyring holds signing keys.
+func (k *Keyring) HasSigners() bool { return len(k.signers) > 0 }
+
+func fingerprints(el openpgp.EntityList) []string {
+	var fps []string
+	for _, e := range el {
+		fps = append(fps, fmt.Sprintf("%X", e.PrimaryKey.Fingerprint))
+	}
+	return fps
+}
+
+// EncryptedName reports whether key names an encrypted file: its
+// extension is .pgp, .gpg or .asc.
+func EncryptedName(key string) bool {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".pgp", ".gpg", ".asc":
+		return true
+	}
+	return false
+}
+
+// PlainName is key without its .pgp, .gpg or .asc ("data.csv.pgp" →
+// "data.csv"); a name that would be left empty is returned unchanged.
+func PlainName(key string) string {
+	if !EncryptedName(key) {
+		return key
+	}
+	plain := strings.TrimSuffix(key, path.Ext(key))
+	if plain == "" || strings.HasSuffix(plain, "/") {
+		return key
+	}
+	return plain
+}
+
+// Detect reports whether head, the first bytes of a file, starts an
+// encrypted OpenPGP message: ASCII armor "-----BEGIN PGP MESSAGE-----", or
+// a public-key or passphrase encrypted session key packet with a valid
+// header, version and algorithm — not merely a byte that could start one.
+func Detect(head []byte) bool {
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP MESSAGE-----")) {
+		return true
+	}
+	tag, body, ok := packetHeader(head)
+	if !ok || len(body) < 2 {
+		return false
+	}
+	switch tag {
+	case 1: // public-key encrypted session key: version 3 (key ID, algorithm) or 6
+		if body[0] == 3 && len(body) >= 10 {
+			switch packet.PublicKeyAlgorithm(body[9]) {
+			case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSAEncryptOnly, packet.PubKeyAlgoElGamal, packet.PubKeyAlgoECDH,
+				packet.PubKeyAlgoX25519, packet.PubKeyAlgoX448:
+				return true
+			}
+		}
+		return body[0] == 6
+	case 3: // symmetric-key encrypted session key: version 4, 5 or 6
+		return body[0] == 4 || body[0] == 5 || body[0] == 6
+	}
+	return false
+}
+
+// packetHeader parses an OpenPGP packet header (RFC 9580 §4.2) and
+// returns the tag and what follows the header.
+func packetHeader(b []byte) (tag byte, body []byte, ok bool) {
+	if len(b) < 2 || b[0]&0x80 == 0 {
+		return 0, nil, false
+	}
+	if b[0]&0x40 != 0 { // new format
+		tag = b[0] & 0x3f
+		switch l := b[1]; {
+		case l < 192:
+			return tag, b[2:], true
+		case l < 224:
+			return tag, b[min(3, len(b)):], len(b) >= 3
+		case l == 255:
+			return tag, b[min(6, len(b)):], len(b) >= 6
+		}
+		return 0, nil, false // a partial length cannot start a session key packet
+	}
+	tag = (b[0] >> 2) & 0x0f
+	switch b[0] & 3 {
+	case 0:
+		return tag, b[2:], true
+	case 1:
+		return tag, b[min(3, len(b)):], len(b) >= 3
+	case 2:
+		return tag, b[min(5, len(b)):], len(b) >= 5
+	}
+	return 0, nil, false
+}

@@ -1,0 +1,392 @@
+package pgp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// party is a key pair as files and as entities.
+type party struct {
+	privFile, pubFile string
+	entity            *openpgp.Entity // unlocked
+}
+
+var (
+	partiesOnce sync.Once
+	ferry, acme, other, stranger *party
+)
+
+func newParty(t testing.TB, dir, name string, pass []byte) *party {
+	t.Helper()
+	priv, pub, err := GenerateKey(name, strings.ToLower(name)+"@example.com", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &party{privFile: filepath.Join(dir, name+".key.asc"), pubFile: filepath.Join(dir, name+".pub.asc")}
+	for f, b := range map[string][]byte{p.privFile: priv, p.pubFile: pub} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(priv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pass) > 0 {
+		if err := el[0].DecryptPrivateKeys(pass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.entity = el[0]
+	return p
+}
+
+func parties(t testing.TB) {
+	partiesOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ferry-pgp-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ferry = newParty(t, dir, "Ferry", []byte("correct horse"))
+		acme = newParty(t, dir, "Acme", nil)
+		other = newParty(t, dir, "Other", nil)
+		stranger = newParty(t, dir, "Stranger", nil)
+	})
+}
+
+func ring(t testing.TB) *Keyring {
+	t.Helper()
+	parties(t)
+	k, err := LoadKeyring(ferry.privFile, []byte("correct horse"), acme.pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+type enc struct {
+	to       *party
+	signer   *party
+	armored  bool
+	compress packet.CompressionAlgo
+}
+
+func (e enc) seal(t testing.TB, plain io.Reader) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	var w io.Writer = &out
+	var aw io.WriteCloser
+	if e.armored {
+		var err error
+		if aw, err = armor.Encode(&out, "PGP MESSAGE", nil); err != nil {
+			t.Fatal(err)
+		}
+		w = aw
+	}
+	var signer *openpgp.Entity
+	if e.signer != nil {
+		signer = e.signer.entity
+	}
+	cfg := &packet.Config{DefaultCompressionAlgo: e.compress, CompressionConfig: &packet.CompressionConfig{Level: 9}}
+	pw, err := openpgp.Encrypt(w, openpgp.EntityList{e.to.entity}, signer, &openpgp.FileHints{IsBinary: true, FileName: "labs.csv"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(pw, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if aw != nil {
+		if err := aw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.Bytes()
+}
+
+func open(t testing.TB, cipher []byte, opts Options) ([]byte, Result, error) {
+	t.Helper()
+	r, err := Decrypt(bytes.NewReader(cipher), ring(t), opts)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	b, err := io.ReadAll(r)
+	return b, r.Result(), err
+}
+
+func kindOf(t *testing.T, err error) Kind {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *pgp.Error", err, err)
+	}
+	return e.Kind
+}
+
+func TestRoundTrips(t *testing.T) {
+	parties(t)
+	plain := []byte(strings.Repeat("id,assay,result\n1,glucose,5.4\n", 3000))
+	for _, tc := range []struct {
+		name string
+		enc  enc
+		want string
+	}{
+		{"binary, signed", enc{to: ferry, signer: acme}, "valid"},
+		{"armored, signed", enc{to: ferry, signer: acme, armored: true}, "valid"},
+		{"compressed, signed", enc{to: ferry, signer: acme, compress: packet.CompressionZLIB}, "valid"},
+		{"unsigned", enc{to: ferry}, "none"},
+		{"signed by someone else", enc{to: ferry, signer: stranger}, "unknown-signer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, res, err := open(t, tc.enc.seal(t, bytes.NewReader(plain)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, plain) {
+				t.Fatalf("plaintext differs: %d bytes, want %d", len(got), len(plain))
+			}
+			if res.SignatureStatus != tc.want || res.RecipientFingerprint != ring(t).RecipientFingerprints()[0] || res.FileName != "labs.csv" {
+				t.Fatalf("result %+v, want signature %s", res, tc.want)
+			}
+			if tc.want == "valid" && (res.SignerFingerprint != ring(t).SignerFingerprints()[0] || res.SignedAt.IsZero()) {
+				t.Fatalf("result %+v does not name acme's key", res)
+			}
+		})
+	}
+}
+
+func TestEveryBadInputHasItsKind(t *testing.T) {
+	parties(t)
+	plain := []byte(strings.Repeat("id,assay,result\n1,glucose,5.4\n", 3000))
+	good := enc{to: ferry, signer: acme}.seal(t, bytes.NewReader(plain))
+	corrupt := bytes.Clone(good)
+	corrupt[len(corrupt)/2] ^= 0x01
+	armored := enc{to: ferry, signer: acme, armored: true}.seal(t, bytes.NewReader(plain))
+
+	var sym bytes.Buffer
+	sw, err := openpgp.SymmetricallyEncrypt(&sym, []byte("password"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Write(plain)
+	sw.Close()
+
+	require := Options{RequireSignature: true}
+	for _, tc := range []struct {
+		name   string
+		cipher []byte
+		opts   Options
+		kind   Kind
+		says   string
+	}{
+		{"encrypted to another key", enc{to: other, signer: acme}.seal(t, bytes.NewReader(plain)), require, KindWrongKey, ring(t).RecipientFingerprints()[0]},
+		{"one flipped byte", corrupt, require, KindCorrupt, "upload it again"},
+		{"cut in half", good[:len(good)/2], require, KindTruncated, "cut off"},
+		{"armor cut in half", armored[:len(armored)/2], require, KindTruncated, "cut off"},
+		{"unsigned, signature required", enc{to: ferry}.seal(t, bytes.NewReader(plain)), require, KindNoSignature, "not signed"},
+		{"signed by a stranger, signature required", enc{to: ferry, signer: stranger}.seal(t, bytes.NewReader(plain)), require, KindBadSignature, "not one of this partner's signing keys"},
+		{"password-encrypted", sym.Bytes(), require, KindSymmetric, "password"},
+		{"not PGP at all", plain, require, KindNotEncrypted, "not an encrypted OpenPGP message"},
+		{"over the size limit", good, Options{MaxPlaintextBytes: 1000}, KindTooLarge, "more than 1000 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := open(t, tc.cipher, tc.opts)
+			if err == nil {
+				t.Fatalf("decrypted %d bytes without an error", len(got))
+			}
+			if k := kindOf(t, err); k != tc.kind || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("%s: %v; want %s saying %q", k, err, tc.kind, tc.says)
+			}
+		})
+	}
+}
+
+// zeros yields n zero bytes without holding them.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n)
+	clear(p[:k])
+	z.n -= k
+	return int(k), nil
+}
+
+func TestACompressedBombStopsEarly(t *testing.T) {
+	parties(t)
+	bomb := enc{to: ferry, signer: acme, compress: packet.CompressionZLIB}.seal(t, &zeros{n: 512 << 20})
+	r, err := Decrypt(bytes.NewReader(bomb), ring(t), Options{MaxRatio: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	if kindOf(t, err) != KindTooLarge {
+		t.Fatalf("%v", err)
+	}
+	if n > 8<<20 {
+		t.Fatalf("%d bytes of a %d-byte bomb came out before it was stopped", n, len(bomb))
+	}
+}
+
+func TestMemoryStaysFlatForALargeMessage(t *testing.T) {
+	parties(t)
+	// Random bytes do not compress: 96 MiB of ciphertext streamed through a
+	// pipe, never held.
+	const size = 96 << 20
+	pr, pw := io.Pipe()
+	go func() {
+		w, err := openpgp.Encrypt(pw, openpgp.EntityList{ferry.entity}, acme.entity, &openpgp.FileHints{IsBinary: true}, nil)
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		_, err = io.Copy(w, io.LimitReader(rand.Reader, size))
+		if err == nil {
+			err = w.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := Decrypt(pr, ring(t), Options{RequireSignature: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := uint64(0)
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		n += int64(k)
+		if n%(8<<20) < int64(k) {
+			runtime.ReadMemStats(&after)
+			peak = max(peak, after.HeapInuse)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != size || r.Result().SignatureStatus != "valid" {
+		t.Fatalf("%d bytes, %+v", n, r.Result())
+	}
+	if grew := int64(peak) - int64(before.HeapInuse); grew > 32<<20 {
+		t.Fatalf("the heap grew by %d MiB while decrypting %d MiB: the message is being buffered", grew>>20, size>>20)
+	}
+}
+
+func TestLoadKeyringSaysWhatIsWrong(t *testing.T) {
+	parties(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.asc")
+	os.WriteFile(garbage, []byte("not a key\n"), 0o600)
+	for _, tc := range []struct {
+		name    string
+		priv    string
+		pass    string
+		signers []string
+		says    string
+	}{
+		{"missing file", filepath.Join(dir, "nope.asc"), "", nil, "no such file"},
+		{"garbage", garbage, "", nil, "is not an OpenPGP key"},
+		{"a public key as the private one", ferry.pubFile, "", nil, "holds a public key"},
+		{"no passphrase for a protected key", ferry.privFile, "", nil, "protected by a passphrase"},
+		{"wrong passphrase", ferry.privFile, "wrong", nil, "does not unlock"},
+		{"garbage signer", ferry.privFile, "correct horse", []string{garbage}, "garbage.asc is not an OpenPGP key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadKeyring(tc.priv, []byte(tc.pass), tc.signers...)
+			if err == nil || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("error %v, want one saying %q", err, tc.says)
+			}
+		})
+	}
+}
+
+func TestDetect(t *testing.T) {
+	parties(t)
+	binary := enc{to: ferry}.seal(t, strings.NewReader("a,b\n"))
+	armored := enc{to: ferry, armored: true}.seal(t, strings.NewReader("a,b\n"))
+	for _, tc := range []struct {
+		name string
+		head []byte
+		want bool
+	}{
+		{"binary message", binary, true},
+		{"armored message", armored, true},
+		{"armored after a BOM and blank lines", append([]byte("\xef\xbb\xbf\n\n"), armored...), true},
+		{"CSV", []byte("id,name\n1,x\n"), false},
+		{"an armored public key", []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n"), false},
+		{"0x84 then garbage", append([]byte{0x84, 0x10, 0x99}, bytes.Repeat([]byte{7}, 60)...), false},
+		{"0xC1 then garbage", append([]byte{0xc1, 0x20, 0x05}, bytes.Repeat([]byte{1}, 60)...), false},
+		{"0x85 with a bad algorithm", append([]byte{0x85, 0x01, 0x0c, 0x03}, bytes.Repeat([]byte{0}, 60)...), false},
+		{"empty", nil, false},
+	} {
+		if got := Detect(tc.head[:min(len(tc.head), 512)]); got != tc.want {
+			t.Errorf("%s: Detect = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPlainName(t *testing.T) {
+	for in, want := range map[string]string{
+		"acme/inbound/labs.csv.pgp": "acme/inbound/labs.csv",
+		"labs.csv.GPG":              "labs.csv",
+		"labs.asc":                  "labs",
+		"labs.csv":                  "labs.csv",
+		".pgp":                      ".pgp",
+		"acme/inbound/.pgp":         "acme/inbound/.pgp",
+	} {
+		if got := PlainName(in); got != want {
+			t.Errorf("PlainName(%q) = %q, want %q", in, got, want)
+		}
+		if EncryptedName(in) != (in != want || strings.HasSuffix(in, ".pgp")) {
+			t.Errorf("EncryptedName(%q) disagrees with PlainName", in)
+		}
+	}
+}
+
+// FuzzDecrypt: whatever the bytes, Decrypt and the Reader return a
+// *pgp.Error or a clean end, never panic.
+func FuzzDecrypt(f *testing.F) {
+	parties(f)
+	good := enc{to: ferry, signer: acme}.seal(f, strings.NewReader("a,b\n1,2\n"))
+	f.Add(good)
+	f.Add(enc{to: ferry, armored: true}.seal(f, strings.NewReader("a,b\n")))
+	f.Add(good[:len(good)/2])
+	k := ring(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Decrypt(bytes.NewReader(b), k, Options{RequireSignature: true, MaxPlaintextBytes: 1 << 20, MaxRatio: 100})
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Decrypt: %T %v", err, err)
+			}
+			return
+		}
+		_, err = io.Copy(io.Discard, r)
+		var e *Error
+		if err != nil && !errors.As(err, &e) {
+			t.Fatalf("Read: %T %v", err, err)
+		}
+	})
+}
