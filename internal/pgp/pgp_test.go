@@ -24,7 +24,7 @@ type party struct {
 }
 
 var (
-	partiesOnce sync.Once
+	partiesOnce                  sync.Once
 	ferry, acme, other, stranger *party
 )
 
