@@ -55,9 +55,14 @@ func (f *fixture) ref(key, version string) activities.FileRef {
 	return activities.FileRef{FileID: stacktest.Unique("ingest-acme-"), Partner: "acme", Bucket: f.src, Key: key, VersionID: version}
 }
 
-func (f *fixture) inspect(t *testing.T, ref activities.FileRef, r rules.Rules) (*activities.InspectResult, error) {
+func (f *fixture) inspect(t testing.TB, ref activities.FileRef, r rules.Rules) (*activities.InspectResult, error) {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(activities.InspectName, &activities.InspectInput{File: ref, Rules: r})
+	return f.inspectInput(t, &activities.InspectInput{File: ref, Rules: r})
+}
+
+func (f *fixture) inspectInput(t testing.TB, in *activities.InspectInput) (*activities.InspectResult, error) {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(activities.InspectName, in)
 	if err != nil {
 		return nil, err
 	}

@@ -63,9 +63,13 @@ func (a *Activities) inspectEncrypted(ctx context.Context, in *InspectInput, bod
 	}
 	var pe *pgp.Error
 	if errors.As(decErr, &pe) {
-		// The file stays the ciphertext, judged by its own name and size.
-		reasons := append(in.Rules.CheckKey(f.Key), in.Rules.CheckSize(up.size)...)
-		return sum, append(reasons, decryptionReason(pe)), nil
+		// The file stays the ciphertext, judged by the name it was sent
+		// under without .pgp (the partner's rules are about that), and by
+		// its size. Why it could not be decrypted comes first: it is what
+		// the partner must fix, and what the file is counted under.
+		reasons := []rules.Reason{decryptionReason(pe)}
+		reasons = append(append(reasons, in.Rules.CheckKey(name)...), in.Rules.CheckSize(up.size)...)
+		return sum, reasons, nil
 	}
 	if decErr != nil {
 		return nil, nil, decErr

@@ -129,12 +129,14 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 		res, reasons, err = a.inspectPlain(ctx, in, body, up)
 		switch {
 		case err != nil:
+		// Encryption against the partner's policy comes first: it is what
+		// the partner must fix, and what the file is counted under.
 		case encrypted:
-			reasons = append(reasons, rules.Reason{Class: rules.ClassEncrypted, Message: fmt.Sprintf(
-				"file is PGP-encrypted, but Ferry holds no decryption key for partner %s: configure decrypt: pgp for the partner, or the partner must send the file unencrypted", f.Partner)})
+			reasons = append([]rules.Reason{{Class: rules.ClassEncrypted, Message: fmt.Sprintf(
+				"file is PGP-encrypted, but Ferry holds no decryption key for partner %s: configure decrypt: pgp for the partner, or the partner must send the file unencrypted", f.Partner)}}, reasons...)
 		case in.Decrypt != nil && in.Decrypt.Required:
-			reasons = append(reasons, rules.Reason{Class: rules.ClassEncrypted, Message: fmt.Sprintf(
-				"file is not PGP-encrypted, but partner %s must encrypt every file to Ferry's public key: encrypt it and upload it again", f.Partner)})
+			reasons = append([]rules.Reason{{Class: rules.ClassEncrypted, Message: fmt.Sprintf(
+				"file is not PGP-encrypted, but partner %s must encrypt every file to Ferry's public key: encrypt it and upload it again", f.Partner)}}, reasons...)
 		}
 	}
 	if err != nil {

@@ -271,7 +271,9 @@ type Scanner struct {
 	// Clamd is clamd's address: tcp://host:port or unix:///path/to/clamd.ctl.
 	Clamd string `mapstructure:"clamd"`
 	// Timeout bounds each exchange with clamd (a write of a chunk, the
-	// verdict after the last one); a scan that exceeds it is retried.
+	// verdict after the last one, which comes once clamd scanned the whole
+	// stream: keep it above clamd's MaxScanTime); a scan that exceeds it
+	// is retried.
 	Timeout time.Duration `mapstructure:"timeout"`
 	// MaxStreamBytes is the most Ferry streams to clamd. It must not
 	// exceed clamd's StreamMaxLength (nor MaxScanSize, MaxFileSize): a
@@ -434,7 +436,7 @@ var defaults = map[string]any{
 	"metrics.bridge_listen":              "",
 	"audit.verify_interval":              "1h",
 	"scanner.clamd":                      "",
-	"scanner.timeout":                    "2m",
+	"scanner.timeout":                    "3m",
 	"scanner.max_stream_bytes":           100 << 20,
 	"log.format":                         "text",
 	"log.level":                          "info",

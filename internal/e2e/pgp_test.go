@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/pgp"
@@ -153,7 +154,7 @@ func TestPGPEncryptedAndSignedSFTPUploadIsDeliveredAsPlaintext(t *testing.T) {
 	if d := state.Decryption; d == nil || d.CiphertextSHA256 != sha(cipher) || d.SignerFingerprint != g.signer {
 		t.Fatalf("status query's decryption %+v", state.Decryption)
 	}
-	trail, err := st.AuditTable(t).List(context.Background(), id)
+	trail, err := (&audit.Store{DB: st.AWS.DynamoDB, Table: st.Config.DynamoDB.AuditTable}).List(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,16 +191,15 @@ func TestBadPGPUploadsAreQuarantinedWithTheirReason(t *testing.T) {
 		partner string
 		file    string
 		body    []byte
-		want    string // in the reasons
-		class   string
+		want    string // the first reason says it
 	}{
-		{"encrypted to another key", "acme", ".csv.pgp", g.encrypt(plain, g.other, g.signer), "", "decryption"},
-		{"corrupt", "acme", ".csv.gpg", corrupt, "", "decryption"},
-		{"truncated", "acme", ".csv.pgp", good[:len(good)*2/3], "", "decryption"},
-		{"unsigned though a signature is required", "acme", ".csv.pgp", g.encrypt(plain, g.ferry, ""), "", "pgp_signature"},
-		{"signed by someone else", "acme", ".csv.pgp", g.encrypt(plain, g.ferry, g.otherSign), "", "pgp_signature"},
-		{"decompression bomb", "acme", ".csv.pgp", bomb, "", "decryption"},
-		{"armored, for a partner Ferry holds no key for", "initech", ".csv", g.gpg(bytes.NewReader(plain), "--recipient", g.ferry, "--armor", "--encrypt", "--output", "-"), "no decryption key for partner initech", "encrypted"},
+		{"encrypted to another key", "acme", ".csv.pgp", g.encrypt(plain, g.other, g.signer), "PGP: the file is encrypted to key ID"},
+		{"corrupt", "acme", ".csv.gpg", corrupt, "PGP: the file is corrupt"},
+		{"truncated", "acme", ".csv.pgp", good[:len(good)*2/3], "PGP: the file ends before the encrypted message does"},
+		{"unsigned though a signature is required", "acme", ".csv.pgp", g.encrypt(plain, g.ferry, ""), "PGP: the file is not signed"},
+		{"signed by someone else", "acme", ".csv.pgp", g.encrypt(plain, g.ferry, g.otherSign), "which is not one of this partner's signing keys"},
+		{"decompression bomb", "acme", ".csv.pgp", bomb, "a decompression bomb"},
+		{"armored, for a partner Ferry holds no key for", "initech", ".csv", g.gpg(bytes.NewReader(plain), "--recipient", g.ferry, "--armor", "--encrypt", "--output", "-"), "Ferry holds no decryption key for partner initech"},
 	}
 	type upload struct {
 		key  string
@@ -218,9 +218,12 @@ func TestBadPGPUploadsAreQuarantinedWithTheirReason(t *testing.T) {
 			id := findWorkflow(t, st, fmt.Sprintf(`Partner=%q AND ObjectKey=%q`, tt.partner, uploads[i].key))
 			rejectWhenDone(t, st, id, "")
 			state := waitStage(t, st, id, filestatus.Quarantined)
-			reasons := strings.Join(state.Reasons, "; ")
-			if !strings.Contains(reasons, tt.want) {
-				t.Fatalf("reasons %q, want %q", reasons, tt.want)
+			if len(state.Reasons) == 0 || !strings.Contains(state.Reasons[0], tt.want) {
+				t.Fatalf("reasons %q, want the first to say %q", state.Reasons, tt.want)
+			}
+			// The partner's rules are about the name without .pgp.
+			if r := strings.Join(state.Reasons, "; "); strings.Contains(r, "is not allowed for this partner") {
+				t.Fatalf("reasons %q judge the .pgp name against the partner's extensions", r)
 			}
 			if state.Decryption != nil {
 				t.Fatalf("an upload that was not decrypted has decryption facts: %+v", state.Decryption)

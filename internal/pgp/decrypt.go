@@ -272,7 +272,8 @@ func (d *Reader) isSigner(k *openpgp.Key) bool {
 // Result is valid after Read returned io.EOF.
 func (d *Reader) Result() Result { return d.result }
 
-// GenerateKey makes a key pair for name and email: Ed25519 for signing
+// GenerateKey makes a key pair for name (no parentheses or angle brackets)
+// and email: Ed25519 for signing
 // with a Curve25519 (ECDH) encryption subkey, which GnuPG 2.2 and later,
 // AWS Transfer Family and other OpenPGP tools take. The private key is
 // armored and protected by passphrase unless it is empty.

@@ -41,7 +41,7 @@ func ensurePGPKeys(cfg *config.Config) error {
 			if err != nil {
 				return fmt.Errorf("partners.%s.pgp: %w", name, err)
 			}
-			priv, pub, err := pgp.GenerateKey("Ferry (partner "+name+")", "ferry+"+name+"@ferry.localhost", pass)
+			priv, pub, err := pgp.GenerateKey("Ferry for partner "+name, "ferry+"+name+"@ferry.localhost", pass)
 			if err != nil {
 				return fmt.Errorf("partners.%s.pgp: making Ferry's key: %w", name, err)
 			}
@@ -57,7 +57,7 @@ func ensurePGPKeys(cfg *config.Config) error {
 			if !missing(signer) {
 				continue
 			}
-			priv, pub, err := pgp.GenerateKey(name+" (local stand-in signing key)", name+"@partners.localhost", nil)
+			priv, pub, err := pgp.GenerateKey(name+" local stand-in signing key", name+"@partners.localhost", nil)
 			if err != nil {
 				return fmt.Errorf("partners.%s.pgp: making a stand-in signing key: %w", name, err)
 			}
