@@ -67,7 +67,7 @@ func provision(t *testing.T, st *stacktest.Stack) {
 // The worker, run as its binary runs, serves the series an operator looks
 // for once a file is delivered: Ferry's and the Temporal SDK's.
 func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
-	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB, stacktest.Clamd)
 	provision(t, st)
 	addr := startWorker(t)
 	ctx := context.Background()
@@ -143,7 +143,7 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 // A worker started with audit.verify_interval verifies the trails of the
 // files that changed and counts one someone edited in the table.
 func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
-	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB, stacktest.Clamd)
 	provision(t, st)
 	ctx := context.Background()
 	files := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable)
@@ -178,7 +178,7 @@ func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
 // Temporal, the landing bucket and the files table answer, and says so
 // per check.
 func TestWorkerIsReadyWhenTemporalAndItsAWSResourcesAnswer(t *testing.T) {
-	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB, stacktest.Clamd)
 	provision(t, st)
 	addr := startWorker(t)
 	var body string
@@ -201,7 +201,7 @@ func TestWorkerIsReadyWhenTemporalAndItsAWSResourcesAnswer(t *testing.T) {
 // Without its files table the worker is not ready, and names the table;
 // it stays alive (a missing table is not cured by a restart).
 func TestWorkerIsNotReadyWithoutItsFilesTable(t *testing.T) {
-	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB)
+	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB, stacktest.Clamd)
 	provision(t, st)
 	missing := stacktest.Unique("ferry-files-missing-")
 	t.Setenv("FERRY_DYNAMODB_FILES_TABLE", missing)

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/localkeys"
 )
 
 // ownServices are the services started for this test binary alone.
@@ -47,7 +48,7 @@ func setUpOwn() (*Stack, error) {
 	if o.dir, err = os.MkdirTemp("", "ferry-stacktest-"); err != nil {
 		return nil, err
 	}
-	return connect(root, map[string]string{
+	st, err := connect(root, map[string]string{
 		"AWS_REGION":                "us-east-1",
 		"AWS_ACCESS_KEY_ID":         "ferrytest", // MinIO's root user
 		"AWS_SECRET_ACCESS_KEY":     Unique("secret-"),
@@ -63,6 +64,16 @@ func setUpOwn() (*Stack, error) {
 		// Ferry must not send clamd more than its StreamMaxLength.
 		"FERRY_SCANNER_MAX_STREAM_BYTES": strconv.Itoa(ClamdMaxStreamBytes),
 	}, tl, false)
+	if err != nil {
+		return nil, err
+	}
+	// The config's partners that decrypt name key files the worker loads
+	// at start; the local stack's provisioner makes them, and so, for a
+	// binary of its own, does this.
+	if err := localkeys.EnsurePGP(st.Config); err != nil {
+		return nil, fmt.Errorf("making the PGP keys deploy/local/ferry.yaml names: %w", err)
+	}
+	return st, nil
 }
 
 // start starts s on its reserved address unless it runs; one that a test

@@ -5,7 +5,7 @@
 // topics with a subscribed queue each, one MinIO user per partner whose policy allows
 // only that partner's landing prefix (its SFTP login), and the SSH user CA
 // and each partner's certified key it logs in with (sftpkeys.go), and the
-// PGP keys of partners whose files are decrypted (pgpkeys.go).
+// PGP keys of partners whose files are decrypted (internal/localkeys).
 //
 // With --sftp-keys-only it makes only the keys, which need no service: the
 // stack runs that before MinIO starts, as MinIO must be given the CA. It
@@ -45,6 +45,7 @@ import (
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/localkeys"
 	"github.com/ferrydata/ferry/internal/logging"
 )
 
@@ -77,7 +78,7 @@ func run() error {
 	if err := ensureSFTPKeys(*keysDir, cfg.PartnerNames(), time.Now()); err != nil {
 		return err
 	}
-	if err := ensurePGPKeys(cfg); err != nil {
+	if err := localkeys.EnsurePGP(cfg); err != nil {
 		return err
 	}
 	if *keysOnly {

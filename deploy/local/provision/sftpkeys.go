@@ -15,6 +15,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/localkeys"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -83,7 +84,7 @@ func ensureSFTPKeys(dir string, partners []string, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if err := writeAtomic(certPath, authorizedLine(cert, p+"@ferry-local"), 0o644); err != nil {
+		if err := localkeys.WriteFile(certPath, authorizedLine(cert, p+"@ferry-local"), 0o644); err != nil {
 			return err
 		}
 		slog.Info("SFTP key certified", "partner", p, "why", why, "certificate", certPath,
@@ -108,7 +109,7 @@ func ensureKey(path, comment string) (ssh.Signer, error) {
 		}
 		pemBytes = pem.EncodeToMemory(block)
 		// 0600: OpenSSH refuses a private key others can read.
-		if err := writeAtomic(path, pemBytes, 0o600); err != nil {
+		if err := localkeys.WriteFile(path, pemBytes, 0o600); err != nil {
 			return nil, err
 		}
 		slog.Info("SFTP key generated", "key", path)
@@ -121,7 +122,7 @@ func ensureKey(path, comment string) (ssh.Signer, error) {
 	}
 	pub := authorizedLine(signer.PublicKey(), comment)
 	if old, err := os.ReadFile(path + ".pub"); err != nil || !bytes.Equal(old, pub) {
-		if err := writeAtomic(path+".pub", pub, 0o644); err != nil {
+		if err := localkeys.WriteFile(path+".pub", pub, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -185,29 +186,4 @@ func certify(ca ssh.Signer, key ssh.PublicKey, partner string, now time.Time) (*
 func authorizedLine(pub ssh.PublicKey, comment string) []byte {
 	line := bytes.TrimSuffix(ssh.MarshalAuthorizedKey(pub), []byte("\n"))
 	return append(append(line, ' '), comment+"\n"...)
-}
-
-// writeAtomic replaces path with b, so a reader (sftp, a test) never sees
-// half a key.
-func writeAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

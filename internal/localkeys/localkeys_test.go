@@ -1,4 +1,4 @@
-package main
+package localkeys
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func TestPGPKeysAreMadeOnceAndLoadAsTheWorkerLoadsThem(t *testing.T) {
 		"acme":   {Decrypt: config.DecryptPGP, PGP: p},
 		"globex": {},
 	}}
-	if err := ensurePGPKeys(cfg); err != nil {
+	if err := EnsurePGP(cfg); err != nil {
 		t.Fatal(err)
 	}
 	first, err := os.ReadFile(p.PrivateKeyFile)
@@ -46,7 +46,7 @@ func TestPGPKeysAreMadeOnceAndLoadAsTheWorkerLoadsThem(t *testing.T) {
 	}
 
 	// Again: nothing is replaced, or partners would have to fetch a new key.
-	if err := ensurePGPKeys(cfg); err != nil {
+	if err := EnsurePGP(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := os.ReadFile(p.PrivateKeyFile); !bytes.Equal(again, first) {

@@ -1,4 +1,8 @@
-package main
+// Package localkeys makes the key files a local stack (deploy/local) and
+// the tests' own services need and that a real deployment brings itself:
+// they are generated once, where the config names them, and never
+// replaced.
+package localkeys
 
 import (
 	"crypto/rand"
@@ -13,14 +17,14 @@ import (
 	"github.com/ferrydata/ferry/internal/pgp"
 )
 
-// ensurePGPKeys makes, for every partner with decrypt: pgp, the key files
+// EnsurePGP makes, for every partner with decrypt: pgp, the key files
 // its config names that do not exist yet: the passphrase, Ferry's key
 // pair (protected by it; the public part beside it, pgp.PublicKeyFile)
 // and a stand-in for each of the partner's signing keys (its private part
 // beside the public one, pgp.PrivateKeyFile), which tests and the
 // README's example sign with as the partner would. Existing files are kept, so keys survive restarts; a real
 // deployment puts its own keys there and nothing is generated.
-func ensurePGPKeys(cfg *config.Config) error {
+func EnsurePGP(cfg *config.Config) error {
 	for _, name := range cfg.PartnerNames() {
 		p := cfg.Partners[name]
 		if p.Decrypt != config.DecryptPGP {
@@ -83,5 +87,30 @@ func writeNew(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("making %s: %w", filepath.Dir(path), err)
 	}
-	return writeAtomic(path, b, 0o600)
+	return WriteFile(path, b, 0o600)
+}
+
+// WriteFile writes a file atomically (a temporary file renamed over it),
+// so a reader never sees half a key.
+func WriteFile(path string, b []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
