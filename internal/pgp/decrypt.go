@@ -73,8 +73,8 @@ type Result struct {
 // trustworthy until Read returned io.EOF, which it returns only after the
 // integrity check (MDC or AEAD) passed and the signature, if any or if
 // required, verified. A caller that writes the plaintext somewhere must
-// publish it only after io.EOF, and discard it on any error (always an
-// *Error).
+// publish it only after io.EOF, and discard it on any error (an *Error
+// when the message is at fault; see Decrypt).
 type Reader struct {
 	md     *openpgp.MessageDetails
 	keys   *Keyring
@@ -86,18 +86,25 @@ type Reader struct {
 	err    error
 }
 
-// source counts the ciphertext read and notes when it ended.
+// source counts the ciphertext read, notes when it ended, and keeps its
+// first error: a failure to read (the network, a cancelled context) is
+// not the file's fault, and the library reports it, inside encrypted
+// data, as the same "parsing error" as damage.
 type source struct {
 	r     io.Reader
 	n     int64
 	ended bool
+	err   error
 }
 
 func (s *source) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	s.n += int64(n)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		s.ended = true
+	case err != nil && s.err == nil:
+		s.err = err
 	}
 	return n, err
 }
@@ -120,17 +127,25 @@ func (c *recorder) Read(p []byte) (int, error) {
 var errSymmetric = errors.New("encrypted with a passphrase")
 
 // Decrypt starts decrypting r, armored or binary; nothing is buffered
-// whole. Any failure, now or from the Reader, is an *Error.
+// whole. Every failure caused by the message, now or from the Reader, is
+// an *Error. A failure to read r itself is returned wrapped and is not
+// an *Error: it says nothing about the file, and reading again may work.
 func Decrypt(r io.Reader, k *Keyring, opts Options) (*Reader, error) {
 	src := &source{r: r}
 	br := bufio.NewReaderSize(src, 64<<10)
 	head, _ := br.Peek(512)
+	if src.err != nil {
+		return nil, readFailed(src)
+	}
 	if !Detect(head) {
 		return nil, fail(KindNotEncrypted, nil, "the file is not an encrypted OpenPGP message: encrypt it to Ferry's public key (gpg --encrypt --recipient <Ferry's key>)")
 	}
 	var in io.Reader = br
 	if trimmed := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n"); bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP")) {
 		block, err := armor.Decode(br)
+		if src.err != nil {
+			return nil, readFailed(src)
+		}
 		if err != nil {
 			return nil, fail(KindCorrupt, err, "the file is corrupt: its ASCII armor is broken (%v); upload it again", err)
 		}
@@ -166,6 +181,10 @@ func Decrypt(r io.Reader, k *Keyring, opts Options) (*Reader, error) {
 	return d, nil
 }
 
+func readFailed(src *source) error {
+	return fmt.Errorf("reading the file failed after %d bytes: %w", src.n, src.err)
+}
+
 // keyIDs lists the recipients' key IDs of the session key packets at the
 // start of a message.
 func keyIDs(b []byte) string {
@@ -192,10 +211,13 @@ func keyIDs(b []byte) string {
 	return strings.Join(ids, ", ")
 }
 
-// classify tells a truncated message (the file ended inside one of its
-// packets) from a corrupt one.
-func classify(err error, fr *framer, src *source, what string) *Error {
+// classify tells a failure to read the file from a fault of the file,
+// and a truncated message (the file ended inside one of its packets)
+// from a corrupt one.
+func classify(err error, fr *framer, src *source, what string) error {
 	switch {
+	case src.err != nil:
+		return readFailed(src)
 	case fr.truncated():
 		return fail(KindTruncated, err, "the file ends before the encrypted message does (after %d bytes): it was cut off in transit; upload it again", src.n)
 	}

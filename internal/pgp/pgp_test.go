@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -389,4 +390,24 @@ func FuzzDecrypt(f *testing.F) {
 			t.Fatalf("Read: %T %v", err, err)
 		}
 	})
+}
+
+// TestAReadErrorIsNotTheFilesFault: the connection to S3 failing half way
+// says nothing about the file, so it must not come back as an *Error
+// (which the inspection takes for the partner's fault): the activity
+// retries it.
+func TestAReadErrorIsNotTheFilesFault(t *testing.T) {
+	parties(t)
+	good := enc{to: ferry, signer: acme}.seal(t, bytes.NewReader(bytes.Repeat([]byte("x"), 1<<20)))
+	reset := errors.New("connection reset by peer")
+	for _, at := range []int{0, 10, len(good) / 2, len(good) - 10} {
+		r, err := Decrypt(io.MultiReader(bytes.NewReader(good[:at]), iotest.ErrReader(reset)), ring(t), Options{RequireSignature: true})
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		var e *Error
+		if !errors.Is(err, reset) || errors.As(err, &e) {
+			t.Errorf("read error after %d bytes: %v (%T), want the read error itself, not a *pgp.Error", at, err, err)
+		}
+	}
 }
