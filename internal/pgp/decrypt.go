@@ -218,6 +218,8 @@ func classify(err error, fr *framer, src *source, what string) error {
 	switch {
 	case src.err != nil:
 		return readFailed(src)
+	case err == io.EOF: // the packets ended before the encrypted data began
+		return fail(KindTruncated, err, "the file ends before the encrypted message does (after %d bytes): it was cut off in transit; upload it again", src.n)
 	case fr.truncated():
 		return fail(KindTruncated, err, "the file ends before the encrypted message does (after %d bytes): it was cut off in transit; upload it again", src.n)
 	}

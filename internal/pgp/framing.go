@@ -17,6 +17,7 @@ type framer struct {
 	partial       bool   // the current chunk has a partial length: another length follows
 	indeterminate bool   // an old-format packet that runs to the end
 	ended         bool
+	cut           bool // the armor's base64 ended inside a quantum
 }
 
 func (f *framer) Read(p []byte) (int, error) {
@@ -25,6 +26,11 @@ func (f *framer) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		f.ended = true
 	}
+	// Under armor, the base64 decoder says this when the text stops
+	// inside a 4-character group: cut short, possibly right at a packet
+	// boundary, where the framing alone sees nothing missing. (A source
+	// that fails so is caught before: see classify.)
+	f.cut = f.cut || errors.Is(err, io.ErrUnexpectedEOF)
 	return n, err
 }
 
@@ -95,7 +101,8 @@ func (f *framer) parse() {
 	f.hdr = f.hdr[:0]
 }
 
-// truncated reports whether the stream ended inside a packet.
+// truncated reports whether the stream ended inside a packet (or inside
+// the armor's base64).
 func (f *framer) truncated() bool {
-	return f.ended && !f.indeterminate && (len(f.hdr) > 0 || f.left > 0 || f.partial)
+	return f.cut || f.ended && !f.indeterminate && (len(f.hdr) > 0 || f.left > 0 || f.partial)
 }

@@ -411,3 +411,32 @@ func TestAReadErrorIsNotTheFilesFault(t *testing.T) {
 		}
 	}
 }
+
+// TestACutIsTruncatedWhereverItFalls cuts messages at every length past
+// what Detect needs: each cut is truncated (the partner uploads again),
+// never corrupt, including a cut right after the session key packet and
+// one inside the armor's base64. A cut after the armored data (in its
+// checksum or END line) leaves the message whole.
+func TestACutIsTruncatedWhereverItFalls(t *testing.T) {
+	k := ring(t) // loaded once: unlocking the key is the slow part
+	plain := "id,assay\n1,glucose\n"
+	for _, e := range []enc{{to: ferry}, {to: ferry, signer: acme, compress: packet.CompressionZLIB}, {to: ferry, armored: true}} {
+		msg := e.seal(t, strings.NewReader(plain))
+		for n := 64; n < len(msg); n++ {
+			var got []byte
+			r, err := Decrypt(bytes.NewReader(msg[:n]), k, Options{})
+			if err == nil {
+				got, err = io.ReadAll(r)
+			}
+			if err == nil && e.armored && string(got) == plain {
+				continue
+			}
+			if err == nil {
+				t.Fatalf("%+v cut at %d of %d: decrypted %q", e, n, len(msg), got)
+			}
+			if k := kindOf(t, err); k != KindTruncated {
+				t.Errorf("%+v cut at %d of %d: %s (%v), want %s", e, n, len(msg), k, err, KindTruncated)
+			}
+		}
+	}
+}
