@@ -23,14 +23,18 @@ import (
 // key (the partner encrypts to its public part) and the partner's public
 // signing keys.
 type Keyring struct {
-	recipients openpgp.EntityList
+	recipients openpgp.EntityList // Ferry's keys usable for encryption today
 	signers    openpgp.EntityList
-	all        openpgp.EntityList
+	all        openpgp.EntityList // every private key, and the signers
 }
 
 // LoadKeyring reads an armored or binary private key file, unlocks it
 // with passphrase (nil or empty for an unprotected key), and reads each
 // signer's public key file. Errors name the file and say what to do.
+//
+// The file may hold several keys, as during a rotation: at least one must
+// be usable for encryption today, and an expired or revoked one is kept
+// to decrypt what was encrypted to it before.
 func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...string) (*Keyring, error) {
 	priv, err := readKeys(privateKeyFile)
 	if err != nil {
@@ -38,6 +42,7 @@ func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...str
 	}
 	k := &Keyring{}
 	now := time.Now()
+	var unusable []string
 	for _, e := range priv {
 		if e.PrivateKey == nil {
 			return nil, fmt.Errorf("%s holds a public key (%X) only: give Ferry's private key, whose public part partners encrypt to", privateKeyFile, e.PrimaryKey.Fingerprint)
@@ -50,10 +55,15 @@ func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...str
 				return nil, fmt.Errorf("%s: the passphrase does not unlock the private key %X: check passphrase_file or passphrase_env", privateKeyFile, e.PrimaryKey.Fingerprint)
 			}
 		}
+		k.all = append(k.all, e)
 		if _, ok := e.EncryptionKey(now); !ok {
-			return nil, fmt.Errorf("%s: the key %X has no key usable for encryption (expired, revoked, or none with that capability): make a new key or extend its expiry", privateKeyFile, e.PrimaryKey.Fingerprint)
+			unusable = append(unusable, fmt.Sprintf("%X", e.PrimaryKey.Fingerprint))
+			continue
 		}
 		k.recipients = append(k.recipients, e)
+	}
+	if len(k.recipients) == 0 {
+		return nil, fmt.Errorf("%s: the key %s has no key usable for encryption (expired, revoked, or none with that capability): make a new key or extend its expiry", privateKeyFile, strings.Join(unusable, ", "))
 	}
 	for _, f := range signerKeyFiles {
 		pub, err := readKeys(f)
@@ -73,7 +83,7 @@ func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...str
 			k.signers = append(k.signers, e)
 		}
 	}
-	k.all = append(append(openpgp.EntityList{}, k.recipients...), k.signers...)
+	k.all = append(k.all, k.signers...)
 	return k, nil
 }
 

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -438,5 +441,63 @@ func TestACutIsTruncatedWhereverItFalls(t *testing.T) {
 				t.Errorf("%+v cut at %d of %d: %s (%v), want %s", e, n, len(msg), k, err, KindTruncated)
 			}
 		}
+	}
+}
+
+// TestAKeyFileMayHoldARetiredKey: during a rotation Ferry's key file holds
+// last period's key, now expired, and the current one. It loads; partners
+// are pointed at the current key only; a file encrypted to the old key
+// while it was valid still decrypts.
+func TestAKeyFileMayHoldARetiredKey(t *testing.T) {
+	then := time.Now().Add(-72 * time.Hour)
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519, KeyLifetimeSecs: 3600, Time: func() time.Time { return then }}
+	old, err := openpgp.NewEntity("Ferry 2025", "", "ferry@example.com", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := openpgp.NewEntity("Ferry 2026", "", "ferry@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	w, _ := armor.Encode(&file, openpgp.PrivateKeyType, nil)
+	for _, e := range []*openpgp.Entity{old, cur} {
+		if err := e.SerializePrivateWithoutSigning(w, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	path := filepath.Join(t.TempDir(), "ferry.key.asc")
+	os.WriteFile(path, file.Bytes(), 0o600)
+	k, err := LoadKeyring(path, nil)
+	if err != nil {
+		t.Fatalf("a key file with a retired key next to the current one: %v", err)
+	}
+	if got, want := k.RecipientFingerprints(), []string{fmt.Sprintf("%X", cur.PrimaryKey.Fingerprint)}; !slices.Equal(got, want) {
+		t.Errorf("RecipientFingerprints %v, want only the current key %v", got, want)
+	}
+	var msg bytes.Buffer
+	pw, err := openpgp.Encrypt(&msg, openpgp.EntityList{old}, nil, nil, &packet.Config{Time: func() time.Time { return then.Add(time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.Write([]byte("sent before the rotation"))
+	pw.Close()
+	r, err := Decrypt(&msg, k, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); err != nil || string(got) != "sent before the rotation" {
+		t.Fatalf("a file encrypted to the retired key: %q, %v", got, err)
+	}
+
+	// With only the retired key, there is nothing to encrypt to.
+	var only bytes.Buffer
+	w, _ = armor.Encode(&only, openpgp.PrivateKeyType, nil)
+	old.SerializePrivateWithoutSigning(w, nil)
+	w.Close()
+	os.WriteFile(path, only.Bytes(), 0o600)
+	if _, err := LoadKeyring(path, nil); err == nil || !strings.Contains(err.Error(), "no key usable for encryption") {
+		t.Fatalf("a key file with only an expired key: %v", err)
 	}
 }
