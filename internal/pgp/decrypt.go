@@ -275,6 +275,10 @@ func (d *Reader) verify() error {
 				md.SignedByKeyId, strings.Join(d.keys.SignerFingerprints(), ", "))
 		}
 		return nil
+	case errors.Is(md.SignatureError, pgperrors.ErrKeyExpired):
+		return fail(KindBadSignature, md.SignatureError, "the file is signed with key %X, which has expired: extend or renew it and send its public key to the operators", md.SignedBy.Entity.PrimaryKey.Fingerprint)
+	case errors.Is(md.SignatureError, pgperrors.ErrKeyRevoked):
+		return fail(KindBadSignature, md.SignatureError, "the file is signed with key %X, which is revoked: sign with a valid key and send its public key to the operators", md.SignedBy.Entity.PrimaryKey.Fingerprint)
 	case md.SignatureError != nil || md.Signature == nil:
 		return fail(KindBadSignature, md.SignatureError, "the signature does not verify (%v): the file was altered after signing, or signed wrongly; sign and upload it again", md.SignatureError)
 	}

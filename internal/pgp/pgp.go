@@ -71,8 +71,12 @@ func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...str
 			return nil, err
 		}
 		for _, e := range pub {
-			if _, ok := e.SigningKey(now); !ok {
-				return nil, fmt.Errorf("%s: the key %X cannot sign (expired, revoked, or no signing capability): ask the partner for its current signing key", f, e.PrimaryKey.Fingerprint)
+			// Dates are not judged here: a key that expires (or is revoked)
+			// must not stop a worker that restarts afterwards for every
+			// partner. A file it signed is refused as bad_signature, saying
+			// the key expired or was revoked.
+			if !canSign(e) {
+				return nil, fmt.Errorf("%s: the key %X cannot sign (no key with signing capability, or only DSA or RSA under 2048 bits): ask the partner for its signing key", f, e.PrimaryKey.Fingerprint)
 			}
 			// Only its public part matters; a private part given by
 			// mistake is not kept.
@@ -85,6 +89,29 @@ func LoadKeyring(privateKeyFile string, passphrase []byte, signerKeyFiles ...str
 	}
 	k.all = append(k.all, k.signers...)
 	return k, nil
+}
+
+// canSign reports whether e has a (sub)key flagged for signing with an
+// algorithm the library verifies by default, whatever its dates.
+func canSign(e *openpgp.Entity) bool {
+	var defaults *packet.Config // what Decrypt verifies with
+	ok := func(pub *packet.PublicKey, sig *packet.Signature) bool {
+		if sig == nil || !sig.FlagsValid || !sig.FlagSign || !pub.PubKeyAlgo.CanSign() || defaults.RejectPublicKeyAlgorithm(pub.PubKeyAlgo) {
+			return false
+		}
+		bits, err := pub.BitLength()
+		rsa := pub.PubKeyAlgo == packet.PubKeyAlgoRSA || pub.PubKeyAlgo == packet.PubKeyAlgoRSASignOnly
+		return !rsa || err == nil && bits >= defaults.MinimumRSABits()
+	}
+	if sig, _ := e.PrimarySelfSignature(); ok(e.PrimaryKey, sig) {
+		return true
+	}
+	for _, s := range e.Subkeys {
+		if ok(s.PublicKey, s.Sig) {
+			return true
+		}
+	}
+	return false
 }
 
 func locked(e *openpgp.Entity) bool {

@@ -501,3 +501,87 @@ func TestAKeyFileMayHoldARetiredKey(t *testing.T) {
 		t.Fatalf("a key file with only an expired key: %v", err)
 	}
 }
+
+// TestASignerKeyIsJudgedWhenItSigns: a partner's signing key that has
+// expired or was revoked still loads (a worker restarting after that date
+// must not stop for every partner); what it signed is refused, saying why.
+func TestASignerKeyIsJudgedWhenItSigns(t *testing.T) {
+	parties(t)
+	then := time.Now().Add(-72 * time.Hour)
+	expired, err := openpgp.NewEntity("Acme 2025", "", "acme@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519, KeyLifetimeSecs: 3600, Time: func() time.Time { return then }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := openpgp.NewEntity("Acme laptop", "", "acme@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Signed while each key was good: the signed message, then encrypted
+	// to Ferry as it is.
+	signed := func(e *openpgp.Entity, at time.Time) []byte {
+		var b bytes.Buffer
+		w, err := openpgp.Sign(&b, e, nil, &packet.Config{Time: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("id,qty\n1,5\n"))
+		w.Close()
+		return sealPackets(t, b.Bytes())
+	}
+	fromExpired := signed(expired, then.Add(time.Minute))
+	fromRevoked := signed(revoked, time.Now())
+	if err := revoked.RevokeKey(packet.KeyCompromised, "laptop stolen", nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var files []string
+	for i, e := range []*openpgp.Entity{expired, revoked} {
+		var b bytes.Buffer
+		w, _ := armor.Encode(&b, openpgp.PublicKeyType, nil)
+		e.Serialize(w)
+		w.Close()
+		files = append(files, filepath.Join(dir, fmt.Sprintf("signer%d.pub.asc", i)))
+		os.WriteFile(files[i], b.Bytes(), 0o600)
+	}
+	k, err := LoadKeyring(ferry.privFile, []byte("correct horse"), append([]string{acme.pubFile}, files...)...)
+	if err != nil {
+		t.Fatalf("signer keys that expired or were revoked: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		msg  []byte
+		says string
+	}{"expired": {fromExpired, "expired"}, "revoked": {fromRevoked, "revoked"}} {
+		r, err := Decrypt(bytes.NewReader(tc.msg), k, Options{})
+		if err == nil {
+			_, err = io.ReadAll(r)
+		}
+		if kindOf(t, err) != KindBadSignature || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("signed by the %s key: %v, want %s saying %q", name, err, KindBadSignature, tc.says)
+		}
+	}
+}
+
+// sealPackets encrypts a packet stream (a signed message) to Ferry as it
+// is, where openpgp.Encrypt would wrap it in literal data.
+func sealPackets(t *testing.T, inner []byte) []byte {
+	t.Helper()
+	key, ok := ferry.entity.EncryptionKey(time.Now())
+	if !ok {
+		t.Fatal("Ferry's key cannot encrypt")
+	}
+	session := make([]byte, 32)
+	rand.Read(session)
+	var out bytes.Buffer
+	if err := packet.SerializeEncryptedKey(&out, key.PublicKey, packet.CipherAES256, session, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := packet.SerializeSymmetricallyEncrypted(&out, packet.CipherAES256, false, packet.CipherSuite{}, session, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(inner)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
