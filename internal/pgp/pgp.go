@@ -10,6 +10,7 @@ package pgp
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -184,61 +185,41 @@ func PlainName(key string) string {
 	return plain
 }
 
-// Detect reports whether head, the first bytes of a file, starts an
-// encrypted OpenPGP message: ASCII armor "-----BEGIN PGP MESSAGE-----", or
-// a public-key or passphrase encrypted session key packet with a valid
-// header, version and algorithm — not merely a byte that could start one.
+// Detect reports whether head, the first bytes of a file (512 are
+// plenty; 64 do), starts an encrypted OpenPGP message: ASCII armor
+// "-----BEGIN PGP MESSAGE-----", or a first packet (after an optional
+// marker packet) that the library's packet parser reads as a public-key
+// encrypted session key for an encryption algorithm, or as a passphrase
+// encrypted session key (version, cipher and S2K checked by the parser).
+// So an arbitrary binary file that starts with a byte that could begin
+// such a packet (0x84, 0x85, 0x8C, 0xC1, 0xC3) is not taken for one.
 func Detect(head []byte) bool {
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
 	if bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP MESSAGE-----")) {
 		return true
 	}
-	tag, body, ok := packetHeader(head)
-	if !ok || len(body) < 2 {
+	r := io.MultiReader(bytes.NewReader(head), bytes.NewReader(detectPadding))
+	p, err := packet.Read(r)
+	if _, marker := p.(*packet.Marker); marker && err == nil {
+		p, err = packet.Read(r)
+	}
+	if err != nil {
 		return false
 	}
-	switch tag {
-	case 1: // public-key encrypted session key: version 3 (key ID, algorithm) or 6
-		if body[0] == 3 && len(body) >= 10 {
-			switch packet.PublicKeyAlgorithm(body[9]) {
-			case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSAEncryptOnly, packet.PubKeyAlgoElGamal, packet.PubKeyAlgoECDH,
-				packet.PubKeyAlgoX25519, packet.PubKeyAlgoX448:
-				return true
-			}
-		}
-		return body[0] == 6
-	case 3: // symmetric-key encrypted session key: version 4, 5 or 6
-		return body[0] == 4 || body[0] == 5 || body[0] == 6
+	switch p := p.(type) {
+	case *packet.EncryptedKey:
+		// The parser takes any algorithm octet, leaving it to decryption.
+		return p.Algo.CanEncrypt()
+	case *packet.SymmetricKeyEncrypted:
+		return true
 	}
 	return false
 }
 
-// packetHeader parses an OpenPGP packet header (RFC 9580 §4.2) and
-// returns the tag and what follows the header.
-func packetHeader(b []byte) (tag byte, body []byte, ok bool) {
-	if len(b) < 2 || b[0]&0x80 == 0 {
-		return 0, nil, false
-	}
-	if b[0]&0x40 != 0 { // new format
-		tag = b[0] & 0x3f
-		switch l := b[1]; {
-		case l < 192:
-			return tag, b[2:], true
-		case l < 224:
-			return tag, b[min(3, len(b)):], len(b) >= 3
-		case l == 255:
-			return tag, b[min(6, len(b)):], len(b) >= 6
-		}
-		return 0, nil, false // a partial length cannot start a session key packet
-	}
-	tag = (b[0] >> 2) & 0x0f
-	switch b[0] & 3 {
-	case 0:
-		return tag, b[2:], true
-	case 1:
-		return tag, b[min(3, len(b)):], len(b) >= 3
-	case 2:
-		return tag, b[min(5, len(b)):], len(b) >= 5
-	}
-	return 0, nil, false
-}
+// detectPadding completes a first packet longer than head (an RSA session
+// key when head is short), so that the parser judges the fields head
+// holds (version, key ID and algorithm are in the first dozen bytes)
+// rather than failing because head ends. Zeros are never a valid version
+// or cipher, and a packet whose own length ends inside head never reaches
+// them.
+var detectPadding = make([]byte, 4096)

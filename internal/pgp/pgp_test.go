@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -584,4 +585,46 @@ func sealPackets(t *testing.T, inner []byte) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// TestDetectTakesNoRandomFileForOpenPGP: random files that start with a
+// byte that could begin a session key packet are not taken for OpenPGP
+// (the inspection would send them to decryption, or quarantine them as
+// encrypted for a partner without a key). The seed is fixed: the same
+// 20000 files each run.
+func TestDetectTakesNoRandomFileForOpenPGP(t *testing.T) {
+	rng := mathrand.New(mathrand.NewChaCha8([32]byte{'f', 'e', 'r', 'r', 'y'}))
+	head := make([]byte, 512)
+	for _, first := range []byte{0x84, 0x85, 0x86, 0xc1, 0x8c, 0x8d, 0xc3} {
+		taken := 0
+		for range 20000 {
+			for i := range head {
+				head[i] = byte(rng.Uint32())
+			}
+			head[0] = first
+			if Detect(head) {
+				taken++
+			}
+		}
+		if taken > 2 { // a few in 100 000 at most
+			t.Errorf("%d of 20000 random files starting with %#x taken for OpenPGP", taken, first)
+		}
+	}
+}
+
+// TestDetectOnShortHeads: 64 bytes of a message whose session key packet
+// is much longer (RSA 4096: 524 bytes) are enough.
+func TestDetectOnShortHeads(t *testing.T) {
+	for _, bits := range []int{4096} {
+		e, err := openpgp.NewEntity("rsa", "", "rsa@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: bits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{64, 512} {
+			msg := enc{to: &party{entity: e}}.seal(t, strings.NewReader("x"))
+			if !Detect(msg[:n]) {
+				t.Errorf("RSA %d: the first %d bytes of a message not detected", bits, n)
+			}
+		}
+	}
 }
