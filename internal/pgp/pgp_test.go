@@ -235,7 +235,7 @@ func (z *zeros) Read(p []byte) (int, error) {
 
 func TestACompressedBombStopsEarly(t *testing.T) {
 	parties(t)
-	bomb := enc{to: ferry, signer: acme, compress: packet.CompressionZLIB}.seal(t, &zeros{n: 512 << 20})
+	bomb := enc{to: ferry, signer: acme, compress: packet.CompressionZLIB}.seal(t, &zeros{n: 64 << 20})
 	r, err := Decrypt(bytes.NewReader(bomb), ring(t), Options{MaxRatio: 100})
 	if err != nil {
 		t.Fatal(err)
