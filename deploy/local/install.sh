@@ -12,6 +12,7 @@
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
 #   sftp, ssh-keygen, curl, node, gpg       apt-get, only when missing (as root)
+#   and gpg-agent
 #   Prometheus + promtool, Alertmanager     apt-get, Debian's packages at the
 #   + amtool, ClamAV's clamd                pinned versions below (as root;
 #                                           --no-install-recommends, and no
@@ -94,6 +95,9 @@ command -v sftp >/dev/null || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v curl >/dev/null || missing+=(curl)
 command -v gpg >/dev/null || missing+=(gpg) # the PGP tests encrypt as partners do, with GnuPG
+# gpg only Recommends its agent, which --no-install-recommends leaves out;
+# without it gpg cannot make, sign with or export a secret key.
+command -v gpg-agent >/dev/null || missing+=(gpg-agent)
 command -v node >/dev/null || missing+=(nodejs npm)
 deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
 [[ "$(deb_version prometheus)" == "$PROMETHEUS_DEB" ]] || missing+=("prometheus=$PROMETHEUS_DEB")
