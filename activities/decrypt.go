@@ -37,8 +37,7 @@ func (a *Activities) inspectEncrypted(ctx context.Context, in *InspectInput, bod
 	}
 	// The ciphertext side, on the reading goroutine: SHA-256, the stored
 	// checksum and progress as the decryption pulls the bytes.
-	cipher := &countingWriter{}
-	ciphertext := io.TeeReader(body, io.MultiWriter(append(up.others(up.sha), cipher)...))
+	ciphertext := io.TeeReader(body, io.MultiWriter(up.others(up.sha)...))
 	opts := pgp.Options{RequireSignature: d.RequireSignature, MaxPlaintextBytes: d.MaxPlaintextBytes, MaxRatio: d.MaxExpansion}
 
 	name := pgp.PlainName(f.Key)
@@ -55,10 +54,12 @@ func (a *Activities) inspectEncrypted(ctx context.Context, in *InspectInput, bod
 	// Whatever follows the message (or the part of a failed one not
 	// read) is part of the upload: its checksums cover every byte.
 	if _, err := io.Copy(io.Discard, ciphertext); err != nil {
-		return nil, nil, readFailed(f, cipher.n, up.size, err)
+		return nil, nil, readFailed(f, up.progress.done, up.size, err)
 	}
-	sum := &InspectResult{Size: up.size, SHA256: hex.EncodeToString(up.sha.Sum(nil)), BytesRead: cipher.n, ContentType: "application/pgp-encrypted"}
-	if err := up.verify(f, cipher.n, sum); err != nil {
+	// The progress heartbeat counted every byte of the upload read.
+	read := up.progress.done
+	sum := &InspectResult{Size: up.size, SHA256: hex.EncodeToString(up.sha.Sum(nil)), BytesRead: read, ContentType: "application/pgp-encrypted"}
+	if err := up.verify(f, read, sum); err != nil {
 		return nil, nil, err
 	}
 	var pe *pgp.Error
@@ -143,12 +144,4 @@ func decryptionReason(e *pgp.Error) rules.Reason {
 		class = rules.ClassPGPSignature
 	}
 	return rules.Reason{Class: class, Message: fmt.Sprintf("PGP: %s", e.Message)}
-}
-
-// countingWriter counts the bytes written to it.
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
 }
