@@ -118,12 +118,15 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	// Peeking buffers the first bytes of the one read; it reads nothing twice.
 	body := bufio.NewReaderSize(obj.Body, 64<<10)
 	first, _ := body.Peek(512) // a read error shows again when the body is read
-	encrypted := pgp.EncryptedName(f.Key) || pgp.Detect(first)
+	// Only the content says a file is encrypted: a .asc may be a plain
+	// text or a public key. A partner Ferry decrypts for may also mean it
+	// by the name: decryption then says what the file is, if not that.
+	encrypted := pgp.Detect(first)
 
 	up := newUploadCheck(ctx, head)
 	var res *InspectResult
 	var reasons []rules.Reason
-	if encrypted && in.Decrypt != nil {
+	if in.Decrypt != nil && (encrypted || pgp.EncryptedName(f.Key)) {
 		res, reasons, err = a.inspectEncrypted(ctx, in, body, up)
 	} else {
 		res, reasons, err = a.inspectPlain(ctx, in, body, up)

@@ -308,6 +308,13 @@ func TestInspectOfEncryptionAgainstThePartnersPolicy(t *testing.T) {
 		t.Fatalf("violation %+v, want an encrypted file without a key", v)
 	}
 
+	// A name is no proof: a plain .asc of a partner Ferry holds no key for
+	// is an ordinary file.
+	key = "acme/inbound/notes.asc"
+	if _, err := f.inspect(t, f.ref(key, f.put(t, key, []byte("plain notes\n"))), rulesAny); err != nil {
+		t.Fatalf("a plain .asc was refused: %v", err)
+	}
+
 	// Not encrypted for a partner that must encrypt.
 	f.acts.Keyrings = map[string]*pgp.Keyring{"acme": k.ring}
 	key = "acme/inbound/plain.csv"
