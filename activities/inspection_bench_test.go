@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"flag"
 	"io"
-	"sort"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/rules"
+	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
 var scanMiB = flag.Int("scan-mib", 48, "size in MiB of BenchmarkInspectScanning's object (below the test clamd's 64 MiB stream limit)")
@@ -51,12 +51,12 @@ func BenchmarkInspectScanning(b *testing.B) {
 		on = append(on, timed(func() { inspectOK(b, f, ref, scanning) }))
 	}
 	mb := float64(len(body)) / (1 << 20)
-	b.ReportMetric(mb/median(bare), "get+sha-MiB/s")
-	b.ReportMetric(mb/median(off), "inspect-MiB/s")
-	b.ReportMetric(mb/median(on), "inspect+scan-MiB/s")
-	b.ReportMetric(median(off)/median(bare), "inspect/get+sha")
-	b.ReportMetric(median(on)/median(bare), "inspect+scan/get+sha")
-	b.ReportMetric(median(on)/median(off), "scan-on/scan-off")
+	b.ReportMetric(mb/stacktest.Median(bare), "get+sha-MiB/s")
+	b.ReportMetric(mb/stacktest.Median(off), "inspect-MiB/s")
+	b.ReportMetric(mb/stacktest.Median(on), "inspect+scan-MiB/s")
+	b.ReportMetric(stacktest.Median(off)/stacktest.Median(bare), "inspect/get+sha")
+	b.ReportMetric(stacktest.Median(on)/stacktest.Median(bare), "inspect+scan/get+sha")
+	b.ReportMetric(stacktest.Median(on)/stacktest.Median(off), "scan-on/scan-off")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -64,12 +64,6 @@ func timed(fn func()) float64 {
 	start := time.Now()
 	fn()
 	return time.Since(start).Seconds()
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64{}, xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 func getSHA(b *testing.B, f *fixture, ref activities.FileRef) {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,25 +72,25 @@ func BenchmarkIngestLargeObject(b *testing.B) {
 	}
 
 	gbps := func(sec float64) float64 { return float64(size) / sec / 1e9 }
-	baseline := median(getSHA) + median(copyObj)
+	baseline := stacktest.Median(getSHA) + stacktest.Median(copyObj)
 	for _, f := range []struct {
 		value float64
 		unit  string
 	}{
-		{median(get), "GET-s"},
-		{gbps(median(get)), "GET-GB/s"},
-		{median(getSHA), "GET+SHA256-s"},
-		{gbps(median(getSHA)), "GET+SHA256-GB/s"},
-		{median(copyObj), "CopyObject-s"},
-		{median(inspect), "inspect-s"},
-		{gbps(median(inspect)), "inspect-GB/s"},
-		{median(deliver), "deliver-s"},
-		{median(event), "written-to-started-s"},
-		{median(workflow), "workflow-s"},
-		{median(ingest), "written-to-delivered-s"},
-		{median(inspect) / median(getSHA), "inspect/(GET+SHA256)"},
-		{median(ingest) / baseline, "ingest/(GET+SHA256+CopyObject)"},
-		{median(workflow) / baseline, "workflow/(GET+SHA256+CopyObject)"},
+		{stacktest.Median(get), "GET-s"},
+		{gbps(stacktest.Median(get)), "GET-GB/s"},
+		{stacktest.Median(getSHA), "GET+SHA256-s"},
+		{gbps(stacktest.Median(getSHA)), "GET+SHA256-GB/s"},
+		{stacktest.Median(copyObj), "CopyObject-s"},
+		{stacktest.Median(inspect), "inspect-s"},
+		{gbps(stacktest.Median(inspect)), "inspect-GB/s"},
+		{stacktest.Median(deliver), "deliver-s"},
+		{stacktest.Median(event), "written-to-started-s"},
+		{stacktest.Median(workflow), "workflow-s"},
+		{stacktest.Median(ingest), "written-to-delivered-s"},
+		{stacktest.Median(inspect) / stacktest.Median(getSHA), "inspect/(GET+SHA256)"},
+		{stacktest.Median(ingest) / baseline, "ingest/(GET+SHA256+CopyObject)"},
+		{stacktest.Median(workflow) / baseline, "workflow/(GET+SHA256+CopyObject)"},
 		{float64(readBytes) / float64(size), "worker-read/size"},
 		{peakRSS / (1 << 20), "worker-peak-RSS-MiB"},
 		{0, "ns/op"}, // an iteration is a whole ingest and its baselines
@@ -181,12 +180,6 @@ func timeGET(b *testing.B, st *stacktest.Stack, bucket, key string, hash bool) f
 		b.Fatal(err)
 	}
 	return time.Since(start).Seconds()
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64{}, xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 // textReader yields size bytes of CSV text without holding them in memory.
