@@ -67,6 +67,10 @@ const (
 	// example retention asked of a bucket without Object Lock. Only a
 	// configuration change helps.
 	ErrDestinationRefused = "DestinationRefused"
+	// ErrNotSmall: a local activity of the small-file fast path met a
+	// file it must not handle without heartbeats; the workflow handles it
+	// with the regular activity.
+	ErrNotSmall = "NotSmall"
 )
 
 // Activities are Ferry's activities with the clients they use.

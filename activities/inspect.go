@@ -36,6 +36,12 @@ type InspectInput struct {
 	// Decrypt is the partner's PGP policy; nil when Ferry holds no key
 	// for the partner.
 	Decrypt *ingest.Decryption
+	// MaxBytes is set when Inspect runs as a local activity (the
+	// small-file fast path), which cannot heartbeat: a larger version, or
+	// one to decrypt (its plaintext may be far larger), is not read, and
+	// Inspect fails with ErrNotSmall so that the workflow inspects it as
+	// a regular activity.
+	MaxBytes int64
 }
 
 // InspectResult is what one read of the object established. For a PGP
@@ -107,6 +113,9 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	if err != nil {
 		return nil, classifyRead(f, err)
 	}
+	if in.MaxBytes > 0 && (aws.ToInt64(head.ContentLength) > in.MaxBytes || in.Decrypt != nil && pgp.EncryptedName(f.Key)) {
+		return nil, notSmall(f, aws.ToInt64(head.ContentLength), in.MaxBytes)
+	}
 	obj, err := a.S3.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(f.Bucket), Key: aws.String(f.Key), VersionId: versionPtr(f.VersionID),
 		IfMatch: etagCondition(f),
@@ -122,6 +131,9 @@ func (a *Activities) Inspect(ctx context.Context, in *InspectInput) (*InspectRes
 	// text or a public key. A partner Ferry decrypts for may also mean it
 	// by the name: decryption then says what the file is, if not that.
 	encrypted := pgp.Detect(first)
+	if in.MaxBytes > 0 && in.Decrypt != nil && encrypted {
+		return nil, notSmall(f, aws.ToInt64(head.ContentLength), in.MaxBytes)
+	}
 
 	up := newUploadCheck(ctx, head)
 	var res *InspectResult
@@ -308,4 +320,12 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+// notSmall is the fast path's refusal of a file it must not read in a
+// local activity.
+func notSmall(f FileRef, size, maxBytes int64) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("s3://%s/%s is %d bytes (the fast path takes up to %d) or to be decrypted: it is inspected by the regular activity", f.Bucket, f.Key, size, maxBytes),
+		ErrNotSmall, nil)
 }

@@ -53,6 +53,8 @@ type pipeline struct {
 	// content is the object whose bytes are delivered: the upload itself,
 	// or the plaintext decrypted from it.
 	content activities.FileRef
+	// small is set while the file takes the fast path (fastpath.go).
+	small bool
 }
 
 // IngestFile takes one uploaded object version from received to delivered:
@@ -102,6 +104,7 @@ func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
 	if done, err := w.receive(ctx); done || err != nil {
 		return w.result(), err
 	}
+	w.small = w.takesFastPath(ctx)
 	violations, err := w.inspect(ctx)
 	if err == nil && len(violations) == 0 {
 		violations, err = w.checkSidecar(ctx)

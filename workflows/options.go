@@ -55,21 +55,44 @@ func inspectCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		// Long enough to stream the largest object S3 holds (5 TiB) at a
 		// modest rate; the heartbeat timeout is what catches a stuck read.
-		StartToCloseTimeout: 24 * time.Hour,
-		HeartbeatTimeout:    30 * time.Second,
-		// A file waits out an outage of what inspection needs (S3, the
-		// malware scanner) for up to a week, retried every 2 minutes and
-		// shown as the pending activity's last failure; an attempt count
-		// would fail files because clamd restarted for a database update.
-		ScheduleToCloseTimeout: 7 * 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    2 * time.Minute,
-			NonRetryableErrorTypes: []string{
-				activities.ErrRuleViolation, activities.ErrObjectVanished, activities.ErrChecksumMismatch,
-			},
+		StartToCloseTimeout:    24 * time.Hour,
+		HeartbeatTimeout:       30 * time.Second,
+		ScheduleToCloseTimeout: inspectWaits,
+		RetryPolicy:            inspectRetry(),
+	})
+}
+
+// inspectWaits is how long a file waits out an outage of what inspection
+// needs (S3, the malware scanner): up to a week, retried every 2 minutes
+// and shown as the pending activity's last failure. An attempt count
+// would fail files because clamd restarted for a database update.
+const inspectWaits = 7 * 24 * time.Hour
+
+func inspectRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    2 * time.Minute,
+		NonRetryableErrorTypes: []string{
+			activities.ErrRuleViolation, activities.ErrObjectVanished, activities.ErrChecksumMismatch,
 		},
+	}
+}
+
+// A small file (ingest.Input.SmallFileMaxBytes) is inspected and
+// delivered by local activities: each saves a dispatch through the
+// server (about 100 ms here), and the whole file usually runs in one
+// workflow task. They cannot heartbeat, so they are bounded in time
+// instead; a worker that dies mid-way leaves its workflow task to time
+// out, and the next worker runs them again (both are idempotent).
+// Inspection refuses, as ErrNotSmall, what it must not read that way.
+const smallFileTimeout = 5 * time.Minute
+
+func inspectSmallCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    smallFileTimeout,
+		ScheduleToCloseTimeout: inspectWaits,
+		RetryPolicy:            inspectRetry(),
 	})
 }
 
@@ -85,14 +108,25 @@ func deliverCtx(ctx workflow.Context) workflow.Context {
 		// whose successor continues the same multipart upload.
 		StartToCloseTimeout: 12 * time.Hour,
 		HeartbeatTimeout:    20 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        2 * time.Minute,
-			MaximumAttempts:        deliverMaxAttempts,
-			NonRetryableErrorTypes: []string{activities.ErrObjectVanished, activities.ErrDeliveryVerification, activities.ErrDestinationRefused},
-		},
+		RetryPolicy:         deliverRetry(),
 	})
+}
+
+func deliverSmallCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: smallFileTimeout,
+		RetryPolicy:         deliverRetry(),
+	})
+}
+
+func deliverRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        2 * time.Minute,
+		MaximumAttempts:        deliverMaxAttempts,
+		NonRetryableErrorTypes: []string{activities.ErrObjectVanished, activities.ErrDeliveryVerification, activities.ErrDestinationRefused},
+	}
 }
 
 // sidecarCtx waits up to timeout for a partner's checksum sidecar: each

@@ -63,11 +63,22 @@ func (w *pipeline) receive(ctx workflow.Context) (done bool, err error) {
 // breaks one is read in full all the same, so its quarantine copy is
 // verified and an approval binds its exact bytes.
 func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err error) {
-	if err := w.move(ctx, filestatus.Inspecting); err != nil {
-		return nil, err
-	}
+	in := &activities.InspectInput{File: w.ref(), Rules: w.in.Rules, Decrypt: w.in.Decrypt}
 	var insp activities.InspectResult
-	err = workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, &activities.InspectInput{File: w.ref(), Rules: w.in.Rules, Decrypt: w.in.Decrypt}).Get(ctx, &insp)
+	if w.small {
+		in.MaxBytes = w.in.SmallFileMaxBytes
+		err = workflow.ExecuteLocalActivity(inspectSmallCtx(ctx), activities.InspectName, in).Get(ctx, &insp)
+		if isNotSmall(err) {
+			w.log.Info("file is not for the fast path: inspecting it with the regular activity", "reason", failureMessage(err))
+			w.small, in.MaxBytes = false, 0
+		}
+	}
+	if !w.small {
+		if err := w.move(ctx, filestatus.Inspecting); err != nil {
+			return nil, err
+		}
+		err = workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, in).Get(ctx, &insp)
+	}
 	v, isViolation := asViolation(err)
 	switch {
 	case isViolation:
@@ -158,14 +169,21 @@ func (w *pipeline) quarantine(ctx workflow.Context, violations []rules.Reason) e
 // deliver copies the inspected file to its destination, verifies and
 // records the delivery, handles the source and notifies.
 func (w *pipeline) deliver(ctx workflow.Context) error {
-	if err := w.move(ctx, filestatus.Delivering); err != nil {
-		return err
-	}
-	var del activities.DeliverResult
-	if err := workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, &activities.DeliverInput{
+	in := &activities.DeliverInput{
 		File: w.content, Inspection: w.insp, DestBucket: w.in.DestBucket, DestKey: w.target(w.in.DestKey), Governance: w.in.Governance,
 		Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
-	}).Get(ctx, &del); err != nil {
+	}
+	var del activities.DeliverResult
+	var err error
+	if w.small {
+		err = workflow.ExecuteLocalActivity(deliverSmallCtx(ctx), activities.DeliverName, in).Get(ctx, &del)
+	} else {
+		if err := w.move(ctx, filestatus.Delivering); err != nil {
+			return err
+		}
+		err = workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, in).Get(ctx, &del)
+	}
+	if err != nil {
 		return failed("delivery failed", err)
 	}
 	s := &w.state
@@ -233,6 +251,12 @@ func (w *pipeline) fail(ctx workflow.Context, err error) (*ingest.Result, error)
 		return nil, fmt.Errorf("file %s failed: %w", w.in.FileID, f.cause)
 	}
 	return w.result(), nil
+}
+
+// isNotSmall reports whether the fast path's inspection refused the file.
+func isNotSmall(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == activities.ErrNotSmall
 }
 
 func asViolation(err error) (activities.Violation, bool) {

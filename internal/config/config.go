@@ -190,6 +190,12 @@ type Delivery struct {
 	MultipartThresholdBytes int64 `mapstructure:"multipart_threshold_bytes"`
 	PartSizeBytes           int64 `mapstructure:"part_size_bytes"`
 	CopyConcurrency         int   `mapstructure:"copy_concurrency"`
+	// SmallFileMaxBytes: files up to this size are inspected and delivered
+	// by local activities of the worker running their workflow, without a
+	// dispatch through the server each (the small-file fast path); larger
+	// ones, and PGP uploads, by regular activities that heartbeat. 0 turns
+	// the fast path off. At most MultipartThresholdBytes.
+	SmallFileMaxBytes int64 `mapstructure:"small_file_max_bytes"`
 }
 
 // Notify lists where Ferry announces what happened to a file: webhooks
@@ -428,6 +434,7 @@ var defaults = map[string]any{
 	"bridge.sqs.shutdown_grace":          "20s",
 	"worker.stop_timeout":                "30s",
 	"delivery.multipart_threshold_bytes": 5 << 30,
+	"delivery.small_file_max_bytes":      8 << 20,
 	"delivery.part_size_bytes":           256 << 20,
 	"delivery.copy_concurrency":          4,
 	"reconcile.interval":                 "15m",
@@ -591,6 +598,9 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Delivery; d.PartSizeBytes < 5<<20 || d.PartSizeBytes > 5<<30 {
 		errs = append(errs, fmt.Errorf("delivery.part_size_bytes must be between 5 MiB and 5 GiB (S3's part limits), got %d", d.PartSizeBytes))
+	}
+	if d := c.Delivery; d.SmallFileMaxBytes < 0 || d.SmallFileMaxBytes > d.MultipartThresholdBytes {
+		errs = append(errs, fmt.Errorf("delivery.small_file_max_bytes must be between 0 (no fast path) and delivery.multipart_threshold_bytes (%d), got %d: a small file is copied in one CopyObject", d.MultipartThresholdBytes, d.SmallFileMaxBytes))
 	}
 	if c.Delivery.CopyConcurrency < 1 || c.Delivery.CopyConcurrency > 64 {
 		errs = append(errs, fmt.Errorf("delivery.copy_concurrency must be 1 to 64, got %d", c.Delivery.CopyConcurrency))

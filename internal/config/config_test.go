@@ -45,6 +45,9 @@ func TestLoadGood(t *testing.T) {
 	if c.Temporal.TaskQueue != "ferry-ingest" || c.DynamoDB.FilesTable != "ferry-files" {
 		t.Errorf("defaults not applied: %+v %+v", c.Temporal, c.DynamoDB)
 	}
+	if c.Delivery.SmallFileMaxBytes != 8<<20 {
+		t.Errorf("delivery.small_file_max_bytes defaults to %d, want 8 MiB", c.Delivery.SmallFileMaxBytes)
+	}
 	acme := c.Partners["acme"]
 	if acme.Destination.Bucket != "delivered" || acme.Rules.MaxSizeBytes != 1048576 || len(acme.Rules.AllowedExtensions) != 2 {
 		t.Errorf("partner acme not read: %+v", acme)
@@ -86,6 +89,9 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"sidecar without timeout", strings.Replace(good, "      max_size_bytes: 1048576", "      max_size_bytes: 1048576\n      sidecar:\n        required: true", 1), "partners.acme.rules.sidecar.timeout must be a positive duration"},
 		{"escalation without approvers", strings.Replace(good, "    rules:", "    approval:\n      approvers: [alice]\n      deadline: 72h\n      on_deadline: escalate\n    rules:", 1), "partners.acme.approval.on_deadline escalate needs escalation_approvers"},
 		{"tiny part size", strings.Replace(good, "partners:", "delivery:\n  part_size_bytes: 1024\npartners:", 1), "delivery.part_size_bytes must be between 5 MiB and 5 GiB"},
+		{"small files copied in parts", strings.Replace(good, "partners:", "delivery:\n  multipart_threshold_bytes: 67108864\n  small_file_max_bytes: 67108865\npartners:", 1),
+			"delivery.small_file_max_bytes must be between 0 (no fast path) and delivery.multipart_threshold_bytes (67108864), got 67108865"},
+		{"negative small files", strings.Replace(good, "partners:", "delivery:\n  small_file_max_bytes: -1\npartners:", 1), "delivery.small_file_max_bytes must be between 0"},
 		{"route to an unknown partner", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      partners: [acme, initek]", 1), `notify.webhooks[0].partners[1] "initek" is not a configured partner`},
 		{"route to an unknown type", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      types: [file.quarantine]", 1), `notify.webhooks[0].types[0] "file.quarantine" is not a notification type`},
 		{"secret in the file", strings.Replace(good, "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      secret: hunter2", 1), "secret"},

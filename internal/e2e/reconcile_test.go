@@ -45,7 +45,7 @@ func TestLostEventIsDeliveredByTheReconciler(t *testing.T) {
 // putSilently puts objects (key, body, key, body, ...) into landing with
 // landing's notifications switched off once for all of them, so no event
 // is ever sent for them. It returns the puts in order.
-func putSilently(t *testing.T, st *stacktest.Stack, keysAndBodies ...string) []*s3.PutObjectOutput {
+func putSilently(t testing.TB, st *stacktest.Stack, keysAndBodies ...string) []*s3.PutObjectOutput {
 	t.Helper()
 	ctx := context.Background()
 	saved, err := st.AWS.S3.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("landing")})

@@ -27,15 +27,17 @@ var All = []Status{Received, Inspecting, Quarantined, Approved, Rejected, Delive
 // predecessors says from which statuses a file may move into a status.
 // Every status also accepts itself so that a retried write is a no-op, and
 // nothing ever moves a file backwards (a replayed activity cannot turn
-// delivered back into inspecting).
+// delivered back into inspecting). A small file skips the inspecting and
+// delivering stages (the fast path, workflows/fastpath.go): it moves from
+// received to its outcome, and from approved to delivered.
 var predecessors = map[Status][]Status{
 	Received:    {Received},
 	Inspecting:  {Received, Inspecting},
-	Quarantined: {Inspecting, Quarantined},
+	Quarantined: {Received, Inspecting, Quarantined},
 	Approved:    {Quarantined, Approved},
 	Rejected:    {Quarantined, Rejected},
 	Delivering:  {Inspecting, Approved, Delivering},
-	Delivered:   {Delivering, Delivered},
+	Delivered:   {Received, Approved, Delivering, Delivered},
 	Failed:      {Received, Inspecting, Quarantined, Approved, Delivering, Failed},
 }
 

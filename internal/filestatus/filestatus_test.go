@@ -17,6 +17,11 @@ func TestCanMove(t *testing.T) {
 		{Inspecting, Quarantined, true},
 		{Quarantined, Approved, true},
 		{Quarantined, Delivering, false}, // only an approval releases a quarantined file
+		{Quarantined, Delivered, false},
+		{Received, Delivered, true},   // a small file's fast path
+		{Received, Quarantined, true}, // ditto, breaking a rule
+		{Approved, Delivered, true},   // a small file released
+		{Received, Approved, false},   // still only by a decision on a quarantined file
 		{Rejected, Approved, false},
 		{Failed, Delivering, false},
 	}

@@ -64,6 +64,10 @@ type Input struct {
 	// Copy tunes the server-side copies (multipart threshold, part size,
 	// concurrency).
 	Copy CopyOptions
+	// SmallFileMaxBytes: a file up to this size takes the fast path,
+	// inspected and delivered by local activities (0: never). Histories
+	// written before it existed lack it, and take the regular path.
+	SmallFileMaxBytes int64
 	// Approval says who may release or reject the file once quarantined;
 	// RejectedKey is where a rejected file's copy goes in the quarantine
 	// bucket. Uploader is who wrote the object, who may not decide on it.

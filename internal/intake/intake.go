@@ -219,6 +219,7 @@ func (in *Intake) route(o s3event.Object) Plan {
 			PartSizeBytes:           cfg.Delivery.PartSizeBytes,
 			Concurrency:             cfg.Delivery.CopyConcurrency,
 		},
+		SmallFileMaxBytes: cfg.Delivery.SmallFileMaxBytes,
 	}
 	if partner.Decrypt == config.DecryptPGP {
 		maxPlain, maxExp := partner.PGP.Limits(partner.Rules)

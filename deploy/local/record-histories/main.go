@@ -4,7 +4,11 @@
 // change that would break running workflows fails a test.
 //
 //	make run && source .ferry/stack.env
-//	go run ./deploy/local/record-histories [--out workflows/testdata]
+//	go run ./deploy/local/record-histories [--out workflows/testdata] [--only NAME,...]
+//
+// A recorded history stands for the workflows that code version left
+// running: record the paths a change adds with --only, and keep the
+// histories of older paths as they are.
 //
 // Files enter the way partners' files do (a PutObject into landing, the
 // event through the bridge); decisions go in the way operators send them
@@ -20,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +62,7 @@ func main() {
 func run() error {
 	fs := pflag.NewFlagSet("record-histories", pflag.ContinueOnError)
 	out := fs.String("out", "workflows/testdata", "where the histories are written")
+	only := fs.StringSlice("only", nil, "record only these scenarios (default: all, which rewrites every history)")
 	cfg, err := config.FromArgs(fs, os.Args[1:])
 	if err != nil {
 		return err
@@ -83,7 +89,13 @@ func run() error {
 		{"sidecar-delivered-source-tagged", r.sidecarDelivered},
 		{"signed-four-eyes-concurrent", r.signedFourEyesConcurrent},
 		{"escalated-then-approved", r.escalatedThenApproved},
+		{"fast-path-delivered", r.delivered},
+		{"fast-path-quarantined-approved", r.approvedAfterRefusal},
+		{"fast-path-handed-back-approved", r.handedBackApproved},
 	} {
+		if len(*only) > 0 && !slices.Contains(*only, sc.name) {
+			continue
+		}
 		id, err := sc.do(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
@@ -266,6 +278,24 @@ func (r *recorder) signedFourEyesConcurrent(ctx context.Context) (string, error)
 		return "", err
 	}
 	if err := r.decide(ctx, id, approval.ApproveSignal, "dave", "agreed", dave); err != nil {
+		return "", err
+	}
+	return id, r.wait(ctx, id)
+}
+
+// handedBackApproved: a small acme upload named .pgp is handed back by
+// the fast path's local inspection (it is to be decrypted) to the regular
+// activity, which finds it is not OpenPGP and quarantines it; alice
+// releases it.
+func (r *recorder) handedBackApproved(ctx context.Context) (string, error) {
+	_, id, err := r.upload(ctx, "acme", "orders.csv.pgp", []byte("id,qty\n1,5\n"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.status(ctx, id, "quarantined"); err != nil {
+		return "", err
+	}
+	if err := r.decide(ctx, id, approval.ApproveSignal, "alice", "acme sent it unencrypted by mistake; checked", nil); err != nil {
 		return "", err
 	}
 	return id, r.wait(ctx, id)

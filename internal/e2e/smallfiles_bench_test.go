@@ -1,0 +1,306 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/ingest"
+	"github.com/ferrydata/ferry/internal/stacktest"
+)
+
+var (
+	smallFiles        = flag.Int("small-files", 300, "files (and floor workflows) per throughput run of BenchmarkSmallFiles")
+	smallNaiveFiles   = flag.Int("small-naive-files", 100, "workflows of 5 regular activities per run of BenchmarkSmallFiles (they are slow)")
+	smallLatencyFiles = flag.Int("small-latency-files", 40, "files sent one at a time for BenchmarkSmallFiles' latency")
+)
+
+// smallConcurrency is how many events (or floor starts) are in flight at
+// once: the bridge's own bound on concurrent starts (bridge.max_concurrent_starts).
+const smallConcurrency = 32
+
+// BenchmarkSmallFiles measures what Ferry does with a stream of 1 KiB
+// files on the local stack against what the same Temporal server does
+// with workflows that do nothing, in the same run, interleaved iteration
+// by iteration:
+//
+//   - files/s: 1 KiB CSV files of partner acme (scanned, SSE-KMS, Object
+//     Lock retention, notified), their S3 events POSTed to the running
+//     bridge as MinIO's webhook would, 32 at a time, until every workflow
+//     has closed with the file delivered;
+//   - floor/s: as many workflows of five no-op local activities, started
+//     32 at a time by a worker in this process, until all have closed;
+//   - naive/s: workflows of five no-op regular activities, the same way;
+//   - latency: files sent one at a time, event POSTed to workflow closed
+//     (the file delivered and its notification sent), p50 and p99, beside
+//     the floor workflow's.
+//
+// Figures only, never pass/fail (README, "Speed, measured"):
+//
+//	go test -tags e2e -run '^$' -bench SmallFiles -benchtime 3x -timeout 30m ./internal/e2e/
+func BenchmarkSmallFiles(b *testing.B) {
+	st := stacktest.Require(b, stacktest.Ferry)
+	floor := startFloorWorker(b, st)
+	prefix := stacktest.Unique("bench-small-")
+	landing, dest := st.Config.Landing.Bucket, st.Config.Partners["acme"].Destination
+	b.Cleanup(func() {
+		st.RemoveVersions(b, landing, "acme/inbound/"+prefix)
+		st.RemoveVersions(b, dest.Bucket, dest.Prefix+prefix)
+	})
+
+	var ferryRate, floorRate, naiveRate []float64
+	for i := 0; b.Loop(); i++ {
+		floorRate = append(floorRate, floor.rate(b, floorWorkflowName, *smallFiles))
+		naiveRate = append(naiveRate, floor.rate(b, naiveWorkflowName, *smallNaiveFiles))
+		files := putSmallFiles(b, st, fmt.Sprintf("%s/run%d-", prefix, i), *smallFiles)
+		ferryRate = append(ferryRate, ferryRateOf(b, st, files))
+	}
+	var ferryLat, floorLat []float64
+	files := putSmallFiles(b, st, prefix+"/latency-", *smallLatencyFiles)
+	for _, f := range files {
+		ferryLat = append(ferryLat, ferryLatency(b, st, f))
+		floorLat = append(floorLat, floor.latency(b))
+	}
+
+	fr, fl, nv := stacktest.Median(ferryRate), stacktest.Median(floorRate), stacktest.Median(naiveRate)
+	for _, f := range []struct {
+		value float64
+		unit  string
+	}{
+		{fr, "ferry-files/s"},
+		{fl, "floor-5-local-activities-wf/s"},
+		{nv, "naive-5-activities-wf/s"},
+		{fr / fl, "ferry/floor"},
+		{fr / nv, "ferry/naive"},
+		{stacktest.Quantile(ferryLat, 0.5) * 1000, "ferry-latency-p50-ms"},
+		{stacktest.Quantile(ferryLat, 0.99) * 1000, "ferry-latency-p99-ms"},
+		{stacktest.Quantile(floorLat, 0.5) * 1000, "floor-latency-p50-ms"},
+		{stacktest.Quantile(floorLat, 0.99) * 1000, "floor-latency-p99-ms"},
+		{0, "ns/op"}, // an iteration is three whole runs
+	} {
+		b.ReportMetric(f.value, f.unit)
+	}
+}
+
+// smallFile is one 1 KiB object in landing, silently put: its event is
+// the bench's to send.
+type smallFile struct {
+	key, version, etag string
+	size               int64
+}
+
+func (f smallFile) id() string { return fileid.WorkflowID("acme", "landing", f.key, f.version) }
+
+// putSmallFiles puts n 1 KiB CSV files below acme/inbound/<prefix> with
+// landing's notifications off, so only the bench's events start them.
+func putSmallFiles(b *testing.B, st *stacktest.Stack, prefix string, n int) []smallFile {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	row := "4711,bench,42,2026-11-25T08:00:00Z\n" // 36 bytes
+	body := "id,name,qty,at\n" + strings.Repeat(row, 28) + strings.Repeat("x", 1024-15-28*len(row)-1) + "\n"
+	kb := make([]string, 0, 2*n)
+	for i := range n {
+		kb = append(kb, fmt.Sprintf("acme/inbound/%s%04d.csv", prefix, i), body)
+	}
+	puts := putSilently(b, st, kb...)
+	files := make([]smallFile, n)
+	for i, p := range puts {
+		files[i] = smallFile{key: kb[2*i], version: aws.ToString(p.VersionId), etag: strings.Trim(aws.ToString(p.ETag), `"`), size: int64(len(body))}
+	}
+	return files
+}
+
+// sendEvent POSTs f's ObjectCreated:Put event to the bridge, as MinIO's
+// webhook does, and fails unless the bridge accepted it.
+func sendEvent(b *testing.B, st *stacktest.Stack, f smallFile) {
+	body := fmt.Sprintf(`{"EventName":"s3:ObjectCreated:Put","Key":"landing/%s","Records":[{"eventVersion":"2.0","eventSource":"minio:s3","awsRegion":"","eventTime":%q,"eventName":"s3:ObjectCreated:Put",`+
+		`"s3":{"s3SchemaVersion":"1.0","configurationId":"Config","bucket":{"name":"landing"},"object":{"key":%q,"size":%d,"eTag":%q,"versionId":%q,"sequencer":"18000000000000000"}}}]}`,
+		f.key, time.Now().UTC().Format(time.RFC3339Nano), s3Key(f.key), f.size, f.etag, f.version)
+	req, err := http.NewRequest(http.MethodPost, "http://"+st.Config.Bridge.Listen+"/v1/s3-events", strings.NewReader(body))
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+st.Env["FERRY_BRIDGE_AUTH_TOKEN"])
+	for {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Errorf("posting %s's event to the bridge: %v", f.key, err)
+			return
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			// The bridge's back-pressure: MinIO would retry, and so does the bench.
+			time.Sleep(100 * time.Millisecond)
+			req.Body, _ = req.GetBody()
+			continue
+		case resp.StatusCode/100 != 2:
+			b.Errorf("the bridge answered %d to %s's event", resp.StatusCode, f.key)
+		}
+		return
+	}
+}
+
+// awaitDelivered waits for f's workflow to close and fails unless the
+// file was delivered.
+func awaitDelivered(b *testing.B, st *stacktest.Stack, f smallFile) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var res ingest.Result
+	if err := st.Temporal.GetWorkflow(ctx, f.id(), "").Get(ctx, &res); err != nil {
+		b.Errorf("%s: %v", f.key, err)
+	} else if res.Status != filestatus.Delivered {
+		b.Errorf("%s ended %s, want delivered: %v", f.key, res.Status, res.Reasons)
+	}
+}
+
+// ferryRateOf sends every file's event, smallConcurrency at a time, and
+// returns files per second until the last workflow closed.
+func ferryRateOf(b *testing.B, st *stacktest.Stack, files []smallFile) float64 {
+	b.Helper()
+	start := time.Now()
+	inParallel(len(files), func(i int) {
+		sendEvent(b, st, files[i])
+		awaitDelivered(b, st, files[i])
+	})
+	if b.Failed() {
+		b.FailNow()
+	}
+	return float64(len(files)) / time.Since(start).Seconds()
+}
+
+// ferryLatency is one file's time from its event POSTed to its workflow
+// closed, alone on the stack.
+func ferryLatency(b *testing.B, st *stacktest.Stack, f smallFile) float64 {
+	b.Helper()
+	start := time.Now()
+	sendEvent(b, st, f)
+	awaitDelivered(b, st, f)
+	if b.Failed() {
+		b.FailNow()
+	}
+	return time.Since(start).Seconds()
+}
+
+// inParallel runs do(0..n-1), smallConcurrency at a time, each starting
+// as soon as one before it finished.
+func inParallel(n int, do func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, smallConcurrency) {
+		wg.Go(func() {
+			for i := range next {
+				do(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+const (
+	floorWorkflowName = "BenchFloor5LocalActivities"
+	naiveWorkflowName = "BenchNaive5Activities"
+)
+
+// floorWorker runs the baselines' workflows on the local stack's Temporal
+// server, on a task queue of their own, in this process.
+type floorWorker struct {
+	st    *stacktest.Stack
+	queue string
+	n     int
+}
+
+func startFloorWorker(b *testing.B, st *stacktest.Stack) *floorWorker {
+	b.Helper()
+	f := &floorWorker{st: st, queue: stacktest.Unique("bench-floor-")}
+	w := worker.New(st.Temporal, f.queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: floorWorkflowName})
+	w.RegisterWorkflowWithOptions(naiveWorkflow, workflow.RegisterOptions{Name: naiveWorkflowName})
+	w.RegisterActivity(noop)
+	if err := w.Start(); err != nil {
+		b.Fatalf("starting the baselines' worker: %v", err)
+	}
+	b.Cleanup(w.Stop)
+	return f
+}
+
+// rate starts n workflows of the given name, smallConcurrency at a time,
+// and returns workflows per second until the last closed.
+func (f *floorWorker) rate(b *testing.B, name string, n int) float64 {
+	b.Helper()
+	start := time.Now()
+	inParallel(n, func(int) { f.run(b, name) })
+	if b.Failed() {
+		b.FailNow()
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// latency is one floor workflow's time from start to closed, alone.
+func (f *floorWorker) latency(b *testing.B) float64 {
+	b.Helper()
+	start := time.Now()
+	f.run(b, floorWorkflowName)
+	if b.Failed() {
+		b.FailNow()
+	}
+	return time.Since(start).Seconds()
+}
+
+func (f *floorWorker) run(b *testing.B, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	run, err := f.st.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: f.queue}, name)
+	if err == nil {
+		err = run.Get(ctx, nil)
+	}
+	if err != nil {
+		b.Errorf("%s: %v", name, err)
+	}
+}
+
+// floorWorkflow is the least a workflow of five steps costs on this
+// server: five local activities that do nothing.
+func floorWorkflow(ctx workflow.Context) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for range 5 {
+		if err := workflow.ExecuteLocalActivity(ctx, noop).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// naiveWorkflow is the naive design: five regular activities that do
+// nothing, each dispatched through the server.
+func naiveWorkflow(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for range 5 {
+		if err := workflow.ExecuteActivity(ctx, noop).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func noop(context.Context) error { return nil }

@@ -1,0 +1,140 @@
+package workflows
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/ingest"
+)
+
+// kinds records how each activity ran: "local" or "regular", in order.
+type kinds struct{ local, regular []string }
+
+func (s *ingestSuite) watchKinds() *kinds {
+	k := &kinds{}
+	s.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		k.local = append(k.local, info.ActivityType.Name)
+	})
+	s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		k.regular = append(k.regular, info.ActivityType.Name)
+	})
+	return k
+}
+
+func smallInput() *ingest.Input {
+	in := input()
+	in.SmallFileMaxBytes = 8 << 20
+	return in
+}
+
+func (s *ingestSuite) deliverOK() {
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(
+		&activities.DeliverResult{DestBucket: "delivered", DestKey: "acme/orders.csv", DestVersionID: "dv1"}, nil)
+}
+
+// A small file is inspected and delivered by local activities, and its
+// record goes from received to delivered in one write: no dispatch
+// through the server, no status write per stage.
+func (s *ingestSuite) TestSmallFileTakesTheFastPath() {
+	k := s.watchKinds()
+	var maxBytes int64
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in *activities.InspectInput) (*activities.InspectResult, error) {
+			maxBytes = in.MaxBytes
+			return &activities.InspectResult{Size: 15, SHA256: fileSHA}, nil
+		})
+	s.deliverOK()
+	s.execute(smallInput())
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal(fileSHA, res.SHA256)
+	s.Equal("dv1", res.DestVersionID)
+	s.Equal([]string{activities.RecordReceivedName, activities.InspectName, activities.DeliverName, activities.RecordStatusName, activities.NotifyName}, k.local)
+	s.Empty(k.regular)
+	s.Equal(int64(8<<20), maxBytes, "the local inspection must refuse what is larger than the fast path takes")
+	s.Equal([]filestatus.Status{filestatus.Delivered}, s.moves)
+	s.Equal([]string{"received", "delivered"}, s.statusAttr)
+	s.Equal([]string{"file.delivered"}, s.notified)
+	// The outcome's audit entry says what inspection and delivery found.
+	s.Require().Len(s.trail.stored, 2)
+	s.Contains(s.trail.stored[1].Details, fileSHA)
+	s.Contains(s.trail.stored[1].Details, "dv1")
+}
+
+// A file above SmallFileMaxBytes by its event, or any file when the fast
+// path is off, takes the regular path with its stages recorded.
+func (s *ingestSuite) TestLargerFileTakesTheRegularPath() {
+	for _, in := range []*ingest.Input{
+		func() *ingest.Input { in := smallInput(); in.Size = 8<<20 + 1; return in }(),
+		input(), // SmallFileMaxBytes 0, as in histories written before the fast path
+	} {
+		s.SetupTest()
+		k := s.watchKinds()
+		s.inspectOK()
+		s.deliverOK()
+		s.execute(in)
+		s.NoError(s.env.GetWorkflowError())
+		s.Equal([]string{activities.InspectName, activities.DeliverName}, k.regular, "size %d, fast path up to %d", in.Size, in.SmallFileMaxBytes)
+		s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Delivering, filestatus.Delivered}, s.moves)
+	}
+}
+
+// When the local inspection finds the file must not be read without
+// heartbeats (S3 says it is larger than the event did, or it is to be
+// decrypted), the regular activity inspects it, and delivers it.
+func (s *ingestSuite) TestFastPathHandsBackWhatItMustNotRead() {
+	k := s.watchKinds()
+	var reads []int64
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in *activities.InspectInput) (*activities.InspectResult, error) {
+			reads = append(reads, in.MaxBytes)
+			if in.MaxBytes > 0 {
+				return nil, temporal.NewNonRetryableApplicationError("s3://landing/acme/inbound/orders.csv is 9437184 bytes", activities.ErrNotSmall, nil)
+			}
+			return &activities.InspectResult{Size: 9 << 20, SHA256: fileSHA}, nil
+		})
+	s.deliverOK()
+	s.execute(smallInput())
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal([]int64{8 << 20, 0}, reads, "refused once by the local activity (never retried), then read by the regular one")
+	s.Equal([]string{activities.InspectName, activities.DeliverName}, k.regular)
+	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Delivering, filestatus.Delivered}, s.moves)
+	s.Empty(res.Reasons, "handing back is not a problem of the file")
+}
+
+// A small file that breaks a rule is quarantined straight from received,
+// and once approved is delivered by the local activity.
+func (s *ingestSuite) TestSmallFileQuarantinedThenReleasedOnTheFastPath() {
+	k := s.watchKinds()
+	s.violationAfterRead()
+	s.quarantineOK()
+	s.deliverOK()
+	s.signal(time.Hour, approval.ApproveSignal, "alice", "checked with the partner")
+	in := approvalInput(1)
+	in.SmallFileMaxBytes = 8 << 20
+	s.execute(in)
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal([]filestatus.Status{filestatus.Quarantined, filestatus.Approved, filestatus.Delivered}, s.moves)
+	s.Equal([]string{activities.QuarantineName}, k.regular, "the quarantine copy stays a regular activity")
+	s.Contains(k.local, activities.DeliverName)
+	s.Equal([]string{"file.quarantined", "file.delivered"}, s.notified)
+}
