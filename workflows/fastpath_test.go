@@ -138,3 +138,68 @@ func (s *ingestSuite) TestSmallFileQuarantinedThenReleasedOnTheFastPath() {
 	s.Contains(k.local, activities.DeliverName)
 	s.Equal([]string{"file.quarantined", "file.delivered"}, s.notified)
 }
+
+// outage answers a local activity with a retryable failure, as when S3 or
+// the scanner is down, and a regular one with ok; it counts both.
+func outage[In, T any](ok *T, local, regular *int) func(ctx context.Context, _ In) (*T, error) {
+	return func(ctx context.Context, _ In) (*T, error) {
+		if activity.GetInfo(ctx).IsLocalActivity {
+			*local++
+			return nil, temporal.NewApplicationError("malware scanner unavailable: dial tcp 127.0.0.1:3310: connection refused", activities.ErrScannerUnavailable)
+		}
+		*regular++
+		return ok, nil
+	}
+}
+
+// What a local activity cannot finish within seconds (S3 or the scanner
+// down) is handed to the regular activity, which waits it out for as long
+// as its own policy says and shows operators why, as a pending activity.
+func (s *ingestSuite) TestFastPathHandsAnOutageToTheRegularActivity() {
+	var local, regular int
+	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(
+		outage[*activities.InspectInput](&activities.InspectResult{Size: 15, SHA256: fileSHA}, &local, &regular))
+	s.deliverOK()
+	s.execute(smallInput())
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal(3, local, "the local inspection is tried three times")
+	s.Equal(1, regular)
+	s.Equal([]filestatus.Status{filestatus.Inspecting, filestatus.Delivering, filestatus.Delivered}, s.moves)
+	s.Empty(res.Reasons)
+}
+
+func (s *ingestSuite) TestFastPathHandsAFailingDeliveryToTheRegularActivity() {
+	k := s.watchKinds()
+	var local, regular int
+	s.inspectOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(
+		outage[*activities.DeliverInput](&activities.DeliverResult{DestBucket: "delivered", DestKey: "acme/orders.csv", DestVersionID: "dv1"}, &local, &regular))
+	s.execute(smallInput())
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal("dv1", res.DestVersionID)
+	s.Equal([]int{3, 1}, []int{local, regular})
+	s.NotContains(k.regular, activities.InspectName, "inspection stayed on the fast path")
+	s.Equal([]filestatus.Status{filestatus.Delivering, filestatus.Delivered}, s.moves)
+}
+
+// A verification failure is an outcome of the file, on either path: it is
+// not handed over to be tried again.
+func (s *ingestSuite) TestFastPathDoesNotHandBackAnOutcome() {
+	k := s.watchKinds()
+	s.inspectOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError("delivered version has SHA-256 00…, want cd74…", activities.ErrDeliveryVerification, nil)).Once()
+	s.execute(smallInput())
+
+	s.Error(s.env.GetWorkflowError())
+	s.Empty(k.regular)
+	s.Equal([]filestatus.Status{filestatus.Failed}, s.moves)
+}

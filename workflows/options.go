@@ -82,17 +82,20 @@ func inspectRetry() *temporal.RetryPolicy {
 // A small file (ingest.Input.SmallFileMaxBytes) is inspected and
 // delivered by local activities: each saves a dispatch through the
 // server (about 100 ms here), and the whole file usually runs in one
-// workflow task. They cannot heartbeat, so they are bounded in time
-// instead; a worker that dies mid-way leaves its workflow task to time
-// out, and the next worker runs them again (both are idempotent).
-// Inspection refuses, as ErrNotSmall, what it must not read that way.
-const smallFileTimeout = 5 * time.Minute
-
-func inspectSmallCtx(ctx workflow.Context) workflow.Context {
+// workflow task. They cannot heartbeat and show no pending activity, so
+// they are for the path where nothing goes wrong: bounded in time, tried
+// a few times within seconds, and then — S3 or the scanner down, a slow
+// read — the step is handed to the regular activity, which waits out the
+// outage for as long as its own policy says and shows why it waits. A
+// worker that dies mid-way leaves its workflow task to time out, and the
+// next worker runs them again (both are idempotent). Inspection refuses,
+// as ErrNotSmall, what it must not read that way.
+func smallCtx(ctx workflow.Context, retry *temporal.RetryPolicy) workflow.Context {
+	retry.MaximumAttempts = 3 // 1 s and 2 s apart
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    smallFileTimeout,
-		ScheduleToCloseTimeout: inspectWaits,
-		RetryPolicy:            inspectRetry(),
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:            retry,
 	})
 }
 
@@ -108,13 +111,6 @@ func deliverCtx(ctx workflow.Context) workflow.Context {
 		// whose successor continues the same multipart upload.
 		StartToCloseTimeout: 12 * time.Hour,
 		HeartbeatTimeout:    20 * time.Second,
-		RetryPolicy:         deliverRetry(),
-	})
-}
-
-func deliverSmallCtx(ctx workflow.Context) workflow.Context {
-	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: smallFileTimeout,
 		RetryPolicy:         deliverRetry(),
 	})
 }

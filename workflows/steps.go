@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -67,9 +68,9 @@ func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err
 	var insp activities.InspectResult
 	if w.small {
 		in.MaxBytes = w.in.SmallFileMaxBytes
-		err = workflow.ExecuteLocalActivity(inspectSmallCtx(ctx), activities.InspectName, in).Get(ctx, &insp)
-		if isNotSmall(err) {
-			w.log.Info("file is not for the fast path: inspecting it with the regular activity", "reason", failureMessage(err))
+		err = workflow.ExecuteLocalActivity(smallCtx(ctx, inspectRetry()), activities.InspectName, in).Get(ctx, &insp)
+		if handBack(err, inspectRetry()) {
+			w.log.Info("the fast path hands the inspection to the regular activity", "reason", failureMessage(err))
 			w.small, in.MaxBytes = false, 0
 		}
 	}
@@ -176,8 +177,13 @@ func (w *pipeline) deliver(ctx workflow.Context) error {
 	var del activities.DeliverResult
 	var err error
 	if w.small {
-		err = workflow.ExecuteLocalActivity(deliverSmallCtx(ctx), activities.DeliverName, in).Get(ctx, &del)
-	} else {
+		err = workflow.ExecuteLocalActivity(smallCtx(ctx, deliverRetry()), activities.DeliverName, in).Get(ctx, &del)
+		if handBack(err, deliverRetry()) {
+			w.log.Info("the fast path hands the delivery to the regular activity", "reason", failureMessage(err))
+			w.small = false
+		}
+	}
+	if !w.small {
 		if err := w.move(ctx, filestatus.Delivering); err != nil {
 			return err
 		}
@@ -253,10 +259,16 @@ func (w *pipeline) fail(ctx workflow.Context, err error) (*ingest.Result, error)
 	return w.result(), nil
 }
 
-// isNotSmall reports whether the fast path's inspection refused the file.
-func isNotSmall(err error) bool {
+// handBack reports whether a fast-path local activity's error hands its
+// step to the regular activity: anything but an outcome of the file (an
+// error its retry policy never retries, as on the regular path) — the
+// file is not for the fast path, or what the step needs is down or slow.
+func handBack(err error, retry *temporal.RetryPolicy) bool {
 	var app *temporal.ApplicationError
-	return errors.As(err, &app) && app.Type() == activities.ErrNotSmall
+	if err == nil || errors.As(err, &app) && slices.Contains(retry.NonRetryableErrorTypes, app.Type()) {
+		return false
+	}
+	return true
 }
 
 func asViolation(err error) (activities.Violation, bool) {

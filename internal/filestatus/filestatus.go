@@ -29,14 +29,15 @@ var All = []Status{Received, Inspecting, Quarantined, Approved, Rejected, Delive
 // nothing ever moves a file backwards (a replayed activity cannot turn
 // delivered back into inspecting). A small file skips the inspecting and
 // delivering stages (the fast path, workflows/fastpath.go): it moves from
-// received to its outcome, and from approved to delivered.
+// received to its outcome, or to delivering when its delivery is handed
+// to the regular activity, and from approved to delivered.
 var predecessors = map[Status][]Status{
 	Received:    {Received},
 	Inspecting:  {Received, Inspecting},
 	Quarantined: {Received, Inspecting, Quarantined},
 	Approved:    {Quarantined, Approved},
 	Rejected:    {Quarantined, Rejected},
-	Delivering:  {Inspecting, Approved, Delivering},
+	Delivering:  {Received, Inspecting, Approved, Delivering},
 	Delivered:   {Received, Approved, Delivering, Delivered},
 	Failed:      {Received, Inspecting, Quarantined, Approved, Delivering, Failed},
 }
