@@ -259,8 +259,15 @@ func TestDeliverVerificationFailureIsLoud(t *testing.T) {
 func TestDeliverVanishedSource(t *testing.T) {
 	f := newFixture(t)
 	dest := f.stack.Bucket(t, false)
-	ref := f.ref("acme/inbound/a.csv", "00000000-0000-0000-0000-000000000000")
-	_, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: activities.InspectResult{Size: 1}, DestBucket: dest, DestKey: "acme/a.csv"})
+	// A version S3 issued and then deleted: an ID S3 never issued is a
+	// malformed one to servers whose IDs have a format (versitygw answers
+	// 400 Invalid version id), not a vanished object.
+	key := "acme/inbound/a.csv"
+	ref := f.ref(key, f.put(t, key, []byte("a,b\n")))
+	if _, err := f.stack.AWS.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(f.src), Key: aws.String(key), VersionId: aws.String(ref.VersionID)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: activities.InspectResult{Size: 4}, DestBucket: dest, DestKey: "acme/a.csv"})
 	appErr(t, err, activities.ErrObjectVanished)
 }
 

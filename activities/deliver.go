@@ -200,10 +200,23 @@ func (a *Activities) copyVersion(ctx context.Context, c *copier, sha string, w w
 // governance asked for. A mismatch is never retried into silence.
 func verify(in *DeliverInput, h *s3.HeadObjectOutput) error {
 	insp, gov := in.Inspection, in.Governance
+	where := fmt.Sprintf("delivered s3://%s/%s", in.DestBucket, in.DestKey)
+	if v := aws.ToString(h.VersionId); v != "" {
+		where += " version " + v
+	}
 	fail := func(what string, want, got any) error {
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("delivered s3://%s/%s version %s has %s %v, expected %v: the delivery is not trustworthy; investigate before releasing it",
-				in.DestBucket, in.DestKey, aws.ToString(h.VersionId), what, got, want), ErrDeliveryVerification, nil)
+			fmt.Sprintf("%s has %s %v, expected %v: the delivery is not trustworthy; investigate before releasing it",
+				where, what, got, want), ErrDeliveryVerification, nil)
+	}
+	// notApplied: S3 stored the version without a control Ferry asked for,
+	// and says so. Some S3 servers accept a request's governance headers
+	// and ignore them (versitygw takes SSE-KMS's and encrypts nothing), so
+	// only what S3 reports counts, and the version is never taken as
+	// governed.
+	notApplied := func(asked, reported, fix string) error {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: asked for %s, S3 reports %s: %s", where, asked, reported, fix), ErrDeliveryVerification, nil)
 	}
 	if got := aws.ToInt64(h.ContentLength); got != insp.Size {
 		return fail("size", insp.Size, got)
@@ -216,17 +229,36 @@ func verify(in *DeliverInput, h *s3.HeadObjectOutput) error {
 			return fail(alg, insp.S3Checksum, got)
 		}
 	}
+	// Without a version of its own, a delivery is overwritten by the next
+	// one to the same key, and the record could name no version.
+	if versionPtr(aws.ToString(h.VersionId)) == nil {
+		return notApplied("a new object version", "no version ID",
+			fmt.Sprintf("versioning is off or suspended on bucket %s; enable it (Ferry delivers only into versioned buckets), then reset the workflow", in.DestBucket))
+	}
+	partner := "partners." + in.File.Partner + ".governance"
+	var sse types.ServerSideEncryption
 	switch gov.Encryption {
 	case governance.SSES3:
-		if h.ServerSideEncryption != types.ServerSideEncryptionAes256 {
-			return fail("encryption", types.ServerSideEncryptionAes256, h.ServerSideEncryption)
-		}
+		sse = types.ServerSideEncryptionAes256
 	case governance.SSEKMS:
-		if h.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
-			return fail("encryption", types.ServerSideEncryptionAwsKms, h.ServerSideEncryption)
+		sse = types.ServerSideEncryptionAwsKms
+	}
+	if sse != "" && h.ServerSideEncryption != sse {
+		asked := fmt.Sprintf("%s (%s)", gov.Encryption, sse)
+		if gov.Encryption == governance.SSEKMS {
+			asked += " with key " + gov.KMSKeyID
 		}
+		got := "no server-side encryption"
+		if h.ServerSideEncryption != "" {
+			got = "server-side encryption " + string(h.ServerSideEncryption)
+		}
+		return notApplied(asked, got, fmt.Sprintf("this S3 does not apply %s: use an S3 that does, or change %s.encryption", gov.Encryption, partner))
 	}
 	if gov.RetentionMode != "" {
+		if h.ObjectLockMode == "" {
+			return notApplied(fmt.Sprintf("Object Lock retention %s for %d days", gov.RetentionMode, gov.RetentionDays), "no Object Lock retention",
+				fmt.Sprintf("this S3 or bucket %s does not apply Object Lock: use a bucket with Object Lock on an S3 that applies it, or change %s.retention_mode", in.DestBucket, partner))
+		}
 		if string(h.ObjectLockMode) != gov.RetentionMode {
 			return fail("Object Lock mode", gov.RetentionMode, h.ObjectLockMode)
 		}

@@ -31,6 +31,7 @@ func TestDeliverAppliesAndVerifiesGovernance(t *testing.T) {
 	}{
 		{"SSE-KMS and compliance retention", governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: stacktest.KMSKeyID, RetentionMode: governance.Compliance, RetentionDays: 1}, types.ServerSideEncryptionAwsKms},
 		{"SSE-S3 and governance retention", governance.Policy{Encryption: governance.SSES3, RetentionMode: governance.Governance, RetentionDays: 30}, types.ServerSideEncryptionAes256},
+		{"compliance retention alone", governance.Policy{RetentionMode: governance.Compliance, RetentionDays: 1}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,8 +43,13 @@ func TestDeliverAppliesAndVerifiesGovernance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/batch.csv", Governance: tt.policy}
+			if tt.encryption != "" && !f.appliesEncryption() {
+				f.wantEncryptionRefused(t, in)
+				return
+			}
 			before := time.Now()
-			res, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/batch.csv", Governance: tt.policy})
+			res, err := f.deliver(t, in)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/governance"
-	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
 // Small parts make the local stack copy in parts with small files.
@@ -57,13 +56,14 @@ func TestDeliverCopiesLargeObjectsInParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gov := governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: stacktest.KMSKeyID, RetentionMode: governance.Governance, RetentionDays: 1}
+	gov := f.kms()
+	gov.RetentionMode, gov.RetentionDays = governance.Governance, 1
 	res, err := f.deliver(t, &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Governance: gov, Copy: smallParts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Multipart || res.PartsResumed != 0 || res.Encryption != "aws:kms" || res.RetentionMode != governance.Governance {
-		t.Fatalf("result %+v", res)
+	if !res.Multipart || res.PartsResumed != 0 || res.Encryption != f.kmsReported() || res.RetentionMode != governance.Governance {
+		t.Fatalf("result %+v, want multipart, nothing resumed, encryption %q, retention %s", res, f.kmsReported(), governance.Governance)
 	}
 	obj := f.readBack(t, dest, "acme/big.bin", res.DestVersionID)
 	got, _ := io.ReadAll(obj.Body)
@@ -100,7 +100,7 @@ func TestMultipartCopyResumesTheUploadAfterAFailedAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: ingest.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 1}, MaxAttempts: 10, Governance: governance.Policy{Encryption: governance.SSEKMS, KMSKeyID: stacktest.KMSKeyID}}
+	in := &activities.DeliverInput{File: ref, Inspection: *insp, DestBucket: dest, DestKey: "acme/big.bin", Copy: ingest.CopyOptions{MultipartThresholdBytes: 8 << 20, PartSizeBytes: 5 << 20, Concurrency: 1}, MaxAttempts: 10, Governance: f.kms()}
 
 	// Attempt 1: the network breaks after two parts.
 	broken := &activities.Activities{S3: s3.New(f.stack.AWS.S3.Options(), func(o *s3.Options) {

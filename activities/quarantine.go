@@ -66,7 +66,7 @@ func (a *Activities) HandleSource(ctx context.Context, in *HandleSourceInput) er
 		// Deleting by version ID removes that version for good; later
 		// versions of the same key (new uploads) are untouched.
 		_, err := a.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(f.Bucket), Key: aws.String(f.Key), VersionId: versionPtr(f.VersionID)})
-		if err != nil && !isNotFound(err) {
+		if err != nil && !isNotFound(err) && !a.versionGone(ctx, f, err) {
 			return fmt.Errorf("deleting delivered source s3://%s/%s version %s: %w", f.Bucket, f.Key, orETag(f), err)
 		}
 	case governance.Tag:
@@ -86,6 +86,19 @@ func (a *Activities) HandleSource(ctx context.Context, in *HandleSourceInput) er
 	}
 	f.logger(ctx).Info("handled source after delivery", "action", in.Action)
 	return nil
+}
+
+// versionGone reports whether a delete that S3 refused as invalid found the
+// version already deleted (a retry after an attempt whose delete went
+// through). AWS answers such a delete with success; versitygw answers
+// 400 "Invalid version id specified". S3 is asked whether the version is
+// still there, so a version that exists is never taken for deleted.
+func (a *Activities) versionGone(ctx context.Context, f FileRef, deleteErr error) bool {
+	if !isBadRequest(deleteErr) || versionPtr(f.VersionID) == nil {
+		return false
+	}
+	_, err := a.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.Bucket), Key: aws.String(f.Key), VersionId: versionPtr(f.VersionID)})
+	return isNotFound(err)
 }
 
 // RejectInput names the quarantined copy to move.

@@ -64,10 +64,14 @@ func orETag(f FileRef) string {
 
 // copySource builds CopyObject's x-amz-copy-source: bucket/key with the key
 // URL-encoded segment by segment, pinned to the version when there is one.
+// A '+', which PathEscape leaves as it is, is encoded too: a server that
+// decodes the header as a query string (versitygw does) reads a bare '+'
+// as a space and copies another key, while %2B is '+' to every decoder
+// (AWS's own SDKs send it so: botocore keeps only -._~/ unencoded).
 func copySource(f FileRef) string {
 	segs := strings.Split(f.Key, "/")
 	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+		segs[i] = strings.ReplaceAll(url.PathEscape(s), "+", "%2B")
 	}
 	src := f.Bucket + "/" + strings.Join(segs, "/")
 	if v := versionPtr(f.VersionID); v != nil {

@@ -7,7 +7,9 @@
 #   be had), tflint (its bundled terraform  clone on the machine shares them
 #   ruleset only),
 #   helm, kubeconform (the Helm chart's
-#   checks in deploy/helm_test.go)
+#   checks in deploy/helm_test.go),
+#   versitygw (a second S3, for the
+#   integration tier's FERRY_TEST_S3)
 #   dynalite, local-aws-sqs                 npm ci from package-lock.json into
 #                                           deploy/local/node_modules (again only
 #                                           when the lock file changes)
@@ -29,6 +31,7 @@
 #   GOAWS_BIN=.../goaws-v0.5.4/cmd
 #   TERRAFORM_BIN=.../terraform-v1.8.5/terraform  TFLINT_BIN=.../tflint-v0.64.0/tflint
 #   HELM_BIN=.../helm-v3.22.0/helm  KUBECONFORM_BIN=.../kubeconform-v0.8.0/kubeconform
+#   VERSITYGW_BIN=.../versitygw-v1.8.0/versitygw
 #   NODE_MODULES=.../deploy/local/node_modules
 #   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
 #   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
@@ -57,6 +60,11 @@ HELM_VERSION=v3.22.0
 HELM_BIN="$CACHE/bin/helm-$HELM_VERSION/helm"
 KUBECONFORM_VERSION=v0.8.0
 KUBECONFORM_BIN="$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform"
+# A second S3 implementation: the integration tier runs the S3 tests against
+# it too (FERRY_TEST_S3=versitygw), so Ferry is not tied to MinIO, whose
+# source was archived upstream.
+VERSITYGW_VERSION=v1.8.0
+VERSITYGW_BIN="$CACHE/bin/versitygw-$VERSITYGW_VERSION/versitygw"
 # Debian bookworm's Prometheus (2.42, with promtool) and Alertmanager (0.25,
 # with amtool). Debian's Alertmanager reads its default templates from
 # /usr/share/prometheus/alertmanager, so it is installed, not unpacked
@@ -135,6 +143,7 @@ pids=()
 [[ -x "$TFLINT_BIN" ]] || { go_tool "$TFLINT_BIN" github.com/terraform-linters/tflint "$TFLINT_VERSION" & pids+=($!); }
 [[ -x "$HELM_BIN" ]] || { go_tool "$HELM_BIN" helm.sh/helm/v3/cmd/helm "$HELM_VERSION" & pids+=($!); }
 [[ -x "$KUBECONFORM_BIN" ]] || { go_tool "$KUBECONFORM_BIN" github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" & pids+=($!); }
+[[ -x "$VERSITYGW_BIN" ]] || { go_tool "$VERSITYGW_BIN" github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" & pids+=($!); }
 for p in "${pids[@]}"; do wait "$p" || die "a tool build failed (see above)"; done
 
 # npm ci from the committed lock file; redone only when the lock changes.
@@ -149,6 +158,7 @@ fi
 printf 'TEMPORAL_BIN=%s\nMINIO_BIN=%s\nGOAWS_BIN=%s\nNODE_MODULES=%s\n' "$TEMPORAL_BIN" "$MINIO_BIN" "$GOAWS_BIN" "$HERE/node_modules"
 printf 'TERRAFORM_BIN=%s\nTFLINT_BIN=%s\n' "$TERRAFORM_BIN" "$TFLINT_BIN"
 printf 'HELM_BIN=%s\nKUBECONFORM_BIN=%s\n' "$HELM_BIN" "$KUBECONFORM_BIN"
+printf 'VERSITYGW_BIN=%s\n' "$VERSITYGW_BIN"
 printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
 	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool
 printf 'CLAMD=%s\n' /usr/sbin/clamd

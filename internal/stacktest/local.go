@@ -16,6 +16,13 @@ import (
 // starts only what is not running) and connects to it. Main stops it again
 // unless every process of it ran before.
 func startLocal() (*Stack, error) {
+	// The local stack is MinIO's (its SFTP server and webhook are part of
+	// it): a run that asked for another S3 must not pass on MinIO.
+	if s3, err := selectedS3(); err != nil {
+		return nil, err
+	} else if s3 != MinIO {
+		return nil, fmt.Errorf("%s=%s selects the S3 of a test binary's own services; the local stack (stacktest.Ferry) runs MinIO: unset %s for this package", S3ServerEnv, s3, S3ServerEnv)
+	}
 	root, tl, err := install()
 	if err != nil {
 		return nil, err

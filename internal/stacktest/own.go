@@ -26,6 +26,7 @@ import (
 // ownServices are the services started for this test binary alone.
 type ownServices struct {
 	dir    string             // their data and logs, removed at the end
+	s3     S3Server           // which server S3 is (S3ServerEnv)
 	addr   map[Service]string // reserved at set-up, so clients never change
 	procs  map[Service]*process
 	failed map[Service]error // a service that did not start is not tried again
@@ -39,6 +40,9 @@ func setUpOwn() (*Stack, error) {
 		return nil, err
 	}
 	o := &run.own
+	if o.s3, err = selectedS3(); err != nil {
+		return nil, err
+	}
 	o.addr, o.procs, o.failed = map[Service]string{}, map[Service]*process{}, map[Service]error{}
 	for _, s := range []Service{Temporal, S3, DynamoDB, SQS, SNS, Clamd} {
 		if o.addr[s], err = freeAddr(); err != nil {
@@ -50,7 +54,7 @@ func setUpOwn() (*Stack, error) {
 	}
 	st, err := connect(root, map[string]string{
 		"AWS_REGION":                "us-east-1",
-		"AWS_ACCESS_KEY_ID":         "ferrytest", // MinIO's root user
+		"AWS_ACCESS_KEY_ID":         "ferrytest", // the S3 server's root user
 		"AWS_SECRET_ACCESS_KEY":     Unique("secret-"),
 		"AWS_SESSION_TOKEN":         "",
 		"AWS_ENDPOINT_URL_S3":       "http://" + o.addr[S3],
@@ -67,6 +71,7 @@ func setUpOwn() (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.S3Server = o.s3
 	// The config's partners that decrypt name key files the worker loads
 	// at start; the local stack's provisioner makes them, and so, for a
 	// binary of its own, does this.
@@ -112,6 +117,14 @@ func (o *ownServices) launch(st *Stack, s Service) (*process, error) {
 		}
 		return o.spawn("temporal", nil, 90*time.Second, func() error { return temporalReady(addr, st.Config.Temporal.Namespace) }, args...)
 	case S3:
+		if o.s3 == VersityGW {
+			env := []string{"ROOT_ACCESS_KEY=" + st.Env["AWS_ACCESS_KEY_ID"], "ROOT_SECRET_KEY=" + st.Env["AWS_SECRET_ACCESS_KEY"]}
+			args, ready, err := versitygwArgs(st.tools.versitygw, addr, filepath.Join(o.dir, "versitygw"))
+			if err != nil {
+				return nil, err
+			}
+			return o.spawn("versitygw", env, time.Minute, ready, args...)
+		}
 		console, err := freeAddr()
 		if err != nil {
 			return nil, err

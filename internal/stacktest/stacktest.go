@@ -13,6 +13,13 @@
 // it runs and otherwise started, and then stopped by Main. One test binary
 // uses one or the other, never both.
 //
+// S3 is MinIO unless FERRY_TEST_S3=versitygw (S3ServerEnv) selects
+// versitygw for the run of a test binary, so that the tests of Ferry's S3
+// calls pass on a second implementation of the API; Stack.S3Server says
+// which runs, for the tests that say per server what a user sees where the
+// two differ. deploy/local/test.sh runs the S3 packages' tests with each.
+// The local stack always runs MinIO.
+//
 // Tools come from deploy/local/install.sh (pinned, cached, installed when
 // missing), so a test that needs a service never skips: it has it, or fails
 // saying why. The test files that use this package carry a build tag
@@ -59,7 +66,9 @@ const (
 	// search attributes, in the config's namespace, storing in SQLite as
 	// the local stack's does.
 	Temporal Service = iota + 1
-	// S3 is MinIO, with its built-in KMS holding the key KMSKeyID.
+	// S3 is MinIO, with its built-in KMS holding the key KMSKeyID; or,
+	// when FERRY_TEST_S3=versitygw (S3ServerEnv), versitygw with versioning
+	// and no KMS. Stack.S3Server says which.
 	S3
 	// DynamoDB is dynalite.
 	DynamoDB
@@ -112,6 +121,9 @@ type Stack struct {
 	Config   *config.Config
 	AWS      *awsclients.Clients
 	Temporal client.Client
+	// S3Server is the S3 implementation serving S3: MinIO unless
+	// S3ServerEnv selects another for the binary's own services.
+	S3Server S3Server
 
 	tools tools
 	local bool // the local stack (Ferry), not services of the binary's own
@@ -225,14 +237,14 @@ func connect(root string, env map[string]string, tl tools, local bool) (*Stack, 
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Root: root, Env: env, Config: cfg, AWS: clients, Temporal: tc, tools: tl, local: local}, nil
+	return &Stack{Root: root, Env: env, Config: cfg, AWS: clients, Temporal: tc, tools: tl, local: local, S3Server: MinIO}, nil
 }
 
 var discardLogger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
 // tools are the paths deploy/local/install.sh reports.
 type tools struct {
-	temporal, minio, goaws, nodeModules, clamd string
+	temporal, minio, versitygw, goaws, nodeModules, clamd string
 }
 
 // install finds the repository and runs its deploy/local/install.sh,
@@ -255,6 +267,8 @@ func install() (root string, tl tools, err error) {
 			tl.temporal = v
 		case "MINIO_BIN":
 			tl.minio = v
+		case "VERSITYGW_BIN":
+			tl.versitygw = v
 		case "GOAWS_BIN":
 			tl.goaws = v
 		case "NODE_MODULES":
@@ -263,7 +277,7 @@ func install() (root string, tl tools, err error) {
 			tl.clamd = v
 		}
 	}
-	if tl.temporal == "" || tl.minio == "" || tl.goaws == "" || tl.nodeModules == "" || tl.clamd == "" {
+	if tl.temporal == "" || tl.minio == "" || tl.versitygw == "" || tl.goaws == "" || tl.nodeModules == "" || tl.clamd == "" {
 		return "", tools{}, fmt.Errorf("deploy/local/install.sh reported no tool paths:\n%s", out)
 	}
 	return root, tl, nil
@@ -328,6 +342,27 @@ func (s *Stack) Bucket(t testing.TB, objectLock bool) string {
 		t.Fatalf("versioning bucket %s: %v", name, err)
 	}
 	t.Cleanup(func() { s.removeBucket(t, name) })
+	return name
+}
+
+// UnversionedBucket creates a fresh bucket whose versioning was never
+// enabled (status "") or is suspended, for tests of what Ferry does with
+// a destination that keeps no versions; it is removed when the test ends.
+func (s *Stack) UnversionedBucket(t testing.TB, status types.BucketVersioningStatus) string {
+	t.Helper()
+	name := Unique("ferry-test-")
+	ctx := context.Background()
+	if _, err := s.AWS.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("creating bucket %s: %v", name, err)
+	}
+	t.Cleanup(func() { s.removeBucket(t, name) })
+	if status != "" {
+		if _, err := s.AWS.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+			Bucket: aws.String(name), VersioningConfiguration: &types.VersioningConfiguration{Status: status},
+		}); err != nil {
+			t.Fatalf("setting bucket %s's versioning to %s: %v", name, status, err)
+		}
+	}
 	return name
 }
 
