@@ -22,9 +22,11 @@ install:
 	@deploy/local/install.sh >/dev/null
 
 # Figures, never pass/fail (README, "Speed, measured"): a 1 GiB ingest on the
-# local stack against bare GET / SHA-256 / CopyObject baselines, then the
-# bridge's events per second against bare starts.
+# local stack against bare GET / SHA-256 / CopyObject baselines, 1 KiB files
+# per second against Temporal's floor, the bridge's events per second against
+# bare starts, and the scanning inspection against a bare GET.
 bench:
 	go test -tags e2e -count=1 -run '^$$' -bench IngestLargeObject -benchtime 3x -timeout 30m ./internal/e2e/
+	go test -tags e2e -count=1 -run '^$$' -bench SmallFiles -benchtime 3x -timeout 30m ./internal/e2e/
 	go test -tags integration -count=1 -run '^$$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	go test -tags integration -count=1 -run '^$$' -bench InspectScanning -benchtime 5x ./activities/

@@ -278,10 +278,10 @@ func TestRecordStatusConflictIsNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.env.ExecuteActivity(activities.RecordStatusName, &activities.RecordStatusInput{
-		FileID: ref.FileID, Change: filestore.Change{Status: filestatus.Delivered},
+		FileID: ref.FileID, Change: filestore.Change{Status: filestatus.Approved},
 	})
 	app := appErr(t, err, activities.ErrStatusConflict)
-	if !strings.Contains(app.Message(), "is received; refusing to move it to delivered") {
+	if !strings.Contains(app.Message(), "is received; refusing to move it to approved") {
 		t.Fatalf("message %q", app.Message())
 	}
 }

@@ -112,7 +112,8 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 		// The SDK's own, as Temporal's dashboards name them.
 		{"temporal_workflow_task_execution_latency_seconds", map[string]string{"workflow_type": "IngestFile"}},
 		{"temporal_request_total", map[string]string{"namespace": "default"}},
-		{"temporal_activity_execution_latency_seconds", map[string]string{"activity_type": "Inspect"}},
+		// A small file is inspected by a local activity (the fast path).
+		{"temporal_local_activity_execution_latency_seconds", map[string]string{"activity_type": "Inspect"}},
 	} {
 		if _, ok := m.Value(s.name, s.labels); !ok {
 			t.Errorf("no series %s%v at %s", s.name, s.labels, url)
