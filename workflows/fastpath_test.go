@@ -52,6 +52,8 @@ func (s *ingestSuite) TestSmallFileTakesTheFastPath() {
 			return &activities.InspectResult{Size: 15, SHA256: fileSHA}, nil
 		})
 	s.deliverOK()
+	// As internal/intake starts it: FileStatus is received from the start.
+	s.Require().NoError(s.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(ingest.FileStatusAttr.ValueSet(string(filestatus.Received)))))
 	s.execute(smallInput())
 
 	s.NoError(s.env.GetWorkflowError())
@@ -64,7 +66,7 @@ func (s *ingestSuite) TestSmallFileTakesTheFastPath() {
 	s.Empty(k.regular)
 	s.Equal(int64(8<<20), maxBytes, "the local inspection must refuse what is larger than the fast path takes")
 	s.Equal([]filestatus.Status{filestatus.Delivered}, s.moves)
-	s.Equal([]string{"received", "delivered"}, s.statusAttr)
+	s.Equal([]string{"delivered"}, s.statusAttr, "received is not upserted again: the start set it")
 	s.Equal([]string{"file.delivered"}, s.notified)
 	// The outcome's audit entry says what inspection and delivery found.
 	s.Require().Len(s.trail.stored, 2)

@@ -53,8 +53,9 @@ type pipeline struct {
 	// content is the object whose bytes are delivered: the upload itself,
 	// or the plaintext decrypted from it.
 	content activities.FileRef
-	// small is set while the file takes the fast path (fastpath.go).
-	small bool
+	// patched is set for executions started since the small-file fast
+	// path (fastpath.go), small while the file takes it.
+	patched, small bool
 }
 
 // IngestFile takes one uploaded object version from received to delivered:
@@ -101,10 +102,11 @@ func setup(ctx workflow.Context, id string, in *ingest.Input) (*pipeline, error)
 
 // run is the pipeline, step by step.
 func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
+	w.patched = workflow.GetVersion(ctx, fastPathVersion, workflow.DefaultVersion, 1) >= 1
 	if done, err := w.receive(ctx); done || err != nil {
 		return w.result(), err
 	}
-	w.small = w.takesFastPath(ctx)
+	w.small = w.takesFastPath()
 	violations, err := w.inspect(ctx)
 	if err == nil && len(violations) == 0 {
 		violations, err = w.checkSidecar(ctx)

@@ -69,10 +69,24 @@ func (w *pipeline) appendAuditLocked(ctx workflow.Context, actor, action, detail
 func (w *pipeline) enter(ctx workflow.Context, s filestatus.Status) {
 	w.state.Stage = s
 	w.state.History = append(w.state.History, ingest.StageChange{Status: s, At: workflow.Now(ctx)})
-	if err := workflow.UpsertTypedSearchAttributes(ctx, ingest.FileStatusAttr.ValueSet(string(s))); err != nil {
-		w.log.Warn("could not update FileStatus search attribute", "status", s, "error", err)
+	if !w.showsStatus(ctx, s) {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, ingest.FileStatusAttr.ValueSet(string(s))); err != nil {
+			w.log.Warn("could not update FileStatus search attribute", "status", s, "error", err)
+		}
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
+}
+
+// showsStatus reports whether the FileStatus search attribute already
+// says s, as the start sets it to received (internal/intake): an upsert
+// would be a history event and a visibility write for nothing. Histories
+// written before the fast path upserted it all the same, and replay so.
+func (w *pipeline) showsStatus(ctx workflow.Context, s filestatus.Status) bool {
+	if !w.patched {
+		return false
+	}
+	v, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(ingest.FileStatusAttr)
+	return ok && v == string(s)
 }
 
 // waitFor says in the status query and the UI what the file waits for

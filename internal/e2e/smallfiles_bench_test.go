@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +49,11 @@ const smallConcurrency = 32
 //   - naive/s: workflows of five no-op regular activities, the same way;
 //   - latency: files sent one at a time, event POSTed to workflow closed
 //     (the file delivered and its notification sent), p50 and p99, beside
-//     the floor workflow's.
+//     the floor workflow's;
+//   - where the CPU goes: CPU milliseconds per file of each of the local
+//     stack's processes (and of this one, which posts the events and runs
+//     the floor's worker), from /proc, during the files/s runs and the
+//     floor's, so a profile says which part to make cheaper.
 //
 // Figures only, never pass/fail (README, "Speed, measured"):
 //
@@ -62,12 +68,18 @@ func BenchmarkSmallFiles(b *testing.B) {
 		st.RemoveVersions(b, dest.Bucket, dest.Prefix+prefix)
 	})
 
+	procs := stackProcesses(b, st)
 	var ferryRate, floorRate, naiveRate []float64
+	ferryCPU, floorCPU := map[string][]float64{}, map[string][]float64{}
 	for i := 0; b.Loop(); i++ {
+		before := cpuTimes(b, procs)
 		floorRate = append(floorRate, floor.rate(b, floorWorkflowName, *smallFiles))
+		addPerFile(floorCPU, before, cpuTimes(b, procs), *smallFiles)
 		naiveRate = append(naiveRate, floor.rate(b, naiveWorkflowName, *smallNaiveFiles))
 		files := putSmallFiles(b, st, fmt.Sprintf("%s/run%d-", prefix, i), *smallFiles)
+		before = cpuTimes(b, procs)
 		ferryRate = append(ferryRate, ferryRateOf(b, st, files))
+		addPerFile(ferryCPU, before, cpuTimes(b, procs), *smallFiles)
 	}
 	var ferryLat, floorLat []float64
 	files := putSmallFiles(b, st, prefix+"/latency-", *smallLatencyFiles)
@@ -93,6 +105,61 @@ func BenchmarkSmallFiles(b *testing.B) {
 		{0, "ns/op"}, // an iteration is three whole runs
 	} {
 		b.ReportMetric(f.value, f.unit)
+	}
+	for name, ms := range ferryCPU {
+		b.ReportMetric(stacktest.Median(ms), "cpu-ms/file-"+name)
+	}
+	for _, name := range []string{"temporal", benchProcess} {
+		b.ReportMetric(stacktest.Median(floorCPU[name]), "floor-cpu-ms/wf-"+name)
+	}
+}
+
+// benchProcess names this process in the CPU figures.
+const benchProcess = "bench"
+
+// stackProcesses are the PIDs of the local stack's processes, and this one.
+func stackProcesses(b *testing.B, st *stacktest.Stack) map[string]int {
+	b.Helper()
+	procs := map[string]int{benchProcess: os.Getpid()}
+	for _, p := range []stacktest.Process{"temporal", "worker", "bridge", "minio", "dynalite", "clamd", "webhooksink"} {
+		procs[string(p)] = st.PID(b, p)
+	}
+	return procs
+}
+
+// cpuTimes reads each process's CPU time (user and system, its own and
+// its reaped children's) in milliseconds from /proc/<pid>/stat.
+func cpuTimes(b *testing.B, procs map[string]int) map[string]float64 {
+	b.Helper()
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	out := map[string]float64{}
+	for name, pid := range procs {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatalf("reading the CPU time of %s: %v", name, err)
+		}
+		// Fields after the command, which may hold spaces: state is 3rd,
+		// utime, stime, cutime, cstime the 14th to 17th.
+		_, rest, _ := strings.Cut(string(raw), ") ")
+		f := strings.Fields(rest)
+		var ticks float64
+		for _, v := range f[11:15] {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("reading the CPU time of %s from %q: %v", name, raw, err)
+			}
+			ticks += n
+		}
+		out[name] = ticks * 1000 / ticksPerSecond
+	}
+	return out
+}
+
+// addPerFile appends each process's CPU milliseconds per file between two
+// readings.
+func addPerFile(into map[string][]float64, before, after map[string]float64, n int) {
+	for name, ms := range after {
+		into[name] = append(into[name], (ms-before[name])/float64(n))
 	}
 }
 
