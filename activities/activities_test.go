@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ferrydata/ferry/activities"
@@ -62,15 +63,22 @@ func (f *fixture) inspect(t testing.TB, ref activities.FileRef, r rules.Rules) (
 
 func (f *fixture) inspectInput(t testing.TB, in *activities.InspectInput) (*activities.InspectResult, error) {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(activities.InspectName, in)
-	if err != nil {
-		return nil, err
+	return inspected(t)(f.env.ExecuteActivity(activities.InspectName, in))
+}
+
+// inspected decodes an executed Inspect's result.
+func inspected(t testing.TB) func(converter.EncodedValue, error) (*activities.InspectResult, error) {
+	return func(v converter.EncodedValue, err error) (*activities.InspectResult, error) {
+		t.Helper()
+		if err != nil {
+			return nil, err
+		}
+		var res activities.InspectResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return &res, nil
 	}
-	var res activities.InspectResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	return &res, nil
 }
 
 var (

@@ -20,15 +20,7 @@ func TestInspectAsALocalActivityHandsBackWhatItMustNotRead(t *testing.T) {
 	ref := f.ref(key, f.put(t, key, body))
 	local := func(in *activities.InspectInput) (*activities.InspectResult, error) {
 		t.Helper()
-		v, err := f.env.ExecuteLocalActivity(f.acts.Inspect, in)
-		if err != nil {
-			return nil, err
-		}
-		var res activities.InspectResult
-		if err := v.Get(&res); err != nil {
-			t.Fatal(err)
-		}
-		return &res, nil
+		return inspected(t)(f.env.ExecuteLocalActivity(f.acts.Inspect, in))
 	}
 
 	res, err := local(&activities.InspectInput{File: ref, Rules: csvRules, MaxBytes: int64(len(body))})

@@ -9,13 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
-	"github.com/ferrydata/ferry/internal/intake"
-	"github.com/ferrydata/ferry/internal/s3event"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -31,25 +26,12 @@ func TestWorkerRecordsTheGovernanceS3Applied(t *testing.T) {
 	provision(t, st)
 	startWorker(t)
 	ctx := context.Background()
-
-	body := "id,qty\n1,5\n"
-	key := "acme/inbound/" + stacktest.Unique("governed-") + ".csv"
-	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Config.Landing.Bucket), Key: aws.String(key), Body: strings.NewReader(body)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &intake.Intake{Config: st.Config, Temporal: st.Temporal}
-	p, err := in.Ingest(ctx, s3event.Object{
-		Bucket: st.Config.Landing.Bucket, Key: key, VersionID: aws.ToString(put.VersionId), ETag: aws.ToString(put.ETag),
-		Size: int64(len(body)), EventName: "s3:ObjectCreated:Put", EventTime: time.Now(), Via: "http/s3",
-	}, intake.SkipKnownCheck)
-	if err != nil || p.Decision != intake.Start {
-		t.Fatalf("starting %s: %v (%s)", key, err, p.Decision)
-	}
+	p := ingestCSV(t, st, "governed-")
 
 	files := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable)
 	var rec *filestore.File
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		var err error
 		rec, err = files.Get(ctx, p.WorkflowID)
 		if err != nil {
 			return false, err.Error()

@@ -70,27 +70,13 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 	st := stacktest.Require(t, stacktest.Temporal, stacktest.S3, stacktest.DynamoDB, stacktest.Clamd)
 	provision(t, st)
 	addr := startWorker(t)
-	ctx := context.Background()
-
-	body := "id,qty\n1,5\n"
-	key := "acme/inbound/" + stacktest.Unique("metrics-") + ".csv"
-	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Config.Landing.Bucket), Key: aws.String(key), Body: strings.NewReader(body)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &intake.Intake{Config: st.Config, Temporal: st.Temporal}
-	p, err := in.Ingest(ctx, s3event.Object{
-		Bucket: st.Config.Landing.Bucket, Key: key, VersionID: aws.ToString(put.VersionId), ETag: aws.ToString(put.ETag),
-		Size: int64(len(body)), EventName: "s3:ObjectCreated:Put", EventTime: time.Now(), Via: "http/s3",
-	}, intake.SkipKnownCheck)
-	if err != nil || p.Decision != intake.Start {
-		t.Fatalf("starting %s: %v (%s)", key, err, p.Decision)
-	}
+	ingestCSV(t, st, "metrics-")
 
 	url := "http://" + addr + metrics.Path
 	acme := map[string]string{"partner": "acme"}
 	var m metricstest.Families
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		var err error
 		m, err = metricstest.Scrape(url)
 		if err != nil {
 			return false, err.Error()
@@ -235,6 +221,28 @@ func TestWorkerStopsWhenItsMetricsAddressIsTaken(t *testing.T) {
 
 // startWorker runs the worker as its binary runs, with its metrics on a
 // free address (returned), until the test ends.
+// ingestCSV puts a small CSV into acme's landing prefix and starts its
+// workflow as the bridge would; it returns the file's plan.
+func ingestCSV(t *testing.T, st *stacktest.Stack, prefix string) intake.Plan {
+	t.Helper()
+	ctx := context.Background()
+	body := "id,qty\n1,5\n"
+	key := "acme/inbound/" + stacktest.Unique(prefix) + ".csv"
+	put, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Config.Landing.Bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &intake.Intake{Config: st.Config, Temporal: st.Temporal}
+	p, err := in.Ingest(ctx, s3event.Object{
+		Bucket: st.Config.Landing.Bucket, Key: key, VersionID: aws.ToString(put.VersionId), ETag: aws.ToString(put.ETag),
+		Size: int64(len(body)), EventName: "s3:ObjectCreated:Put", EventTime: time.Now(), Via: "http/s3",
+	}, intake.SkipKnownCheck)
+	if err != nil || p.Decision != intake.Start {
+		t.Fatalf("starting %s: %v (%s)", key, err, p.Decision)
+	}
+	return p
+}
+
 func startWorker(t *testing.T) string {
 	t.Helper()
 	addr := freeAddr(t)
