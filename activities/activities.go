@@ -159,12 +159,20 @@ func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput
 			}
 			if len(trail) > 0 {
 				res.AuditHead = &trail[len(trail)-1]
+				return res, nil
 			}
 		}
-		return res, nil
+		// The record was written and its first audit entry was not (the
+		// worker died, or DynamoDB went away, between the two writes):
+		// write it now, or the trail would start at entry 2.
+		f.logger(ctx).Warn("file recorded without its first audit entry; writing it")
 	}
-	if _, err := a.appendAudit(ctx, in.Audit); err != nil {
+	stored, err := a.appendAudit(ctx, in.Audit)
+	if err != nil {
 		return nil, err
+	}
+	if !created {
+		res.AuditHead = stored
 	}
 	return res, nil
 }

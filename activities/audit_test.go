@@ -115,3 +115,41 @@ func TestAuditEntryOfAStepRunAgainIsTheStoredOne(t *testing.T) {
 		t.Errorf("a step run again counted %v audit verification failures", v)
 	}
 }
+
+// The record and the first audit entry are two writes: a worker killed
+// (or DynamoDB gone) between them leaves a record without a trail. The
+// step's next run writes the entry, and the trail starts at 1; the worker
+// chaos fault test found a trail starting at entry 2.
+func TestRecordReceivedWritesTheFirstEntryARecordLacks(t *testing.T) {
+	st := stacktest.Require(t, stacktest.DynamoDB)
+	files, trails := st.FilesTable(t), st.AuditTable(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Audit: trails, Files: files})
+
+	ref := activities.FileRef{Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + stacktest.Unique("a-") + ".csv", VersionID: "v1"}
+	ref.FileID = fileid.WorkflowID("acme", ref.Bucket, ref.Key, ref.VersionID)
+	// The first run wrote the record, then died.
+	if _, _, err := files.Receive(context.Background(), filestore.File{FileID: ref.FileID, Partner: ref.Partner, Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	first := audit.Next(nil, ref.FileID, time.Now(), "ferry", "status:received", "")
+	val, err := env.ExecuteActivity(activities.RecordReceivedName, &activities.RecordReceivedInput{File: ref, Audit: &first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.RecordReceivedResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.AlreadyKnown || res.AuditHead == nil || res.AuditHead.Hash != first.Hash {
+		t.Errorf("answered %+v, want the file known, its trail's head the first entry", res)
+	}
+	trail, err := trails.List(context.Background(), ref.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := audit.Verify(trail); b != nil || len(trail) != 1 {
+		t.Errorf("the trail holds %d entries (%s), want the first alone: %v", len(trail), audit.Summary(trail), b)
+	}
+}
