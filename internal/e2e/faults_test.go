@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 
@@ -143,6 +146,28 @@ func logInFlight(t *testing.T, st *stacktest.Stack, tr *traffic, what string) {
 	t.Logf("in flight at %s: %d of %d workflows running (%s)", what, running, len(execs), strings.Join(parts, ", "))
 }
 
+// logEventsInFlight says what the bridge had yet to acknowledge at a
+// kill: the events MinIO keeps in its queue directory until the webhook
+// answers, and the SQS messages received and not yet deleted.
+func logEventsInFlight(t *testing.T, st *stacktest.Stack, queue, what string) {
+	t.Helper()
+	queued, err := os.ReadDir(filepath.Join(filepath.Dir(st.Env["FERRY_NOTIFICATIONS_FILE"]), "minio-events", "minio-webhook-FERRY"))
+	minio := fmt.Sprint(len(queued))
+	if err != nil {
+		minio = err.Error()
+	}
+	sqsState := ""
+	attrs, err := st.AWS.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err == nil {
+		sqsState = fmt.Sprintf("%s messages on the queue, %s of them received and not yet deleted", attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)],
+			attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	} else {
+		sqsState = err.Error()
+	}
+	t.Logf("events in flight at %s: MinIO's webhook queue holds %s; SQS: %s", what, minio, sqsState)
+}
+
 // faultChecker is the checker for a test's traffic.
 func faultChecker(st *stacktest.Stack, tr *traffic, want map[string]expectation) *checker {
 	return newChecker(st, tr.token, tr.start.Add(-time.Minute), want)
@@ -203,13 +228,23 @@ func TestFaultBridgeKilled(t *testing.T) {
 	sqsFiles := plan.small / 2
 	var kv []string
 	for i := range sqsFiles {
-		kv = append(kv, fmt.Sprintf("%s/inbound/%s-%04d-sqs.csv", trafficPartners[i%len(trafficPartners)], web.token, i), fmt.Sprintf("id,qty\n%d,%s\n", i, web.token))
+		p := trafficPartners[i%len(trafficPartners)]
+		name := fmt.Sprintf("%s-%04d-sqs.csv", web.token, i)
+		body := fmt.Sprintf("id,qty\n%d,%s\n", i, web.token)
+		if st.Config.Partners[p].Rules.Sidecar.Required {
+			sum := sha256.Sum256([]byte(body))
+			kv = append(kv, p+"/inbound/"+name+".sha256", hex.EncodeToString(sum[:])+"  "+name+"\n")
+		}
+		kv = append(kv, p+"/inbound/"+name, body)
 	}
 	puts := putSilently(t, st, kv...)
 	want := map[string]expectation{}
 	var msgs []string
 	for i, put := range puts {
 		key, body := kv[2*i], kv[2*i+1]
+		if strings.HasSuffix(key, ".sha256") {
+			continue // a sidecar: no event, not a file
+		}
 		p, _, _ := strings.Cut(key, "/")
 		o := object{key: key, version: aws.ToString(put.VersionId), etag: strings.Trim(aws.ToString(put.ETag), `"`), size: int64(len(body))}
 		msgs = append(msgs, messages(t, o)["s3"])
@@ -245,7 +280,7 @@ func TestFaultBridgeKilled(t *testing.T) {
 	for until := web.start.Add(plan.over); kills == 0 || time.Now().Before(until); {
 		time.Sleep(time.Duration(1000+mrand.IntN(4000)) * time.Millisecond)
 		kills++
-		logInFlight(t, st, web, fmt.Sprintf("bridge kill %d", kills))
+		logEventsInFlight(t, st, queue, fmt.Sprintf("bridge kill %d", kills))
 		st.Kill(t, stacktest.Bridge)
 		st.Up(t)
 		ended = time.Now()
@@ -434,6 +469,9 @@ func TestFaultQuarantineTimersThroughTemporalRestart(t *testing.T) {
 	notification(t, st, id, "file.reminder")
 	if st.Count(t, fmt.Sprintf("WorkflowId = %q AND ExecutionStatus = 'Running'", id)) != 1 {
 		t.Fatal("the held file is not waiting")
+	}
+	if early, err := faultChecker(st, tr, nil).notifications(map[string]bool{id: true}); err != nil || len(early[id]["file.escalated"]) > 0 {
+		t.Fatalf("the held file escalated before Temporal was stopped (%v): the test must stop Temporal before the deadline", err)
 	}
 	logInFlight(t, st, tr, "the fault")
 	ended := outage(t, st, stacktest.TemporalProcess, outageFor)
