@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make run    install what is missing, start Ferry end to end on the local stack
 #   make test   every check and every test tier (deploy/local/test.sh); go test ./... is the fast tier
-.PHONY: run test stop status logs install bench
+.PHONY: run test stop status logs install bench faults
 
 run:
 	@deploy/local/stack.sh up
@@ -30,3 +30,8 @@ bench:
 	go test -tags e2e -count=1 -run '^$$' -bench SmallFiles -benchtime 3x -timeout 30m ./internal/e2e/
 	go test -tags integration -count=1 -run '^$$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	go test -tags integration -count=1 -run '^$$' -bench InspectScanning -benchtime 5x ./activities/
+
+# The fault suite at full length (README, "Faults"): 200 files per fault and
+# a minute of worker kills. make test runs the same faults shortened.
+faults:
+	go test -tags e2e -count=1 -run '^TestFault' -v -timeout 90m ./internal/e2e/ -args -faults.full

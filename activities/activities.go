@@ -163,27 +163,47 @@ func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput
 			}
 			if len(trail) > 0 {
 				res.AuditHead = &trail[len(trail)-1]
+				return res, nil
 			}
 		}
-		return res, nil
+		// The record was written and its first audit entry was not (the
+		// worker died, or DynamoDB went away, between the two writes):
+		// write it now, or the trail would start at entry 2.
+		f.logger(ctx).Warn("file recorded without its first audit entry; writing it")
 	}
-	if err := a.appendAudit(ctx, in.Audit); err != nil {
+	stored, err := a.appendAudit(ctx, in.Audit)
+	if err != nil {
 		return nil, err
+	}
+	if !created {
+		res.AuditHead = stored
 	}
 	return res, nil
 }
 
-// AppendAudit writes one audit entry.
-func (a *Activities) AppendAudit(ctx context.Context, e *audit.Entry) error {
+// AppendAudit writes one audit entry and returns the entry the trail
+// holds under its number (see appendAudit), which the workflow's next
+// entry must chain to.
+func (a *Activities) AppendAudit(ctx context.Context, e *audit.Entry) (*audit.Entry, error) {
 	return a.appendAudit(ctx, e)
 }
 
-func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) error {
+// appendAudit writes e and returns what the trail holds under its number:
+// e, or the entry an earlier run of the same workflow step wrote there
+// (audit.Entry.Restates: the step ran again after its worker died or
+// Temporal lost its workflow task, and built the entry anew at another
+// time). Anything else under the number is a conflict.
+func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) (*audit.Entry, error) {
 	if e == nil || a.Audit == nil {
-		return nil
+		return e, nil
 	}
 	err := a.Audit.Append(ctx, *e)
 	var conflict *audit.ConflictError
+	if errors.As(err, &conflict) && e.Restates(conflict.Existing) {
+		FileRef{FileID: e.FileID, Partner: fileid.Partner(e.FileID)}.logger(ctx).Info("audit entry already written by an earlier run of this step; continuing from it",
+			"seq", e.Seq, "action", e.Action, "written_at", conflict.Existing.At)
+		return &conflict.Existing, nil
+	}
 	if errors.As(err, &conflict) {
 		// Another entry holds this number: someone wrote into the
 		// file's chain. The write is refused for good; the chain is
@@ -192,9 +212,12 @@ func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) error {
 		f.logger(ctx).Error("audit trail conflict: an entry under this number already exists with other content",
 			"seq", e.Seq, "existing_hash", conflict.Existing.Hash, "proposed_hash", e.Hash, "existing_actor", conflict.Existing.Actor, "existing_action", conflict.Existing.Action)
 		a.Metrics.AuditVerificationFailed(ctx, f.Partner)
-		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrAuditConflict, err)
+		return nil, temporal.NewNonRetryableApplicationError(conflict.Error(), ErrAuditConflict, err)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // RecordStatusInput is RecordStatus's input.
@@ -205,20 +228,32 @@ type RecordStatusInput struct {
 	Audit *audit.Entry
 }
 
+// RecordStatusResult is RecordStatus's result.
+type RecordStatusResult struct {
+	// Audit is the change's entry as the trail holds it: the input's, or
+	// the one an earlier run of the same step wrote (see AppendAudit).
+	Audit *audit.Entry
+}
+
 // RecordStatus moves the file's record to a new status, never backwards,
 // then appends the change's audit entry. A retry after the append failed
 // moves the record to the status it is already in (filestatus allows it)
-// and appends the identical entry again.
-func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) error {
+// and appends the identical entry again; a second run of the workflow
+// step, after the first wrote its entry, finds that entry and returns it.
+func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) (*RecordStatusResult, error) {
 	err := a.Files.Move(ctx, in.FileID, in.Change)
 	var conflict *filestore.StatusConflictError
 	if errors.As(err, &conflict) {
-		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
+		return nil, temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return a.appendAudit(ctx, in.Audit)
+	stored, err := a.appendAudit(ctx, in.Audit)
+	if err != nil {
+		return nil, err
+	}
+	return &RecordStatusResult{Audit: stored}, nil
 }
 
 // NotifyInput is Notify's input.

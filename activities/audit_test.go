@@ -3,6 +3,7 @@
 package activities_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/fileid"
+	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/metrics/metricstest"
 	"github.com/ferrydata/ferry/internal/stacktest"
@@ -46,5 +49,107 @@ func TestAuditConflictCountsAsAVerificationFailure(t *testing.T) {
 	}
 	if got := m.Labels(metrics.AuditVerificationFailuresTotal, "partner"); len(got) != 1 {
 		t.Errorf("failures counted for partners %v, want acme's alone", got)
+	}
+}
+
+// A workflow step that runs a second time (its worker was killed, or
+// Temporal lost the workflow task, after the first run wrote its audit
+// entry) proposes the entry anew at a later time. The activities answer
+// with the stored entry, for the chain to go on from, instead of refusing
+// it as tampering: the worker chaos fault test failed files this way.
+func TestAuditEntryOfAStepRunAgainIsTheStoredOne(t *testing.T) {
+	st := stacktest.Require(t, stacktest.DynamoDB)
+	exp, in := metricstest.Instruments(t, "acme")
+	trails := st.AuditTable(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Audit: trails, Files: st.FilesTable(t), Metrics: in})
+
+	key := "acme/inbound/" + stacktest.Unique("a-") + ".csv"
+	id := fileid.WorkflowID("acme", "landing", key, "v1")
+	t0 := time.Now()
+	first := audit.Next(nil, id, t0, "ferry", "status:received", "")
+	if _, err := env.ExecuteActivity(activities.RecordReceivedName, &activities.RecordReceivedInput{
+		File: activities.FileRef{FileID: id, Partner: "acme", Bucket: "landing", Key: key, VersionID: "v1"}, Audit: &first,
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A status change, run twice.
+	moved := audit.Next(&first, id, t0.Add(time.Second), "ferry", "status:inspecting", "")
+	movedAgain := audit.Next(&first, id, t0.Add(15*time.Second), "ferry", "status:inspecting", "")
+	var got activities.RecordStatusResult
+	for _, e := range []audit.Entry{moved, movedAgain} {
+		val, err := env.ExecuteActivity(activities.RecordStatusName, &activities.RecordStatusInput{
+			FileID: id, Change: filestore.Change{Status: filestatus.Inspecting}, Audit: &e,
+		})
+		if err != nil {
+			t.Fatalf("recording %s at %s: %v", e.Action, e.At, err)
+		}
+		if err := val.Get(&got); err != nil || got.Audit == nil || got.Audit.Hash != moved.Hash {
+			t.Fatalf("recording %s at %s answered %+v (%v), want the entry stored first (%s)", e.Action, e.At, got.Audit, err, moved.At)
+		}
+	}
+
+	// A decision's entry, run twice.
+	approved := audit.Next(&moved, id, t0.Add(time.Minute), "alice", "approve", "checked")
+	approvedAgain := audit.Next(&moved, id, t0.Add(2*time.Minute), "alice", "approve", "checked")
+	for _, e := range []audit.Entry{approved, approvedAgain} {
+		val, err := env.ExecuteActivity(activities.AppendAuditName, &e)
+		if err != nil {
+			t.Fatalf("appending %s at %s: %v", e.Action, e.At, err)
+		}
+		var stored audit.Entry
+		if err := val.Get(&stored); err != nil || stored.Hash != approved.Hash {
+			t.Fatalf("appending %s at %s answered %+v (%v), want the entry stored first", e.Action, e.At, stored, err)
+		}
+	}
+	trail, err := trails.List(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := audit.Verify(trail); b != nil || len(trail) != 3 {
+		t.Errorf("the trail holds %d entries (%s), want 3 that verify: %v", len(trail), audit.Summary(trail), b)
+	}
+	if v, _ := metricstest.Gather(t, exp.Registry).Value(metrics.AuditVerificationFailuresTotal, map[string]string{"partner": "acme"}); v != 0 {
+		t.Errorf("a step run again counted %v audit verification failures", v)
+	}
+}
+
+// The record and the first audit entry are two writes: a worker killed
+// (or DynamoDB gone) between them leaves a record without a trail. The
+// step's next run writes the entry, and the trail starts at 1; the worker
+// chaos fault test found a trail starting at entry 2.
+func TestRecordReceivedWritesTheFirstEntryARecordLacks(t *testing.T) {
+	st := stacktest.Require(t, stacktest.DynamoDB)
+	files, trails := st.FilesTable(t), st.AuditTable(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Audit: trails, Files: files})
+
+	ref := activities.FileRef{Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + stacktest.Unique("a-") + ".csv", VersionID: "v1"}
+	ref.FileID = fileid.WorkflowID("acme", ref.Bucket, ref.Key, ref.VersionID)
+	// The first run wrote the record, then died.
+	if _, _, err := files.Receive(context.Background(), filestore.File{FileID: ref.FileID, Partner: ref.Partner, Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	first := audit.Next(nil, ref.FileID, time.Now(), "ferry", "status:received", "")
+	val, err := env.ExecuteActivity(activities.RecordReceivedName, &activities.RecordReceivedInput{File: ref, Audit: &first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.RecordReceivedResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.AlreadyKnown || res.AuditHead == nil || res.AuditHead.Hash != first.Hash {
+		t.Errorf("answered %+v, want the file known, its trail's head the first entry", res)
+	}
+	trail, err := trails.List(context.Background(), ref.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := audit.Verify(trail); b != nil || len(trail) != 1 {
+		t.Errorf("the trail holds %d entries (%s), want the first alone: %v", len(trail), audit.Summary(trail), b)
 	}
 }

@@ -24,12 +24,13 @@ func (w *pipeline) move(ctx workflow.Context, s filestatus.Status, reasons ...st
 	w.state.Reasons = append(w.state.Reasons, reasons...)
 	c := w.change(s)
 	e := w.nextAudit(ctx, "ferry", "status:"+string(s), changeDetails(w.recorded, c))
+	var rec activities.RecordStatusResult
 	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordStatusName, &activities.RecordStatusInput{
 		FileID: w.in.FileID, Change: c, Audit: e,
-	}).Get(ctx, nil); err != nil {
+	}).Get(ctx, &rec); err != nil {
 		return fmt.Errorf("recording %s as %s: %w", w.in.FileID, s, err)
 	}
-	w.auditHead, w.recorded = e, c
+	w.auditHead, w.recorded = stored(e, rec.Audit), c
 	w.enter(ctx, s)
 	w.countOutcome(ctx, s)
 	return nil
@@ -58,11 +59,23 @@ func (w *pipeline) appendAudit(ctx workflow.Context, actor, action, details stri
 // tampering. Only a conflict (another entry under its number) ends it.
 func (w *pipeline) appendAuditLocked(ctx workflow.Context, actor, action, details string) error {
 	e := w.nextAudit(ctx, actor, action, details)
-	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, e).Get(ctx, nil); err != nil {
+	var written *audit.Entry
+	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, e).Get(ctx, &written); err != nil {
 		return fmt.Errorf("appending %s to the audit trail of %s: %w", action, w.in.FileID, err)
 	}
-	w.auditHead = e
+	w.auditHead = stored(e, written)
 	return nil
+}
+
+// stored is the entry the next one chains to: the one the activity says
+// the trail holds (an earlier run of the step may have written it at
+// another time), or e itself where the activity said nothing (histories
+// recorded before it did).
+func stored(e, written *audit.Entry) *audit.Entry {
+	if written != nil && written.Hash != "" {
+		return written
+	}
+	return e
 }
 
 // enter shows the file's new stage to operators.

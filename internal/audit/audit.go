@@ -56,6 +56,19 @@ func (e Entry) computeHash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Restates reports whether o, an entry already stored, records the same
+// event as e: the same file, number, predecessor, actor, action and
+// details, and intact (its hash is its content's), however its time
+// differs. A workflow step that runs again after the first run wrote its
+// entry (its worker died, or Temporal lost the workflow task, before the
+// workflow recorded that the step was done) builds the entry anew at the
+// time of the second run; the trail stays one chain if the step goes on
+// from the stored entry.
+func (e Entry) Restates(o Entry) bool {
+	return o.FileID == e.FileID && o.Seq == e.Seq && o.PrevHash == e.PrevHash &&
+		o.Actor == e.Actor && o.Action == e.Action && o.Details == e.Details && o.computeHash() == o.Hash
+}
+
 // Store appends to and reads the audit table.
 type Store struct {
 	DB    *dynamodb.Client

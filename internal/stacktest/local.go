@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,18 +50,28 @@ func stackSh(root string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// Process is one of the local stack's processes a test may stop. clamd is
-// also the test binary's own (service Clamd).
+// Process is one of the local stack's processes a test may stop (its name
+// in deploy/local/stack.sh's PROCS). clamd is also the test binary's own
+// (service Clamd).
 type Process string
 
 const (
 	Worker       Process = "worker" // Ferry's worker
 	Bridge       Process = "bridge" // Ferry's bridge (ferry bridge)
 	ClamdProcess Process = "clamd"  // ClamAV's clamd
+	// The servers Ferry depends on. Each keeps its data where stack.sh
+	// put it (Temporal's SQLite file, MinIO's folder and event queue,
+	// dynalite's folder), so Up after Stop or Kill brings back the same
+	// state, as a restarted server or a failed-over one would.
+	TemporalProcess    Process = "temporal"    // Temporal's dev server
+	MinIOProcess       Process = "minio"       // S3, SFTP and the landing bucket's webhook
+	DynamoDBProcess    Process = "dynalite"    // DynamoDB
+	WebhookSinkProcess Process = "webhooksink" // the notification webhook's receiver
 )
 
 // Up starts every process of the local stack that is not running, as
-// deploy/local/stack.sh up does.
+// deploy/local/stack.sh up does: a process that was stopped comes back,
+// and the running ones are left alone (they must reconnect by themselves).
 func (s *Stack) Up(t testing.TB) {
 	t.Helper()
 	s.mustBeLocal(t, "Up")
@@ -155,6 +166,50 @@ func (s *Stack) ownPID(t testing.TB, p Process) int {
 		t.Fatal("stacktest: clamd is not running: declare stacktest.Clamd first")
 	}
 	return proc.cmd.Process.Pid
+}
+
+// Pause stops p with SIGSTOP: it keeps its connections open but answers
+// nothing, as a hung server or one stalled by its machine would. The
+// returned function (also run at the test's cleanup) continues it with
+// SIGCONT.
+func (s *Stack) Pause(t testing.TB, p Process) (resume func()) {
+	t.Helper()
+	pid := s.PID(t, p)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("sending SIGSTOP to %s (pid %d): %v", p, pid, err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil && alive(pid) {
+				t.Errorf("sending SIGCONT to %s (pid %d): %v", p, pid, err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
+}
+
+// PIDs are the process IDs of the local stack's running processes, by
+// name (deploy/local/stack.sh status), so a test can tell which processes
+// a fault restarted and which kept running.
+func (s *Stack) PIDs(t testing.TB) map[Process]int {
+	t.Helper()
+	s.mustBeLocal(t, "PIDs")
+	// Exit status 3 says some process is stopped; the lines still say which.
+	out, _ := stackSh(s.Root, "status")
+	pids := map[Process]int{}
+	for _, line := range strings.Split(string(out), "\n") {
+		var name string
+		var pid int
+		if n, _ := fmt.Sscanf(line, "%s running (pid %d)", &name, &pid); n == 2 {
+			pids[Process(name)] = pid
+		}
+	}
+	if len(pids) == 0 {
+		t.Fatalf("deploy/local/stack.sh status lists no running process:\n%s", out)
+	}
+	return pids
 }
 
 // alive says whether pid runs: a zombie waiting to be reaped does not.
