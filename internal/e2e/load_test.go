@@ -38,29 +38,31 @@ import (
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
-// The burst's sizes: make test runs the defaults, a shortened burst that
+// The burst's sizes: make test runs the defaults, a shorter burst that
 // still saturates the bridge; make load runs the full one (2,000 and 100;
 // README, "Load").
 var (
-	loadS3Files   = flag.Int("load-s3-files", 500, "small files TestLoadBurst puts through the S3 API")
+	loadS3Files   = flag.Int("load-s3-files", 1000, "small files TestLoadBurst puts through the S3 API")
 	loadSFTPFiles = flag.Int("load-sftp-files", 40, "small files TestLoadBurst uploads over SFTP, in four partner sessions at once")
 )
 
 // httpSenders is how many event requests the burst keeps in flight at the
-// bridge's webhook, as a notification service catching up on a burst (an
-// EventBridge API destination) does: far more than the bridge starts in
-// bridge.queue_wait at bridge.starts_per_second, so it must push back.
+// bridge's webhook, as a notification service delivering a burst (an
+// EventBridge API destination) does.
 const httpSenders = 1000
 
 // TestLoadBurstDeliversEveryFileOnceUnderBackPressure puts a burst of
 // small files into the landing bucket through the S3 API, as fast as the
 // test can, under three partners' prefixes, while four SFTP sessions of
-// three partners upload more. Every S3 upload is announced three times
-// over: by MinIO's webhook, by the test posting its EventBridge event to
-// the bridge's webhook with many requests in flight, and by an S3 event
-// on the SQS queue. MinIO's webhook alone cannot saturate the bridge: its
-// queue directory is replayed one event at a time (internal/store in the
-// pinned MinIO), so at most one request of it is ever in flight.
+// three partners upload more. MinIO's webhook announces them, but alone
+// it cannot saturate the bridge: its queue directory is replayed one event
+// at a time (internal/store in the pinned MinIO), so at most one request
+// of it is ever in flight. So once the files are written, every S3 upload
+// is announced again, all at once, as S3 would in AWS: its EventBridge
+// event POSTed to the bridge's webhook (up to httpSenders requests in
+// flight) and its S3 event put on the SQS queue. That is more events than
+// the bridge starts in bridge.queue_wait at bridge.starts_per_second, so
+// it must push back.
 //
 // Then: every file is delivered exactly once (checkDeliveredOnce), the
 // bridge pushed back (503 with Retry-After; SQS starts waiting at its
@@ -84,6 +86,12 @@ func TestLoadBurstDeliversEveryFileOnceUnderBackPressure(t *testing.T) {
 		}
 		return ids
 	})
+	// Twice what the bridge starts within bridge.queue_wait: fewer might
+	// all be started in time, and show no back-pressure.
+	if b := st.Config.Bridge; float64(min(*loadS3Files, httpSenders)) < 2*b.QueueWait.Seconds()*b.StartsPerSecond {
+		t.Fatalf("-load-s3-files=%d: the burst must announce at least %.0f files at once (twice bridge.queue_wait %s × bridge.starts_per_second %g) to saturate the bridge",
+			*loadS3Files, 2*b.QueueWait.Seconds()*b.StartsPerSecond, b.QueueWait, b.StartsPerSecond)
+	}
 	bridgeMetrics := "http://" + st.Config.Metrics.BridgeListen + metrics.Path
 	before := scrape(t, bridgeMetrics)
 	queueURL, err := bridge.ResolveQueue(ctx, st.AWS.SQS, st.Config.Bridge.SQS.Queue)
@@ -141,8 +149,7 @@ func TestLoadBurstDeliversEveryFileOnceUnderBackPressure(t *testing.T) {
 			}
 		}()
 	}
-	// The S3 burst: 32 uploads at a time, each announced as soon as it
-	// exists.
+	// The S3 burst: 32 uploads at a time.
 	jobs := make(chan int)
 	for range 32 {
 		uploads.Add(1)
@@ -179,11 +186,11 @@ func TestLoadBurstDeliversEveryFileOnceUnderBackPressure(t *testing.T) {
 	close(jobs)
 	uploads.Wait()
 	putDone := time.Since(start)
-	events.close()
+	events.send()
 	if err := errs.err(); err != nil {
 		t.Fatalf("the burst could not be written or announced:\n%v", err)
 	}
-	t.Logf("wrote %d files through the S3 API and %d over SFTP in %s; the bridge acknowledged every HTTP event and the SQS queue was drained after %s",
+	t.Logf("wrote %d files through the S3 API and %d over SFTP in %s; the bridge had acknowledged every HTTP event and taken every SQS message after %s",
 		*loadS3Files, perSession*len(sessions), putDone.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	// The SFTP uploads, as S3 lists them (the sidecars are not files).
@@ -261,8 +268,9 @@ func TestLoadBurstDeliversEveryFileOnceUnderBackPressure(t *testing.T) {
 // eventSender announces uploads to the bridge the two ways besides
 // MinIO's webhook: an EventBridge event POSTed to the webhook, retried as
 // the bridge's 503 and Retry-After ask, and, when it has a queue, an S3
-// event on the SQS queue. close returns once every HTTP event was
-// acknowledged and the queue is empty.
+// event on the SQS queue. announce collects; send sends them all at once
+// and returns once every HTTP event was acknowledged and the queue is
+// empty.
 type eventSender struct {
 	st       *stacktest.Stack
 	queueURL string
@@ -271,7 +279,11 @@ type eventSender struct {
 	http     chan []byte
 	sqs      chan string
 	wg       sync.WaitGroup
-	sqsSent  int // after close
+	sqsSent  int // after send
+
+	mu              sync.Mutex
+	pendingHTTP     [][]byte
+	pendingMessages []string
 
 	busy, noRetryAfter, maxQueued atomic.Int64
 	sent                          atomic.Int64
@@ -333,9 +345,12 @@ func newEventSender(st *stacktest.Stack, queueURL string, errs *errList) *eventS
 }
 
 func (e *eventSender) announce(f landedFile, etag string) {
-	e.http <- eventBridgeEvent(f, etag)
+	h, m := eventBridgeEvent(f, etag), string(s3Event(f, etag))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pendingHTTP = append(e.pendingHTTP, h)
 	if e.queueURL != "" {
-		e.sqs <- string(s3Event(f, etag))
+		e.pendingMessages = append(e.pendingMessages, m)
 	}
 }
 
@@ -399,9 +414,18 @@ func (e *eventSender) sendBatches() {
 	flush()
 }
 
-// close waits until every HTTP event is acknowledged and every SQS
-// message has been taken and deleted by the bridge.
-func (e *eventSender) close() {
+// send sends every announced event at once, then waits until every HTTP
+// event is acknowledged and every SQS message has been taken and deleted
+// by the bridge.
+func (e *eventSender) send() {
+	e.mu.Lock()
+	for _, h := range e.pendingHTTP {
+		e.http <- h
+	}
+	for _, m := range e.pendingMessages {
+		e.sqs <- m
+	}
+	e.mu.Unlock()
 	close(e.http)
 	close(e.sqs)
 	e.wg.Wait()
@@ -575,7 +599,7 @@ func TestLoadLargeObjectInBoundedMemorySurvivesWorkerKill(t *testing.T) {
 	for _, f := range files[:len(files)-1] {
 		events.announce(f, etags[f.key])
 	}
-	events.close()
+	events.send()
 	if err := errs.err(); err != nil {
 		t.Fatal(err)
 	}
