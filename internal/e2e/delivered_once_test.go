@@ -62,15 +62,17 @@ func (r runFolder) destPrefix(partner string) string {
 
 // cleanUp removes every version the run wrote (landing, destination,
 // quarantine) and aborts multipart uploads left in them, at the end of
-// the test whether it passed or not: a load run writes gigabytes. Files
-// whose workflows still run (a failed test) are terminated first, so they
-// write nothing after the cleanup.
+// the test whether it passed or not: a load run writes gigabytes. When
+// the test failed, the files' workflows that still run are terminated
+// first, so they write nothing after the cleanup.
 func (r runFolder) cleanUp(t *testing.T, ids func() []string) {
 	t.Cleanup(func() {
 		st := r.st
 		ctx := context.Background()
-		for _, id := range ids() {
-			_ = st.Temporal.TerminateWorkflow(ctx, id, "", "load test cleanup")
+		if t.Failed() {
+			for _, id := range ids() {
+				_ = st.Temporal.TerminateWorkflow(ctx, id, "", "load test cleanup")
+			}
 		}
 		for _, p := range r.partners {
 			dest := st.Config.Partners[p].Destination
