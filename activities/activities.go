@@ -163,23 +163,22 @@ func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput
 		}
 		return res, nil
 	}
-	if _, err := a.appendAudit(ctx, in.Audit); err != nil {
+	if err := a.appendAudit(ctx, in.Audit); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// AppendAudit writes one audit entry and returns the entry stored under
-// its number, which the chain continues from (audit.Store.Append).
-func (a *Activities) AppendAudit(ctx context.Context, e *audit.Entry) (*audit.Entry, error) {
+// AppendAudit writes one audit entry.
+func (a *Activities) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	return a.appendAudit(ctx, e)
 }
 
-func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) (*audit.Entry, error) {
+func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) error {
 	if e == nil || a.Audit == nil {
-		return e, nil
+		return nil
 	}
-	stored, err := a.Audit.Append(ctx, *e)
+	err := a.Audit.Append(ctx, *e)
 	var conflict *audit.ConflictError
 	if errors.As(err, &conflict) {
 		// Another entry holds this number: someone wrote into the
@@ -189,17 +188,9 @@ func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) (*audit.En
 		f.logger(ctx).Error("audit trail conflict: an entry under this number already exists with other content",
 			"seq", e.Seq, "existing_hash", conflict.Existing.Hash, "proposed_hash", e.Hash, "existing_actor", conflict.Existing.Actor, "existing_action", conflict.Existing.Action)
 		a.Metrics.AuditVerificationFailed(ctx, f.Partner)
-		return nil, temporal.NewNonRetryableApplicationError(conflict.Error(), ErrAuditConflict, err)
+		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrAuditConflict, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if stored.Hash != e.Hash {
-		f := FileRef{FileID: e.FileID, Partner: fileid.Partner(e.FileID)}
-		f.logger(ctx).Info("audit entry already written by an earlier run of this step, whose worker died before it was recorded; the chain continues from it",
-			"seq", e.Seq, "action", e.Action, "stored_at", stored.At, "stored_hash", stored.Hash)
-	}
-	return &stored, nil
+	return err
 }
 
 // RecordStatusInput is RecordStatus's input.
@@ -211,18 +202,17 @@ type RecordStatusInput struct {
 }
 
 // RecordStatus moves the file's record to a new status, never backwards,
-// then appends the change's audit entry, and returns the entry stored
-// under its number (audit.Store.Append). A retry after the append failed
+// then appends the change's audit entry. A retry after the append failed
 // moves the record to the status it is already in (filestatus allows it)
 // and appends the identical entry again.
-func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) (*audit.Entry, error) {
+func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) error {
 	err := a.Files.Move(ctx, in.FileID, in.Change)
 	var conflict *filestore.StatusConflictError
 	if errors.As(err, &conflict) {
-		return nil, temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
+		return temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	return a.appendAudit(ctx, in.Audit)
 }

@@ -156,7 +156,7 @@ func TestWorkerCountsATamperedAuditTrail(t *testing.T) {
 	e2 := audit.Next(&e1, id, time.Now(), "ferry", "status:inspecting", "")
 	e2.Details = "edited in the table" // written without recomputing the hash
 	for _, e := range []audit.Entry{e1, e2} {
-		if _, err := trails.Append(ctx, e); err != nil {
+		if err := trails.Append(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -63,18 +63,17 @@ func (s *ingestSuite) SetupTest() {
 			if s.received.AlreadyKnown {
 				return s.received, nil
 			}
-			_, err := s.trail.write(in.Audit)
-			return s.received, err
+			return s.received, s.trail.write(in.Audit)
 		}).Maybe()
 	s.env.OnActivity(activities.AppendAuditName, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, e *audit.Entry) (*audit.Entry, error) { return s.trail.write(e) }).Maybe()
+		func(_ context.Context, e *audit.Entry) error { return s.trail.write(e) }).Maybe()
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(ingest.FileStatusAttr); ok {
 			s.statusAttr = append(s.statusAttr, v)
 		}
 	}).Return(nil).Maybe()
 	s.env.OnActivity(activities.RecordStatusName, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in *activities.RecordStatusInput) (*audit.Entry, error) {
+		func(_ context.Context, in *activities.RecordStatusInput) error {
 			s.moves = append(s.moves, in.Change.Status)
 			return s.trail.write(in.Audit)
 		}).Maybe()

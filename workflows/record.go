@@ -24,13 +24,12 @@ func (w *pipeline) move(ctx workflow.Context, s filestatus.Status, reasons ...st
 	w.state.Reasons = append(w.state.Reasons, reasons...)
 	c := w.change(s)
 	e := w.nextAudit(ctx, "ferry", "status:"+string(s), changeDetails(w.recorded, c))
-	var stored *audit.Entry
 	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordStatusName, &activities.RecordStatusInput{
 		FileID: w.in.FileID, Change: c, Audit: e,
-	}).Get(ctx, &stored); err != nil {
+	}).Get(ctx, nil); err != nil {
 		return fmt.Errorf("recording %s as %s: %w", w.in.FileID, s, err)
 	}
-	w.auditHead, w.recorded = storedEntry(e, stored), c
+	w.auditHead, w.recorded = e, c
 	w.enter(ctx, s)
 	w.countOutcome(ctx, s)
 	return nil
@@ -59,24 +58,11 @@ func (w *pipeline) appendAudit(ctx workflow.Context, actor, action, details stri
 // tampering. Only a conflict (another entry under its number) ends it.
 func (w *pipeline) appendAuditLocked(ctx workflow.Context, actor, action, details string) error {
 	e := w.nextAudit(ctx, actor, action, details)
-	var stored *audit.Entry
-	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, e).Get(ctx, &stored); err != nil {
+	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.AppendAuditName, e).Get(ctx, nil); err != nil {
 		return fmt.Errorf("appending %s to the audit trail of %s: %w", action, w.in.FileID, err)
 	}
-	w.auditHead = storedEntry(e, stored)
+	w.auditHead = e
 	return nil
-}
-
-// storedEntry is the entry the chain continues from: the one the activity
-// reports stored under e's number, or e where the history predates that
-// report. They differ when a worker died after the append but before its
-// workflow task completed: the task ran again, building e at a later
-// workflow time, and found the earlier write of the same event.
-func storedEntry(e, stored *audit.Entry) *audit.Entry {
-	if stored == nil || stored.Hash == "" {
-		return e
-	}
-	return stored
 }
 
 // enter shows the file's new stage to operators.

@@ -71,24 +71,13 @@ func (e *ConflictError) Error() string {
 		e.Proposed.Seq, e.Proposed.FileID, e.Existing.Hash, e.Proposed.Hash)
 }
 
-// Append records e unless an entry with its number exists, and returns
-// the entry stored under that number, the one the chain continues from:
-//
-//   - e, written now or by an earlier try of a retried activity;
-//   - the same event written earlier with another time: a worker that
-//     died after the append but before its workflow task completed loses
-//     the task (a local activity's result is kept only with it), and the
-//     next worker runs it again, building the entry anew at its own,
-//     later, workflow time. Same file, number, predecessor, actor, action
-//     and details, and a hash that matches its content: the event is in
-//     the chain already, and the chain continues from it.
-//
-// Any other entry under the number is a *ConflictError: someone wrote into
-// the file's chain.
-func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
+// Append records e unless an entry with its number exists. Re-appending
+// the identical entry (a retried activity) succeeds; a different one is a
+// *ConflictError.
+func (s *Store) Append(ctx context.Context, e Entry) error {
 	item, err := attributevalue.MarshalMap(e)
 	if err != nil {
-		return Entry{}, fmt.Errorf("encoding audit entry: %w", err)
+		return fmt.Errorf("encoding audit entry: %w", err)
 	}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: item,
@@ -98,26 +87,17 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
 	if errors.As(err, &ccf) {
 		got, gerr := s.get(ctx, e.FileID, e.Seq)
 		if gerr != nil {
-			return Entry{}, gerr
+			return gerr
 		}
-		if got.Hash == e.Hash || e.sameEventAs(*got) {
-			return *got, nil
+		if got.Hash == e.Hash {
+			return nil
 		}
-		return Entry{}, &ConflictError{Existing: *got, Proposed: e}
+		return &ConflictError{Existing: *got, Proposed: e}
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("appending audit entry %d of %s to %s: %w", e.Seq, e.FileID, s.Table, err)
+		return fmt.Errorf("appending audit entry %d of %s to %s: %w", e.Seq, e.FileID, s.Table, err)
 	}
-	return e, nil
-}
-
-// sameEventAs reports whether stored records the event e does, written at
-// another time: every field but the time (and so the hash) alike, and
-// stored's hash that of its content.
-func (e Entry) sameEventAs(stored Entry) bool {
-	return stored.Hash == stored.computeHash() &&
-		stored.FileID == e.FileID && stored.Seq == e.Seq && stored.PrevHash == e.PrevHash &&
-		stored.Actor == e.Actor && stored.Action == e.Action && stored.Details == e.Details
+	return nil
 }
 
 func (s *Store) get(ctx context.Context, fileID string, seq int64) (*Entry, error) {

@@ -45,7 +45,7 @@ func TestVerifierCountsATamperedTrail(t *testing.T) {
 		}
 		if trail {
 			for _, e := range chain(id) {
-				if _, err := trails.Append(ctx, e); err != nil {
+				if err := trails.Append(ctx, e); err != nil {
 					t.Fatal(err)
 				}
 			}
