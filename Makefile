@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make run    install what is missing, start Ferry end to end on the local stack
 #   make test   every check and every test tier (deploy/local/test.sh); go test ./... is the fast tier
-.PHONY: run test stop status logs install bench faults
+.PHONY: run test stop status logs install bench faults load
 
 run:
 	@deploy/local/stack.sh up
@@ -35,3 +35,10 @@ bench:
 # a minute of worker kills. make test runs the same faults shortened.
 faults:
 	go test -tags e2e -count=1 -run '^TestFault' -v -timeout 90m ./internal/e2e/ -args -faults.full
+
+# The load run at full size (README, "Load"): 2,000 small files through the
+# S3 API and 100 over SFTP at once, then a 5.06 GiB object beside 100 small
+# files with the worker killed mid-copy. make test runs it with a shorter
+# burst; -v prints the figures (lines starting LOAD).
+load:
+	go test -tags e2e -count=1 -run '^TestLoad' -v -timeout 60m ./internal/e2e/ -args -load-s3-files 2000 -load-sftp-files 100

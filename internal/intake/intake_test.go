@@ -3,6 +3,7 @@ package intake_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,8 +22,11 @@ import (
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/intake"
+	"github.com/ferrydata/ferry/internal/metrics"
+	"github.com/ferrydata/ferry/internal/metrics/metricstest"
 	"github.com/ferrydata/ferry/internal/rules"
 	"github.com/ferrydata/ferry/internal/s3event"
+	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
 func testConfig() *config.Config {
@@ -301,5 +305,72 @@ func TestCountsAddUp(t *testing.T) {
 	total.AddCounts(page)
 	if want := (intake.Counts{Listed: 14, Started: 2, Known: 2, Ignored: 1}); total != want {
 		t.Fatalf("counts %+v, want %+v", total, want)
+	}
+}
+
+// heldStarter holds each start until release is closed, telling started
+// when one is in.
+type heldStarter struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (h *heldStarter) ExecuteWorkflow(ctx context.Context, _ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	h.started <- struct{}{}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+	}
+	return heldRun{}, nil
+}
+
+type heldRun struct{ client.WorkflowRun }
+
+func (heldRun) GetRunID() string { return "run" }
+
+// A start that finds the bound taken waits and is counted as throttled,
+// by source: the SQS side of back-pressure, which answers nobody 503, is
+// seen there. A start that finds a free slot is not counted.
+func TestStartsThatWaitForTheBoundAreCounted(t *testing.T) {
+	ctx := context.Background()
+	exp, m := metricstest.Instruments(t, "acme")
+	cfg := testConfig()
+	cfg.Bridge.MaxConcurrentStarts, cfg.Bridge.QueueWait = 1, 50*time.Millisecond
+	h := &heldStarter{started: make(chan struct{}), release: make(chan struct{})}
+	in := &intake.Intake{Config: cfg, Temporal: h, Metrics: m}
+	throttled := func(source string) float64 {
+		v, _ := metricstest.Gather(t, exp.Registry).Value(metrics.IntakeThrottledTotal, map[string]string{"source": source})
+		return v
+	}
+
+	first := make(chan error, 1)
+	go func() { _, err := in.Ingest(ctx, upload(), intake.SkipKnownCheck); first <- err }()
+	<-h.started // holds the only slot
+	if n := throttled("sqs") + throttled("http"); n != 0 {
+		t.Fatalf("%v starts counted as throttled; the first found a free slot", n)
+	}
+
+	// Over HTTP the wait ends at bridge.queue_wait: busy, and throttled.
+	o := upload()
+	o.Via, o.VersionID = "http/s3", "v2"
+	if _, err := in.Ingest(ctx, o, intake.SkipKnownCheck); !errors.Is(err, intake.ErrBusy) {
+		t.Fatalf("a start over the bound answered %v, want ErrBusy", err)
+	}
+	if n := throttled("http"); n != 1 {
+		t.Fatalf("ferry_intake_throttled_total{source=http} = %v, want 1", n)
+	}
+
+	// From SQS it waits its turn, and is started.
+	o.Via, o.VersionID = "sqs/s3", "v3"
+	second := make(chan error, 1)
+	go func() { _, err := in.IngestWhenFree(ctx, o, intake.SkipKnownCheck); second <- err }()
+	stacktest.Eventually(t, 10*time.Second, func() (bool, string) {
+		n := throttled("sqs")
+		return n == 1, fmt.Sprintf("ferry_intake_throttled_total{source=sqs} = %v, want 1", n)
+	})
+	close(h.release)
+	<-h.started
+	if err := errors.Join(<-first, <-second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,7 +28,7 @@ func (in *Intake) StartWhenFree(ctx context.Context, p Plan) error {
 func (in *Intake) start(ctx context.Context, p Plan, wait time.Duration) error {
 	log := in.logger(p)
 	via := p.Object.Via
-	release, err := in.acquire(ctx, wait)
+	release, err := in.acquire(ctx, wait, via)
 	if errors.Is(err, ErrBusy) {
 		log.Warn("start deferred: the bridge is at its limit")
 		in.Metrics.Intake(ctx, via, "busy", "")
@@ -57,8 +57,10 @@ func (in *Intake) start(ctx context.Context, p Plan, wait time.Duration) error {
 // acquire waits for a start slot and the rate limiter, for at most wait
 // (zero: as long as ctx lasts); the returned func gives the slot back.
 // The bound is bridge.max_concurrent_starts and bridge.starts_per_second,
-// for every source of the process together.
-func (in *Intake) acquire(ctx context.Context, wait time.Duration) (func(), error) {
+// for every source of the process together. A start that has to wait is
+// counted as throttled when its wait begins, so a saturated bridge shows
+// while it is saturated.
+func (in *Intake) acquire(ctx context.Context, wait time.Duration, via string) (func(), error) {
 	in.throttleOnce.Do(func() {
 		c := in.Config.Bridge
 		in.slots = semaphore.NewWeighted(int64(max(1, c.MaxConcurrentStarts)))
@@ -76,12 +78,25 @@ func (in *Intake) acquire(ctx context.Context, wait time.Duration) (func(), erro
 		}
 		return ErrBusy
 	}
-	if in.slots.Acquire(waitCtx, 1) != nil {
-		return nil, busy()
+	waited := false
+	throttled := func() {
+		if !waited {
+			waited = true
+			in.Metrics.Throttled(ctx, via)
+		}
 	}
-	if in.limiter.Wait(waitCtx) != nil {
-		in.slots.Release(1)
-		return nil, busy()
+	if !in.slots.TryAcquire(1) {
+		throttled()
+		if in.slots.Acquire(waitCtx, 1) != nil {
+			return nil, busy()
+		}
+	}
+	if !in.limiter.Allow() {
+		throttled()
+		if in.limiter.Wait(waitCtx) != nil {
+			in.slots.Release(1)
+			return nil, busy()
+		}
 	}
 	return func() { in.slots.Release(1) }, nil
 }

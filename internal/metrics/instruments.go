@@ -15,8 +15,8 @@ import (
 type Instruments struct {
 	partners Partners
 
-	intake, httpRefused, sqs, reconciled, backfill, auditFailures metric.Int64Counter
-	stage                                                         metric.Float64Histogram
+	intake, throttled, httpRefused, sqs, reconciled, backfill, auditFailures metric.Int64Counter
+	stage                                                                    metric.Float64Histogram
 }
 
 // NewInstruments creates the instruments on meter; partners bounds the
@@ -32,6 +32,7 @@ func NewInstruments(meter metric.Meter, partners []string) (*Instruments, error)
 		return c
 	}
 	in.intake = counter(IntakeTotal, "Object versions offered to intake, by source, result and ignore reason.")
+	in.throttled = counter(IntakeThrottledTotal, "Starts that found intake at its bound (bridge.max_concurrent_starts, bridge.starts_per_second) and waited, by source.")
 	in.httpRefused = counter(HTTPRefusedTotal, "Event requests the bridge refused with a 4xx, by status code.")
 	in.sqs = counter(SQSMessagesTotal, "SQS messages by what the bridge did with them.")
 	in.reconciled = counter(ReconcileStartedTotal, "Files the reconciler started because no event had: above zero, events are being lost.")
@@ -67,6 +68,15 @@ func (in *Instruments) Intake(ctx context.Context, source, result, reasonClass s
 		attribute.String(LabelResult, Class(result, IntakeResults...)),
 		attribute.String(LabelReason, Class(reasonClass, IgnoreClasses...)),
 	))
+}
+
+// Throttled counts one start that waited for intake's bound; source is
+// the input's Source.
+func (in *Instruments) Throttled(ctx context.Context, source string) {
+	if in == nil {
+		return
+	}
+	in.throttled.Add(ctx, 1, metric.WithAttributes(attribute.String(LabelSource, Source(source))))
 }
 
 // IntakeResults are the result label's values.

@@ -73,6 +73,14 @@ const (
 	// ignored, known, busy, failed; reason: the ignore class, "none"
 	// otherwise). A request refused before intake (4xx) is HTTPRefusedTotal.
 	IntakeTotal = "ferry_intake_total"
+	// IntakeThrottledTotal counts starts that found intake at its bound
+	// (bridge.max_concurrent_starts or bridge.starts_per_second) and had
+	// to wait for it (counter; source). Waiting is back-pressure, not
+	// failure: an HTTP request waits up to bridge.queue_wait and is then
+	// answered 503 (IntakeTotal's busy), an SQS message waits hidden for
+	// as long as it takes, the rest stay on the queue. Rising, the bridge
+	// is saturated: more replicas or a higher bound, if Temporal keeps up.
+	IntakeThrottledTotal = "ferry_intake_throttled_total"
 	// HTTPRefusedTotal counts event requests the bridge refused with a 4xx
 	// (counter; code: 400, 401, 413).
 	HTTPRefusedTotal = "ferry_bridge_http_refused_total"
