@@ -136,8 +136,16 @@ type RecordReceivedResult struct {
 	DestKey       string
 	DestVersionID string
 	// AuditHead is the last entry of the file's existing audit trail, which
-	// a re-run continues instead of starting a second chain.
+	// a re-run continues instead of starting a second chain; for SameRun,
+	// the trail's first entry, which this run wrote before.
 	AuditHead *audit.Entry
+	// SameRun is set when the record was written by this very run: its
+	// first workflow task ran before and was lost (the worker killed)
+	// before Temporal recorded it — on the small-file fast path that task
+	// may have taken the file to its outcome. The run goes on as the
+	// first did, each step finding what the first wrote, instead of
+	// taking the record for another execution's.
+	SameRun bool
 }
 
 // RecordReceived creates the file's record, or reports the one that exists.
@@ -153,6 +161,18 @@ func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput
 	res := &RecordReceivedResult{
 		AlreadyKnown: !created, Status: got.Status, SHA256: got.SHA256,
 		DestBucket: got.DestBucket, DestKey: got.DestKey, DestVersionID: got.DestVersionID,
+		SameRun: !created && in.RunID != "" && got.WorkflowRunID == in.RunID,
+	}
+	if res.SameRun {
+		// The chain goes on from the entry this run wrote first, which
+		// in.Audit restates, so that the steps run again restate theirs.
+		f.logger(ctx).Info("file recorded by an earlier attempt of this run; going on from its first entry", "status", got.Status)
+		stored, err := a.appendAudit(ctx, in.Audit)
+		if err != nil {
+			return nil, err
+		}
+		res.AuditHead = stored
+		return res, nil
 	}
 	if !created {
 		f.logger(ctx).Info("file already recorded", "status", got.Status)

@@ -153,3 +153,58 @@ func TestRecordReceivedWritesTheFirstEntryARecordLacks(t *testing.T) {
 		t.Errorf("the trail holds %d entries (%s), want the first alone: %v", len(trail), audit.Summary(trail), b)
 	}
 }
+
+// A run whose first workflow task was lost after it had taken the file
+// to delivered (the fast path does it all in one task) records it again:
+// RecordReceived says it is the same run and hands back the first entry,
+// which its own first entry restates, so the run goes on from there; for
+// another run it is the trail's last entry, and a duplicate.
+func TestRecordReceivedTellsItsOwnEarlierAttemptFromAnotherRun(t *testing.T) {
+	st := stacktest.Require(t, stacktest.DynamoDB)
+	files, trails := st.FilesTable(t), st.AuditTable(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Audit: trails, Files: files})
+	ctx := context.Background()
+
+	ref := activities.FileRef{Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + stacktest.Unique("a-") + ".csv", VersionID: "v1"}
+	ref.FileID = fileid.WorkflowID("acme", ref.Bucket, ref.Key, ref.VersionID)
+	record := func(run string, at time.Time) activities.RecordReceivedResult {
+		t.Helper()
+		first := audit.Next(nil, ref.FileID, at, "ferry", "status:received", "s3://landing/"+ref.Key)
+		val, err := env.ExecuteActivity(activities.RecordReceivedName, &activities.RecordReceivedInput{File: ref, RunID: run, Audit: &first})
+		if err != nil {
+			t.Fatalf("recording for run %s: %v", run, err)
+		}
+		var res activities.RecordReceivedResult
+		if err := val.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := record("run-1", time.Now())
+	if first.AlreadyKnown || first.SameRun {
+		t.Fatalf("a new file answered %+v", first)
+	}
+	// The first attempt went on to delivered, then its task was lost.
+	one, err := trails.List(ctx, ref.FileID)
+	if err != nil || len(one) != 1 {
+		t.Fatalf("trail %v, %v", one, err)
+	}
+	delivered := audit.Next(&one[0], ref.FileID, time.Now(), "ferry", "status:delivered", "delivered")
+	if err := trails.Append(ctx, delivered); err != nil {
+		t.Fatal(err)
+	}
+	if err := files.Move(ctx, ref.FileID, filestore.Change{Status: filestatus.Delivered}); err != nil {
+		t.Fatal(err)
+	}
+
+	again := record("run-1", time.Now().Add(time.Second)) // the same run, at its new workflow time
+	if !again.SameRun || again.Status != filestatus.Delivered || again.AuditHead == nil || again.AuditHead.Seq != 1 || again.AuditHead.Hash != one[0].Hash {
+		t.Errorf("the same run answered %+v, want SameRun, delivered, its stored first entry as the head", again)
+	}
+	other := record("run-2", time.Now())
+	if other.SameRun || !other.AlreadyKnown || other.AuditHead == nil || other.AuditHead.Seq != 2 {
+		t.Errorf("another run answered %+v, want known, not the same run, the trail's last entry", other)
+	}
+}

@@ -205,3 +205,43 @@ func (s *ingestSuite) TestFastPathDoesNotHandBackAnOutcome() {
 	s.Empty(k.regular)
 	s.Equal([]filestatus.Status{filestatus.Failed}, s.moves)
 }
+
+// A small file's whole journey may be one workflow task. A worker killed
+// before Temporal recorded it (here: during the notification) leaves the
+// record delivered and no history; the run starts again, finds the record
+// its own earlier attempt wrote, and goes on — the delivery found again,
+// the notification sent — instead of taking it for another execution's.
+func (s *ingestSuite) TestARunStartedAgainAfterItsLostFirstTaskFinishesTheFile() {
+	s.received = &activities.RecordReceivedResult{
+		AlreadyKnown: true, SameRun: true, Status: filestatus.Delivered, SHA256: fileSHA, DestBucket: "delivered", DestKey: "acme/orders.csv", DestVersionID: "dv1",
+	}
+	s.inspectOK()
+	s.deliverOK()
+	s.execute(smallInput())
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.False(res.Duplicate)
+	s.Equal(filestatus.Delivered, res.Status)
+	s.Equal([]filestatus.Status{filestatus.Delivered}, s.moves)
+	s.Equal([]string{"file.delivered"}, s.notified)
+	s.Equal([]string{"delivered"}, s.statusAttr[len(s.statusAttr)-1:])
+}
+
+// Another execution's outcome (the workflow ID reused) is a duplicate:
+// nothing is done again, and operators see the outcome, not received.
+func (s *ingestSuite) TestAnotherExecutionsOutcomeIsShownNotRedone() {
+	s.received = &activities.RecordReceivedResult{
+		AlreadyKnown: true, Status: filestatus.Delivered, SHA256: fileSHA, DestBucket: "delivered", DestKey: "acme/orders.csv", DestVersionID: "dv1",
+	}
+	s.Require().NoError(s.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(ingest.FileStatusAttr.ValueSet(string(filestatus.Received)))))
+	s.execute(smallInput())
+
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.True(res.Duplicate)
+	s.Empty(s.moves)
+	s.Empty(s.notified)
+	s.Equal([]string{"delivered"}, s.statusAttr)
+}

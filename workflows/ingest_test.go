@@ -60,7 +60,7 @@ func (s *ingestSuite) SetupTest() {
 	s.received = &activities.RecordReceivedResult{Status: filestatus.Received}
 	s.env.OnActivity(activities.RecordReceivedName, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in *activities.RecordReceivedInput) (*activities.RecordReceivedResult, error) {
-			if s.received.AlreadyKnown {
+			if s.received.AlreadyKnown && !s.received.SameRun {
 				return s.received, nil
 			}
 			_, err := s.trail.write(in.Audit)

@@ -46,14 +46,19 @@ func (w *pipeline) receive(ctx workflow.Context) (done bool, err error) {
 		// A re-run continues the file's existing trail.
 		w.auditHead = rec.AuditHead
 	}
-	if rec.AlreadyKnown && rec.Status.Terminal() {
+	if rec.AlreadyKnown && rec.Status.Terminal() && !rec.SameRun {
 		// Only possible when this workflow ID was reused after an earlier
 		// execution finished (history retention passed, or a manual
 		// re-run): the record, not Temporal, then prevents a second delivery.
-		w.state.Stage, w.state.SHA256 = rec.Status, rec.SHA256
+		w.state.SHA256 = rec.SHA256
 		w.state.DestBucket, w.state.DestKey, w.state.DestVersionID = rec.DestBucket, rec.DestKey, rec.DestVersionID
 		w.duplicate = true
 		w.log.Info("file was already handled; not ingesting again", "status", rec.Status)
+		if w.patched {
+			w.enter(ctx, rec.Status) // operators filter on the outcome, not on received
+		} else {
+			w.state.Stage = rec.Status
+		}
 		return true, nil
 	}
 	return false, nil
