@@ -4,12 +4,9 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +17,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
-	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/ingest"
-	"github.com/ferrydata/ferry/internal/notify"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -86,6 +80,20 @@ func (r runFolder) cleanUp(t *testing.T, ids func() []string) {
 			}
 		}
 	})
+}
+
+// idsOf returns the workflow IDs of the files, read under mu as the
+// goroutines that write them append.
+func idsOf(mu *sync.Mutex, files *[]landedFile) func() []string {
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		ids := make([]string, len(*files))
+		for i, f := range *files {
+			ids[i] = f.id()
+		}
+		return ids
+	}
 }
 
 // abortUploads aborts every multipart upload below prefix.
@@ -184,194 +192,37 @@ func waitClosed(t *testing.T, st *stacktest.Stack, files []landedFile, since tim
 	return runs
 }
 
-// checkDeliveredOnce checks what Ferry promises for each file, as a
-// compliance reviewer would: exactly one workflow run, closed as
-// delivered; a record saying delivered with the file's SHA-256 and the
-// destination version; exactly one version at the destination, that one;
-// exactly one file.delivered notification (per idempotency key), signed,
-// and no other outcome announced; no multipart upload left in the destination folders. It
-// returns the latest close time (when the last file was done).
-func checkDeliveredOnce(t *testing.T, st *stacktest.Stack, r runFolder, files []landedFile, runs map[string][]*workflowpb.WorkflowExecutionInfo) time.Time {
+// check checks the run's files with the fault suite's invariant checker
+// (invariants_test.go), as a compliance reviewer would: each delivered
+// exactly once — one workflow, one destination version that its record
+// names with the file's SHA-256, one signed file.delivered notification
+// per idempotency key and no other outcome, an audit trail that verifies —
+// and no multipart upload left. Files in sftp must have been started by
+// MinIO's webhook (http/s3), their only announcement.
+func (r runFolder) check(t *testing.T, files []landedFile, sftp map[string]bool, since time.Time) {
 	t.Helper()
-	ctx := context.Background()
+	want := map[string]expectation{}
+	for _, f := range files {
+		e := expectation{partner: f.partner, status: filestatus.Delivered, sha256: f.sha256, size: f.size, via: "s3"}
+		if sftp[f.id()] {
+			e.via, e.source = "sftp", "http/s3"
+		}
+		want[f.key] = e
+	}
+	checkInvariants(t, newChecker(r.st, r.name+"/", since.Add(-time.Minute), want))
+}
+
+// lastClose is when the last of the runs closed.
+func lastClose(runs map[string][]*workflowpb.WorkflowExecutionInfo) time.Time {
 	var last time.Time
-	problems := &problemList{}
-	for _, f := range files {
-		rs := runs[f.id()]
-		if len(rs) != 1 {
-			problems.add("%s: %d workflow runs, want 1", f.key, len(rs))
-			continue
-		}
-		e := rs[0]
-		if e.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-			problems.add("%s: workflow %s is %s, want completed", f.key, f.id(), e.Status)
-		}
-		var status string
-		if p := e.GetSearchAttributes().GetIndexedFields()["FileStatus"]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &status) != nil || status != string(filestatus.Delivered) {
-			problems.add("%s: workflow %s has FileStatus %q, want delivered", f.key, f.id(), status)
-		}
-		if c := e.GetCloseTime().AsTime(); c.After(last) {
-			last = c
-		}
-	}
-
-	// The records, read concurrently: thousands of GetItem calls.
-	store := filestore.New(st.AWS.DynamoDB, st.Config.DynamoDB.FilesTable)
-	records := make([]*filestore.File, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				rec, err := store.Get(ctx, files[i].id())
-				if err != nil {
-					problems.add("%s: reading its record: %v", files[i].key, err)
-					continue
-				}
-				records[i] = rec
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-
-	// The destination, listed folder by folder.
-	versions := map[string][]string{} // destination key → version IDs
-	for _, p := range r.partners {
-		dest := st.Config.Partners[p].Destination
-		pg := s3.NewListObjectVersionsPaginator(st.AWS.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(dest.Bucket), Prefix: aws.String(r.destPrefix(p))})
-		for pg.HasMorePages() {
-			page, err := pg.NextPage(ctx)
-			if err != nil {
-				t.Fatalf("listing s3://%s/%s: %v", dest.Bucket, r.destPrefix(p), err)
-			}
-			for _, v := range page.Versions {
-				versions[dest.Bucket+"/"+aws.ToString(v.Key)] = append(versions[dest.Bucket+"/"+aws.ToString(v.Key)], aws.ToString(v.VersionId))
+	for _, rs := range runs {
+		for _, e := range rs {
+			if c := e.GetCloseTime().AsTime(); c.After(last) {
+				last = c
 			}
 		}
-		if ups := multipartUploads(t, st, dest.Bucket, r.destPrefix(p)); len(ups) > 0 {
-			problems.add("%d multipart uploads left behind in s3://%s/%s", len(ups), dest.Bucket, r.destPrefix(p))
-		}
 	}
-	expected := map[string]bool{}
-	for i, f := range files {
-		rec := records[i]
-		dk := st.Config.Partners[f.partner].Destination.Bucket + "/" + f.destKey(st)
-		expected[dk] = true
-		vs := versions[dk]
-		if len(vs) != 1 {
-			problems.add("%s: %d destination versions of s3://%s, want 1", f.key, len(vs), dk)
-		}
-		if rec == nil {
-			continue
-		}
-		if rec.Status != filestatus.Delivered || rec.SHA256 != f.sha256 || rec.Size != f.size || rec.DestKey != f.destKey(st) {
-			problems.add("%s: record says %s, SHA-256 %s, %d bytes, to %s; want delivered, %s, %d bytes, to %s",
-				f.key, rec.Status, rec.SHA256, rec.Size, rec.DestKey, f.sha256, f.size, f.destKey(st))
-		}
-		if len(vs) == 1 && rec.DestVersionID != vs[0] {
-			problems.add("%s: the record names destination version %s, S3 holds %s", f.key, rec.DestVersionID, vs[0])
-		}
-	}
-	for dk := range versions {
-		if !expected[dk] {
-			problems.add("s3://%s was delivered but no file of the run should have gone there", dk)
-		}
-	}
-
-	// The notifications the webhook received.
-	counts, err := notificationCounts(st)
-	if err != nil {
-		t.Fatalf("reading the webhook sink's notifications: %v", err)
-	}
-	resent := 0
-	for _, f := range files {
-		c := counts[f.id()]
-		resent += c["resent"]
-		if c["file.delivered"] != 1 {
-			problems.add("%s: %d file.delivered notifications, want 1", f.key, c["file.delivered"])
-		}
-		for typ, n := range c {
-			if typ != "file.delivered" && typ != "unverified" && typ != "resent" {
-				problems.add("%s: %d %s notifications besides the delivery", f.key, n, typ)
-			}
-		}
-		if c["unverified"] > 0 {
-			problems.add("%s: %d notifications whose signature did not verify", f.key, c["unverified"])
-		}
-	}
-	if resent > 0 {
-		t.Logf("the webhook received %d notifications again under the same idempotency key (a step retried after a worker died)", resent)
-	}
-	problems.report(t, len(files))
 	return last
-}
-
-// notificationCounts counts the notifications the webhook sink received
-// by file ID and type, once per idempotency key: a notification sent
-// again (its step retried after a worker died) carries the same key, and
-// receivers deduplicate on it (README, Notifications). "unverified"
-// counts those whose signature failed, "resent" the repeats.
-func notificationCounts(st *stacktest.Stack) (map[string]map[string]int, error) {
-	b, err := os.ReadFile(st.Env["FERRY_NOTIFICATIONS_FILE"])
-	if err != nil {
-		return nil, err
-	}
-	counts := map[string]map[string]int{}
-	seen := map[string]bool{}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		var rec struct {
-			Notification      notify.Event
-			IdempotencyKey    string
-			SignatureVerified bool
-		}
-		if line == "" || json.Unmarshal([]byte(line), &rec) != nil || rec.Notification.FileID == "" {
-			continue
-		}
-		c := counts[rec.Notification.FileID]
-		if c == nil {
-			c = map[string]int{}
-			counts[rec.Notification.FileID] = c
-		}
-		if !rec.SignatureVerified {
-			c["unverified"]++
-		}
-		if seen[rec.IdempotencyKey] {
-			c["resent"]++
-			continue
-		}
-		seen[rec.IdempotencyKey] = true
-		c[rec.Notification.Type]++
-	}
-	return counts, nil
-}
-
-// problemList gathers what is wrong with many files, to report the count
-// and the first few rather than thousands of lines.
-type problemList struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (p *problemList) add(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, fmt.Sprintf(format, args...))
-}
-
-func (p *problemList) report(t *testing.T, files int) {
-	t.Helper()
-	if len(p.list) == 0 {
-		return
-	}
-	sort.Strings(p.list)
-	shown := p.list[:min(len(p.list), 20)]
-	t.Errorf("%d problems across %d files; the first %d:\n  %s", len(p.list), files, len(shown), strings.Join(shown, "\n  "))
 }
 
 // errList gathers errors from goroutines, which must not fail the test

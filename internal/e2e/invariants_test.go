@@ -573,9 +573,20 @@ func settle(t *testing.T, c *checker, faultEnded time.Time, within time.Duration
 		t.Logf("recovery: every one of %d files final %s after the fault ended", len(files), recovery.Round(100*time.Millisecond))
 	}
 
+	checkInvariants(t, c)
+	return recovery
+}
+
+// checkInvariants checks every invariant of every file of c once their
+// workflows are final, and fails the test with every broken one, file by
+// file.
+func checkInvariants(t *testing.T, c *checker) {
+	t.Helper()
+	ctx := context.Background()
 	// Visibility, S3 and the webhook's file trail the workflows a little:
 	// give them some seconds before calling anything broken.
 	var r *report
+	var err error
 	for checkBy := time.Now().Add(45 * time.Second); ; time.Sleep(2 * time.Second) {
 		r, err = c.check(ctx)
 		if (err == nil && r.ok()) || time.Now().After(checkBy) {
@@ -601,5 +612,4 @@ func settle(t *testing.T, c *checker, faultEnded time.Time, within time.Duration
 	if broken > 0 {
 		t.Errorf("%d of %d files broke an invariant", broken, len(r.files))
 	}
-	return recovery
 }

@@ -64,7 +64,7 @@ const httpSenders = 1000
 // the bridge starts in bridge.queue_wait at bridge.starts_per_second, so
 // it must push back.
 //
-// Then: every file is delivered exactly once (checkDeliveredOnce), the
+// Then: every file is delivered exactly once (runFolder.check), the
 // bridge pushed back (503 with Retry-After; SQS starts waiting at its
 // bound) and nothing was lost: the reconciler is paused, every HTTP event
 // was acknowledged in the end, every SQS message deleted and none
@@ -77,15 +77,7 @@ func TestLoadBurstDeliversEveryFileOnceUnderBackPressure(t *testing.T) {
 	r := runFolder{st: st, name: stacktest.Unique("load-"), partners: []string{"acme", "globex", "initech"}}
 	var mu sync.Mutex
 	var files []landedFile
-	r.cleanUp(t, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		ids := make([]string, len(files))
-		for i, f := range files {
-			ids[i] = f.id()
-		}
-		return ids
-	})
+	r.cleanUp(t, idsOf(&mu, &files))
 	// Twice what the bridge starts within bridge.queue_wait: fewer might
 	// all be started in time, and show no back-pressure.
 	if b := st.Config.Bridge; float64(min(*loadS3Files, httpSenders)) < 2*b.QueueWait.Seconds()*b.StartsPerSecond {
@@ -221,20 +213,12 @@ func TestLoadBurstDeliversEveryFileOnceUnderBackPressure(t *testing.T) {
 	}
 
 	runs := waitClosed(t, st, files, start, 20*time.Minute)
-	last := checkDeliveredOnce(t, st, r, files, runs)
-	took := last.Sub(start)
+	// MinIO's webhook announced the SFTP files and nothing else did: their
+	// workflows say so (the checker's source).
+	r.check(t, files, sftpFiles, start)
+	took := lastClose(runs).Sub(start)
 	t.Logf("LOAD burst: %d files (%d S3 API, %d SFTP) delivered once each in %s: %.1f files/s",
 		len(files), *loadS3Files, len(sftpFiles), took.Round(time.Second), float64(len(files))/took.Seconds())
-
-	// MinIO's webhook announced the SFTP files and nothing else did: their
-	// workflows say so.
-	for _, f := range files {
-		if sftpFiles[f.id()] {
-			if got := source(t, st, f.id()); got != "http/s3" {
-				t.Errorf("%s was started by %q, want MinIO's webhook (http/s3)", f.key, got)
-			}
-		}
-	}
 
 	// The bridge pushed back, and lost nothing.
 	after := scrape(t, bridgeMetrics)
@@ -357,35 +341,12 @@ func (e *eventSender) announce(f landedFile, etag string) {
 // post sends one event until the bridge acknowledges it, waiting as long
 // as each 503's Retry-After says.
 func (e *eventSender) post(body []byte) {
-	url := "http://" + e.st.Config.Bridge.Listen + bridge.EventsPath
-	deadline := time.Now().Add(10 * time.Minute)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+e.st.Env["FERRY_BRIDGE_AUTH_TOKEN"])
-		resp, err := e.client.Do(req)
-		if err != nil {
-			time.Sleep(time.Second) // the connection failed: retry as a sender would
-			continue
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusNoContent:
-			return
-		case http.StatusServiceUnavailable:
-			e.busy.Add(1)
-			secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-			if err != nil {
-				e.noRetryAfter.Add(1)
-				secs = 1
-			}
-			time.Sleep(time.Duration(secs) * time.Second)
-		default:
-			e.errs.add(fmt.Errorf("the bridge answered an event with %s: %s", resp.Status, msg))
-			return
-		}
+	busy, noRetryAfter, err := postUntilAcknowledged(e.client, e.st, body)
+	e.busy.Add(int64(busy))
+	e.noRetryAfter.Add(int64(noRetryAfter))
+	if err != nil {
+		e.errs.add(err)
 	}
-	e.errs.add(fmt.Errorf("the bridge did not acknowledge an event within 10 minutes: %s", body))
 }
 
 func (e *eventSender) sendBatches() {
@@ -534,15 +495,7 @@ func TestLoadLargeObjectInBoundedMemorySurvivesWorkerKill(t *testing.T) {
 	r := runFolder{st: st, name: stacktest.Unique("load-"), partners: []string{"acme", "initech"}}
 	var mu sync.Mutex
 	var files []landedFile
-	r.cleanUp(t, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		ids := make([]string, len(files))
-		for i, f := range files {
-			ids[i] = f.id()
-		}
-		return ids
-	})
+	r.cleanUp(t, idsOf(&mu, &files))
 
 	size := *loadLargeMiB << 20
 	key := r.landingPrefix("acme") + "large.csv"
@@ -619,7 +572,7 @@ func TestLoadLargeObjectInBoundedMemorySurvivesWorkerKill(t *testing.T) {
 	took := time.Since(start)
 	runs := waitClosed(t, st, files, began, 5*time.Minute)
 	peakAfter := peak()
-	checkDeliveredOnce(t, st, r, files, runs)
+	r.check(t, files, nil, began)
 	// How many small files the worker took on while it read the large one.
 	read := inspectedAt(t, st, large.id())
 	during := 0

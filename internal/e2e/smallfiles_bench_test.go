@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/stacktest"
@@ -166,11 +165,9 @@ func addPerFile(into map[string][]float64, before, after map[string]float64, n i
 // smallFile is one 1 KiB object in landing, silently put: its event is
 // the bench's to send.
 type smallFile struct {
-	key, version, etag string
-	size               int64
+	landedFile
+	etag string
 }
-
-func (f smallFile) id() string { return fileid.WorkflowID("acme", "landing", f.key, f.version) }
 
 // putSmallFiles puts n 1 KiB CSV files below acme/inbound/<prefix> with
 // landing's notifications off, so only the bench's events start them.
@@ -187,40 +184,19 @@ func putSmallFiles(b *testing.B, st *stacktest.Stack, prefix string, n int) []sm
 	puts := putSilently(b, st, kb...)
 	files := make([]smallFile, n)
 	for i, p := range puts {
-		files[i] = smallFile{key: kb[2*i], version: aws.ToString(p.VersionId), etag: strings.Trim(aws.ToString(p.ETag), `"`), size: int64(len(body))}
+		files[i] = smallFile{
+			landedFile: landedFile{partner: "acme", key: kb[2*i], version: aws.ToString(p.VersionId), size: int64(len(body))},
+			etag:       strings.Trim(aws.ToString(p.ETag), `"`),
+		}
 	}
 	return files
 }
 
-// sendEvent POSTs f's ObjectCreated:Put event to the bridge, as MinIO's
-// webhook does, and fails unless the bridge accepted it.
+// sendEvent POSTs f's S3 event notification to the bridge, as S3 does,
+// and fails unless the bridge acknowledged it.
 func sendEvent(b *testing.B, st *stacktest.Stack, f smallFile) {
-	body := fmt.Sprintf(`{"EventName":"s3:ObjectCreated:Put","Key":"landing/%s","Records":[{"eventVersion":"2.0","eventSource":"minio:s3","awsRegion":"","eventTime":%q,"eventName":"s3:ObjectCreated:Put",`+
-		`"s3":{"s3SchemaVersion":"1.0","configurationId":"Config","bucket":{"name":"landing"},"object":{"key":%q,"size":%d,"eTag":%q,"versionId":%q,"sequencer":"18000000000000000"}}}]}`,
-		f.key, time.Now().UTC().Format(time.RFC3339Nano), s3Key(f.key), f.size, f.etag, f.version)
-	req, err := http.NewRequest(http.MethodPost, "http://"+st.Config.Bridge.Listen+"/v1/s3-events", strings.NewReader(body))
-	if err != nil {
-		b.Error(err)
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+st.Env["FERRY_BRIDGE_AUTH_TOKEN"])
-	for {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Errorf("posting %s's event to the bridge: %v", f.key, err)
-			return
-		}
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusServiceUnavailable:
-			// The bridge's back-pressure: MinIO would retry, and so does the bench.
-			time.Sleep(100 * time.Millisecond)
-			req.Body, _ = req.GetBody()
-			continue
-		case resp.StatusCode/100 != 2:
-			b.Errorf("the bridge answered %d to %s's event", resp.StatusCode, f.key)
-		}
-		return
+	if _, _, err := postUntilAcknowledged(http.DefaultClient, st, s3Event(f.landedFile, f.etag)); err != nil {
+		b.Errorf("%s: %v", f.key, err)
 	}
 }
 
@@ -350,20 +326,19 @@ func (f *floorWorker) run(b *testing.B, name string) {
 // server: five local activities that do nothing.
 func floorWorkflow(ctx workflow.Context) error {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	for range 5 {
-		if err := workflow.ExecuteLocalActivity(ctx, noop).Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fiveNoops(ctx, workflow.ExecuteLocalActivity)
 }
 
 // naiveWorkflow is the naive design: five regular activities that do
 // nothing, each dispatched through the server.
 func naiveWorkflow(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	return fiveNoops(ctx, workflow.ExecuteActivity)
+}
+
+func fiveNoops(ctx workflow.Context, execute func(workflow.Context, any, ...any) workflow.Future) error {
 	for range 5 {
-		if err := workflow.ExecuteActivity(ctx, noop).Get(ctx, nil); err != nil {
+		if err := execute(ctx, noop).Get(ctx, nil); err != nil {
 			return err
 		}
 	}

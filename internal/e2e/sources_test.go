@@ -14,14 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferrydata/ferry/internal/ingest"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/ferrydata/ferry/internal/bridge"
 	"github.com/ferrydata/ferry/internal/fileid"
@@ -98,16 +94,11 @@ func sendSQS(t *testing.T, st *stacktest.Stack, queue, body string) {
 // event's input, as the Temporal UI shows it).
 func source(t *testing.T, st *stacktest.Stack, id string) string {
 	t.Helper()
-	it := st.Temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	ev, err := it.Next()
+	src, err := workflowSource(context.Background(), st, id)
 	if err != nil {
-		t.Fatalf("history of %s: %v", id, err)
+		t.Fatalf("reading the input of %s: %v", id, err)
 	}
-	var in ingest.Input
-	if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
-		t.Fatal(err)
-	}
-	return in.Source
+	return src
 }
 
 func waitStarted(t testing.TB, st *stacktest.Stack, id string, within time.Duration) {
