@@ -116,19 +116,25 @@ func TestAuditEntryOfAStepRunAgainIsTheStoredOne(t *testing.T) {
 	}
 }
 
-// The record and the first audit entry are two writes: a worker killed
-// (or DynamoDB gone) between them leaves a record without a trail. The
-// step's next run writes the entry, and the trail starts at 1; the worker
-// chaos fault test found a trail starting at entry 2.
-func TestRecordReceivedWritesTheFirstEntryARecordLacks(t *testing.T) {
+// recordFixture is an activity environment writing to real record and
+// audit tables (dynalite), and a new file of acme's.
+func recordFixture(t *testing.T) (*testsuite.TestActivityEnvironment, *filestore.Store, *audit.Store, activities.FileRef) {
 	st := stacktest.Require(t, stacktest.DynamoDB)
 	files, trails := st.FilesTable(t), st.AuditTable(t)
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(&activities.Activities{Audit: trails, Files: files})
-
 	ref := activities.FileRef{Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + stacktest.Unique("a-") + ".csv", VersionID: "v1"}
 	ref.FileID = fileid.WorkflowID("acme", ref.Bucket, ref.Key, ref.VersionID)
+	return env, files, trails, ref
+}
+
+// The record and the first audit entry are two writes: a worker killed
+// (or DynamoDB gone) between them leaves a record without a trail. The
+// step's next run writes the entry, and the trail starts at 1; the worker
+// chaos fault test found a trail starting at entry 2.
+func TestRecordReceivedWritesTheFirstEntryARecordLacks(t *testing.T) {
+	env, files, trails, ref := recordFixture(t)
 	// The first run wrote the record, then died.
 	if _, _, err := files.Receive(context.Background(), filestore.File{FileID: ref.FileID, Partner: ref.Partner, Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID}); err != nil {
 		t.Fatal(err)
@@ -160,15 +166,8 @@ func TestRecordReceivedWritesTheFirstEntryARecordLacks(t *testing.T) {
 // which its own first entry restates, so the run goes on from there; for
 // another run it is the trail's last entry, and a duplicate.
 func TestRecordReceivedTellsItsOwnEarlierAttemptFromAnotherRun(t *testing.T) {
-	st := stacktest.Require(t, stacktest.DynamoDB)
-	files, trails := st.FilesTable(t), st.AuditTable(t)
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Audit: trails, Files: files})
+	env, files, trails, ref := recordFixture(t)
 	ctx := context.Background()
-
-	ref := activities.FileRef{Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + stacktest.Unique("a-") + ".csv", VersionID: "v1"}
-	ref.FileID = fileid.WorkflowID("acme", ref.Bucket, ref.Key, ref.VersionID)
 	record := func(run string, at time.Time) activities.RecordReceivedResult {
 		t.Helper()
 		first := audit.Next(nil, ref.FileID, at, "ferry", "status:received", "s3://landing/"+ref.Key)

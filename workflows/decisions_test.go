@@ -179,12 +179,10 @@ func (l *auditLog) write(e *audit.Entry) (*audit.Entry, error) {
 	return e, nil
 }
 
-// An audit write that fails for longer than any single retry policy would
-// wait must not leave a hole that later reads as tampering: the entry is
-// retried until it is stored, and the chain continues from it. (execute
-// verifies the stored chain of every test.)
-func (s *ingestSuite) TestAFailedAuditWriteLeavesNoHole() {
-	s.trail.failing, s.trail.failures = approval.ApproveSignal, 40
+// releasedByAlice runs a file that breaks a rule, is quarantined and is
+// released by alice, and checks that it was delivered.
+func (s *ingestSuite) releasedByAlice() {
+	s.T().Helper()
 	s.violationAfterRead()
 	s.quarantineOK()
 	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
@@ -195,6 +193,15 @@ func (s *ingestSuite) TestAFailedAuditWriteLeavesNoHole() {
 	var res ingest.Result
 	s.NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(filestatus.Delivered, res.Status)
+}
+
+// An audit write that fails for longer than any single retry policy would
+// wait must not leave a hole that later reads as tampering: the entry is
+// retried until it is stored, and the chain continues from it. (execute
+// verifies the stored chain of every test.)
+func (s *ingestSuite) TestAFailedAuditWriteLeavesNoHole() {
+	s.trail.failing, s.trail.failures = approval.ApproveSignal, 40
+	s.releasedByAlice()
 	s.Zero(s.trail.failures, "the failing writes were not all tried")
 	s.True(slices.ContainsFunc(s.trail.stored, func(e audit.Entry) bool { return e.Action == approval.ApproveSignal }),
 		"the approval is missing from the trail")
@@ -210,16 +217,7 @@ func (s *ingestSuite) TestAStepRunAgainContinuesFromTheEntryItsFirstRunWrote() {
 		s.Run(action, func() {
 			s.SetupTest()
 			s.trail.ranBefore = action
-			s.violationAfterRead()
-			s.quarantineOK()
-			s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
-			s.signal(time.Hour, approval.ApproveSignal, "alice", "checked with the partner")
-			s.execute(approvalInput(1))
-
-			s.NoError(s.env.GetWorkflowError())
-			var res ingest.Result
-			s.NoError(s.env.GetWorkflowResult(&res))
-			s.Equal(filestatus.Delivered, res.Status)
+			s.releasedByAlice()
 		})
 	}
 }
