@@ -163,18 +163,13 @@ func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput
 		DestBucket: got.DestBucket, DestKey: got.DestKey, DestVersionID: got.DestVersionID,
 		SameRun: !created && in.RunID != "" && got.WorkflowRunID == in.RunID,
 	}
-	if res.SameRun {
+	switch {
+	case res.SameRun:
 		// The chain goes on from the entry this run wrote first, which
-		// in.Audit restates, so that the steps run again restate theirs.
+		// in.Audit restates (or writes, if the first attempt died before
+		// it), so that the steps run again restate theirs.
 		f.logger(ctx).Info("file recorded by an earlier attempt of this run; going on from its first entry", "status", got.Status)
-		stored, err := a.appendAudit(ctx, in.Audit)
-		if err != nil {
-			return nil, err
-		}
-		res.AuditHead = stored
-		return res, nil
-	}
-	if !created {
+	case !created:
 		f.logger(ctx).Info("file already recorded", "status", got.Status)
 		if a.Audit != nil {
 			trail, err := a.Audit.List(ctx, f.FileID)
