@@ -70,20 +70,12 @@ func (w *pipeline) receive(ctx workflow.Context) (done bool, err error) {
 // verified and an approval binds its exact bytes.
 func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err error) {
 	in := &activities.InspectInput{File: w.ref(), Rules: w.in.Rules, Decrypt: w.in.Decrypt}
+	local := *in
+	local.MaxBytes = w.in.SmallFileMaxBytes
 	var insp activities.InspectResult
-	if w.small {
-		in.MaxBytes = w.in.SmallFileMaxBytes
-		err = workflow.ExecuteLocalActivity(smallCtx(ctx, inspectRetry()), activities.InspectName, in).Get(ctx, &insp)
-		if handBack(err, inspectRetry()) {
-			w.log.Info("the fast path hands the inspection to the regular activity", "reason", failureMessage(err))
-			w.small, in.MaxBytes = false, 0
-		}
-	}
-	if !w.small {
-		if err := w.move(ctx, filestatus.Inspecting); err != nil {
-			return nil, err
-		}
-		err = workflow.ExecuteActivity(inspectCtx(ctx), activities.InspectName, in).Get(ctx, &insp)
+	recordErr, err := w.runStep(ctx, inspectStep, &local, in, &insp)
+	if recordErr != nil {
+		return nil, recordErr
 	}
 	v, isViolation := asViolation(err)
 	switch {
@@ -180,19 +172,9 @@ func (w *pipeline) deliver(ctx workflow.Context) error {
 		Copy: w.in.Copy, MaxAttempts: deliverMaxAttempts,
 	}
 	var del activities.DeliverResult
-	var err error
-	if w.small {
-		err = workflow.ExecuteLocalActivity(smallCtx(ctx, deliverRetry()), activities.DeliverName, in).Get(ctx, &del)
-		if handBack(err, deliverRetry()) {
-			w.log.Info("the fast path hands the delivery to the regular activity", "reason", failureMessage(err))
-			w.small = false
-		}
-	}
-	if !w.small {
-		if err := w.move(ctx, filestatus.Delivering); err != nil {
-			return err
-		}
-		err = workflow.ExecuteActivity(deliverCtx(ctx), activities.DeliverName, in).Get(ctx, &del)
+	recordErr, err := w.runStep(ctx, deliverStep, in, in, &del)
+	if recordErr != nil {
+		return recordErr
 	}
 	if err != nil {
 		return failed("delivery failed", err)
@@ -262,6 +244,40 @@ func (w *pipeline) fail(ctx workflow.Context, err error) (*ingest.Result, error)
 		return nil, fmt.Errorf("file %s failed: %w", w.in.FileID, f.cause)
 	}
 	return w.result(), nil
+}
+
+// step is inspection or delivery: the activity, the status recorded
+// before it on the regular path, and its options.
+type step struct {
+	activity string
+	stage    filestatus.Status
+	regular  func(workflow.Context) workflow.Context
+	retry    func() *temporal.RetryPolicy
+}
+
+var (
+	inspectStep = step{activities.InspectName, filestatus.Inspecting, inspectCtx, inspectRetry}
+	deliverStep = step{activities.DeliverName, filestatus.Delivering, deliverCtx, deliverRetry}
+)
+
+// runStep runs st into out: on the fast path as a local activity with
+// local (options.go, smallCtx), and, where that hands the step back or
+// the file is not on the fast path, as the regular activity with in,
+// after recording the step's stage. recordErr is a failure to record
+// the stage; err is the activity's.
+func (w *pipeline) runStep(ctx workflow.Context, st step, local, in, out any) (recordErr, err error) {
+	if w.small {
+		err = workflow.ExecuteLocalActivity(smallCtx(ctx, st.retry()), st.activity, local).Get(ctx, out)
+		if !handBack(err, st.retry()) {
+			return nil, err
+		}
+		w.log.Info("the fast path hands the step to the regular activity", "activity", st.activity, "reason", failureMessage(err))
+		w.small = false
+	}
+	if err := w.move(ctx, st.stage); err != nil {
+		return err, nil
+	}
+	return nil, workflow.ExecuteActivity(st.regular(ctx), st.activity, in).Get(ctx, out)
 }
 
 // handBack reports whether a fast-path local activity's error hands its
