@@ -180,6 +180,29 @@ func (s *ingestSuite) TestTransientFailureIsRetried() {
 	s.Equal(filestatus.Delivered, res.Status)
 }
 
+// An outage of S3 is waited out by a delivery as by an inspection: the
+// copy fails for a day, then S3 is back and the file is delivered. (Ten
+// attempts gave up after about six minutes, failing every file in flight.)
+func (s *ingestSuite) TestDeliveryWaitsOutAnS3Outage() {
+	s.inspectOK()
+	began := s.env.Now()
+	calls := 0
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(
+		func(context.Context, *activities.DeliverInput) (*activities.DeliverResult, error) {
+			calls++
+			if s.env.Now().Sub(began) < 24*time.Hour {
+				return nil, errors.New("copying s3://landing/acme/inbound/orders.csv: dial tcp 127.0.0.1:9000: connect: connection refused")
+			}
+			return &activities.DeliverResult{DestVersionID: "dv1"}, nil
+		})
+	s.execute(input())
+
+	s.NoError(s.env.GetWorkflowError())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status, "after %d attempts", calls)
+}
+
 func (s *ingestSuite) TestVanishedObjectIsNotRetriedAndFailsLoudly() {
 	calls := 0
 	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(

@@ -101,8 +101,12 @@ func smallCtx(ctx workflow.Context, retry *temporal.RetryPolicy) workflow.Contex
 
 // deliverMaxAttempts is also passed to the copying activities (Deliver,
 // Quarantine, Reject), whose last attempt aborts a multipart upload it
-// cannot finish.
-const deliverMaxAttempts = 10
+// cannot finish. It is a count only so that the activity knows its last
+// attempt: at the policy's 2-minute cap it spans a week, as inspection's
+// ScheduleToCloseTimeout does, so a file waits out an outage of S3 at any
+// step (10 attempts gave up after about 6 minutes, failing every file
+// being copied; the fault suite's 30 s MinIO outage used 6 of them).
+const deliverMaxAttempts = 7 * 24 * 60 / 2
 
 func deliverCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
