@@ -176,6 +176,7 @@ type report struct {
 	// Figures for the log.
 	outcomes     map[filestatus.Status]int
 	sources      map[string]int
+	attempts     map[string]int32 // the most attempts an activity of one file took, by activity
 	resent       int // notifications received again under a key already received
 	notifyCopies int
 }
@@ -193,7 +194,7 @@ func (c *checker) check(ctx context.Context) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &report{files: files, problems: map[string][]string{}, outcomes: map[filestatus.Status]int{}, sources: map[string]int{}}
+	r := &report{files: files, problems: map[string][]string{}, outcomes: map[filestatus.Status]int{}, sources: map[string]int{}, attempts: map[string]int32{}}
 	if len(files) == 0 {
 		r.general = append(r.general, "no file of the test is in landing")
 	}
@@ -269,13 +270,16 @@ func (c *checker) check(ctx context.Context) (*report, error) {
 			}
 		}
 		if len(es) > 0 {
-			src, err := workflowSource(ctx, st, id)
+			h, err := workflowHistory(ctx, st, id)
 			if err != nil {
-				r.add(id, "reading the workflow's input: %v", err)
+				r.add(id, "reading the workflow's history: %v", err)
 			}
-			r.sources[src]++
-			if f.want.source != "" && src != f.want.source {
-				r.add(id, "started by %q, want %q (its own event)", src, f.want.source)
+			r.sources[h.source]++
+			if f.want.source != "" && h.source != f.want.source {
+				r.add(id, "started by %q, want %q (its own event)", h.source, f.want.source)
+			}
+			for a, n := range h.attempts {
+				r.attempts[a] = max(r.attempts[a], n)
 			}
 		}
 
@@ -513,19 +517,39 @@ func actions(trail []audit.Entry) string {
 	return strings.Join(a, ", ")
 }
 
-// workflowSource is the Source in the workflow's input: which event (or
-// the reconciler) started it.
-func workflowSource(ctx context.Context, st *stacktest.Stack, id string) (string, error) {
+// history is what a file's workflow history says: the Source in its
+// input (which event, or the reconciler, started it) and the most
+// attempts each kind of activity took.
+type history struct {
+	source   string
+	attempts map[string]int32
+}
+
+func workflowHistory(ctx context.Context, st *stacktest.Stack, id string) (history, error) {
+	h := history{attempts: map[string]int32{}}
+	names := map[int64]string{}
 	it := st.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	ev, err := it.Next()
-	if err != nil {
-		return "", err
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return h, err
+		}
+		switch {
+		case ev.GetWorkflowExecutionStartedEventAttributes() != nil:
+			var in ingest.Input
+			if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
+				return h, err
+			}
+			h.source = in.Source
+		case ev.GetActivityTaskScheduledEventAttributes() != nil:
+			names[ev.EventId] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+		case ev.GetActivityTaskStartedEventAttributes() != nil:
+			a := ev.GetActivityTaskStartedEventAttributes()
+			name := names[a.GetScheduledEventId()]
+			h.attempts[name] = max(h.attempts[name], a.GetAttempt())
+		}
 	}
-	var in ingest.Input
-	if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
-		return "", err
-	}
-	return in.Source, nil
+	return h, nil
 }
 
 // settle waits until every file is final (its workflow closed, or
@@ -596,8 +620,8 @@ func checkInvariants(t *testing.T, c *checker) {
 	if err != nil {
 		t.Fatalf("checking the invariants: %v", err)
 	}
-	t.Logf("checked %d files: outcomes %v; started by %v; %d outcome notifications received, %d of them again under a key already received (a retry, which receivers deduplicate)",
-		len(r.files), r.outcomes, r.sources, r.notifyCopies, r.resent)
+	t.Logf("checked %d files: outcomes %v; started by %v; most attempts of one activity %v; %d outcome notifications received, %d of them again under a key already received (a retry, which receivers deduplicate)",
+		len(r.files), r.outcomes, r.sources, r.attempts, r.notifyCopies, r.resent)
 	broken := 0
 	for _, f := range r.files {
 		if ps := r.problems[f.id]; len(ps) > 0 {

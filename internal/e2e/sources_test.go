@@ -94,11 +94,11 @@ func sendSQS(t *testing.T, st *stacktest.Stack, queue, body string) {
 // event's input, as the Temporal UI shows it).
 func source(t *testing.T, st *stacktest.Stack, id string) string {
 	t.Helper()
-	src, err := workflowSource(context.Background(), st, id)
+	h, err := workflowHistory(context.Background(), st, id)
 	if err != nil {
-		t.Fatalf("reading the input of %s: %v", id, err)
+		t.Fatalf("reading the history of %s: %v", id, err)
 	}
-	return src
+	return h.source
 }
 
 func waitStarted(t testing.TB, st *stacktest.Stack, id string, within time.Duration) {
