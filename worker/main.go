@@ -107,6 +107,7 @@ func run(ctx context.Context, args []string) (err error) {
 		// The reconciler starts like the bridge does, checking first what
 		// is already known: a workflow in Temporal or a file record.
 		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: exp.Ferry},
+		Grace:  cfg.Reconcile.Grace,
 	})
 	// Only partners with approvers have files that wait for a decision;
 	// another partner's quarantined files stay quarantined for good, and

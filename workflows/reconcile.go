@@ -46,6 +46,6 @@ func Reconcile(ctx workflow.Context, in *reconcile.Input) (*intake.Counts, error
 			cur = reconcile.Cursor{PartnerIndex: cur.PartnerIndex + 1}
 		}
 	}
-	workflow.GetLogger(ctx).Info("reconciled landing", "listed", totals.Listed, "started", totals.Started, "known", totals.Known, "ignored", totals.Ignored)
+	workflow.GetLogger(ctx).Info("reconciled landing", "listed", totals.Listed, "started", totals.Started, "known", totals.Known, "ignored", totals.Ignored, "deferred", totals.Deferred)
 	return &totals, nil
 }

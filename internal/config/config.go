@@ -181,6 +181,15 @@ type Worker struct {
 type Reconcile struct {
 	// Interval between runs of the reconcile schedule.
 	Interval time.Duration `mapstructure:"interval"`
+	// Grace is how long an event may take to arrive: the reconciler
+	// leaves a version younger than this to its event and starts it on a
+	// later run if no event did. A version a second old was usually
+	// announced by an event still on its way (in S3's queue, in a
+	// bridge's SQS batch, held while Temporal was down); started by the
+	// reconciler it would count as a lost event
+	// (ferry_reconcile_files_without_event_total) and page operators
+	// (FerryEventsLost) on every busy hour.
+	Grace time.Duration `mapstructure:"grace"`
 }
 
 // Delivery tunes server-side copies.
@@ -438,6 +447,7 @@ var defaults = map[string]any{
 	"delivery.part_size_bytes":           256 << 20,
 	"delivery.copy_concurrency":          4,
 	"reconcile.interval":                 "15m",
+	"reconcile.grace":                    "5m",
 	"notify.timeout":                     "10s",
 	"metrics.worker_listen":              "",
 	"metrics.bridge_listen":              "",
@@ -607,6 +617,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Reconcile.Interval < time.Minute {
 		errs = append(errs, fmt.Errorf("reconcile.interval must be at least 1m, got %s", c.Reconcile.Interval))
+	}
+	if c.Reconcile.Grace < 0 {
+		errs = append(errs, fmt.Errorf("reconcile.grace must be a duration of 0 or more like 5m, got %s", c.Reconcile.Grace))
 	}
 	if c.Notify.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("notify.timeout must be a positive duration like 10s"))

@@ -101,6 +101,7 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"sns bad name", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n      topic: ferry alerts\n", 1), `notify.sns[0].topic "ferry alerts" is not an SNS topic name`},
 		{"sns unknown partner", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n      topic: ferry-alerts\n      partners: [globex]\n", 1), `notify.sns[0].partners[0] "globex" is not a configured partner`},
 		{"duplicate target names", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: ops\n      topic: ferry-alerts\n", 1), `notify.sns[0].name "ops" is also notify.webhooks[0]'s`},
+		{"negative reconcile grace", strings.Replace(good, "partners:", "reconcile:\n  grace: -1s\npartners:", 1), "reconcile.grace must be a duration of 0 or more"},
 		{"bad temporary suffix", strings.Replace(good, "  bucket: landing\n", "  bucket: landing\n  temporary_suffixes: [part]\n", 1), "landing.temporary_suffixes[0]"},
 	}
 	for _, tt := range tests {

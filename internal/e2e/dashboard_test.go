@@ -21,12 +21,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/ingest"
-	"github.com/ferrydata/ferry/internal/reconcile"
 	"github.com/ferrydata/ferry/internal/stacktest"
 )
 
@@ -118,6 +116,13 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 		return fileid.WorkflowID(strings.SplitN(key, "/", 2)[0], "landing", key, aws.ToString(out.VersionId))
 	}
 
+	// A file whose event is lost, put first: the reconciler takes it for
+	// lost only once it is older than reconcile.grace.
+	silent := stacktest.Unique("acme/inbound/dash-lost-") + ".csv"
+	v := putSilently(t, st, silent, "id,qty\n9,9\n")[0]
+	silentAt := time.Now()
+	lost := fileid.WorkflowID("acme", "landing", silent, aws.ToString(v.VersionId))
+
 	// initech's deadline (10s) escalates while the rest goes on.
 	waiting := put(stacktest.Unique("initech/inbound/dash-")+".csv", "MZ\x90\x00 not a csv")
 	rejectWhenDone(t, st, waiting, "")
@@ -148,13 +153,9 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 	// A poison message on the queue is dead-lettered.
 	sendSQS(t, st, st.Config.Bridge.SQS.Queue, stacktest.Unique(`{"Records":[{"eventName":"ObjectCreated:Put","note":"dashboard poison `)+`"}]}`)
 
-	// A file whose event is lost, found by the reconciler.
-	silent := stacktest.Unique("acme/inbound/dash-lost-") + ".csv"
-	v := putSilently(t, st, silent, "id,qty\n9,9\n")[0]
-	lost := fileid.WorkflowID("acme", "landing", silent, aws.ToString(v.VersionId))
-	if err := st.Temporal.ScheduleClient().GetHandle(ctx, reconcile.ScheduleID).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
-		t.Fatalf("triggering the reconcile schedule: %v", err)
-	}
+	// The file whose event was lost, found by the reconciler once older
+	// than reconcile.grace.
+	triggerReconcile(t, st, silentAt)
 
 	// A notification the SNS topic refuses (it was deleted).
 	restore := withoutTopic(t, st)

@@ -177,7 +177,7 @@ type report struct {
 	outcomes     map[filestatus.Status]int
 	sources      map[string]int
 	attempts     map[string]int32 // the most attempts an activity of one file took, by activity
-	resent       int // notifications received again under a key already received
+	resent       int              // notifications received again under a key already received
 	notifyCopies int
 }
 

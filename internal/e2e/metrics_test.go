@@ -26,17 +26,8 @@ func TestDeliveryShowsInTheWorkersAndBridgesMetrics(t *testing.T) {
 	bridgeURL := "http://" + st.Config.Metrics.BridgeListen + metrics.Path
 	delivered := map[string]string{"partner": "acme", "outcome": "delivered"}
 	started := map[string]string{"source": "http", "result": "started"}
-	value := func(url, name string, labels map[string]string) float64 {
-		t.Helper()
-		m, err := metricstest.Scrape(url)
-		if err != nil {
-			t.Fatalf("scraping: %v", err)
-		}
-		v, _ := m.Value(name, labels)
-		return v
-	}
-	deliveredBefore := value(workerURL, metrics.FilesTotal, delivered)
-	startedBefore := value(bridgeURL, metrics.IntakeTotal, started)
+	deliveredBefore := metricValue(t, workerURL, metrics.FilesTotal, delivered)
+	startedBefore := metricValue(t, bridgeURL, metrics.IntakeTotal, started)
 
 	key := stacktest.Unique("acme/inbound/metrics-") + ".csv"
 	put, err := st.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{
@@ -51,10 +42,10 @@ func TestDeliveryShowsInTheWorkersAndBridgesMetrics(t *testing.T) {
 		t.Fatalf("not delivered: %+v", res)
 	}
 	stacktest.Eventually(t, 10*time.Second, func() (bool, string) {
-		got := value(workerURL, metrics.FilesTotal, delivered)
+		got := metricValue(t, workerURL, metrics.FilesTotal, delivered)
 		return got >= deliveredBefore+1, "worker: ferry_files_total{partner=acme,outcome=delivered} did not increase"
 	})
-	if got := value(bridgeURL, metrics.IntakeTotal, started); got < startedBefore+1 {
+	if got := metricValue(t, bridgeURL, metrics.IntakeTotal, started); got < startedBefore+1 {
 		t.Errorf("bridge: ferry_intake_total{source=http,result=started} is %v, was %v before the upload", got, startedBefore)
 	}
 	// Each process says which it is.

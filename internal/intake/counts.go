@@ -8,6 +8,9 @@ type Counts struct {
 	Started int // files no event had started
 	Known   int // already recorded or running
 	Ignored int // not partner uploads (folder markers, temporary names, ...)
+	// Deferred are versions younger than reconcile.grace, left to their
+	// events; a later run starts those no event started.
+	Deferred int
 }
 
 // Add counts one decision; the lister counts Listed as it lists.
@@ -28,4 +31,5 @@ func (c *Counts) AddCounts(o Counts) {
 	c.Started += o.Started
 	c.Known += o.Known
 	c.Ignored += o.Ignored
+	c.Deferred += o.Deferred
 }

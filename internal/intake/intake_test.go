@@ -301,9 +301,11 @@ func TestCountsAddUp(t *testing.T) {
 		page.Listed++
 		page.Add(d)
 	}
-	total := intake.Counts{Listed: 10, Started: 1}
+	page.Listed++
+	page.Deferred++ // younger than reconcile.grace: no decision yet
+	total := intake.Counts{Listed: 10, Started: 1, Deferred: 3}
 	total.AddCounts(page)
-	if want := (intake.Counts{Listed: 14, Started: 2, Known: 2, Ignored: 1}); total != want {
+	if want := (intake.Counts{Listed: 15, Started: 2, Known: 2, Ignored: 1, Deferred: 4}); total != want {
 		t.Fatalf("counts %+v, want %+v", total, want)
 	}
 }

@@ -68,6 +68,17 @@ type PageResult struct {
 type Activities struct {
 	S3     landing.VersionLister
 	Intake *intake.Intake
+	// Grace is config's reconcile.grace: a version younger than this is
+	// left to its event, which is usually still on its way.
+	Grace time.Duration
+}
+
+// due reports whether the reconciler should start a version no workflow
+// has: only once it is older than the grace an event may take. Started
+// sooner, a version whose event was merely late would count as a lost
+// event, and the event's own start would race the reconciler's.
+func (a *Activities) due(v landing.Version, now time.Time) bool {
+	return now.Sub(v.LastModified) >= a.Grace
 }
 
 // ReconcilePage lists one page of a partner's landing versions and starts
@@ -78,8 +89,13 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 		return nil, err
 	}
 	res := PageResult{Truncated: page.Truncated, NextKeyMarker: page.NextKeyMarker, NextVersionIDMarker: page.NextVersionMarker}
+	now := time.Now()
 	for _, v := range page.Versions {
 		res.Counts.Listed++
+		if !a.due(v, now) {
+			res.Counts.Deferred++
+			continue
+		}
 		p, err := a.Intake.IngestWhenFree(ctx, v.Object(in.Bucket, "reconciler", "reconcile"), intake.CheckKnown)
 		if err != nil {
 			return nil, err
@@ -89,7 +105,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 			// A lost event: worth an operator's look at the event source.
 			a.Intake.Metrics.Reconciled(ctx, p.Partner)
 			slog.Warn("reconciler started a file no event had started", "partner", p.Partner, "bucket", in.Bucket,
-				"key", v.Key, "version_id", v.VersionID, "workflow_id", p.WorkflowID)
+				"key", v.Key, "version_id", v.VersionID, "workflow_id", p.WorkflowID, "age", now.Sub(v.LastModified).Round(time.Second))
 		}
 	}
 	return &res, nil
