@@ -203,6 +203,26 @@ func (s *ingestSuite) TestDeliveryWaitsOutAnS3Outage() {
 	s.Equal(filestatus.Delivered, res.Status, "after %d attempts", calls)
 }
 
+// A run that repeats the delivered step (its worker died after the record
+// was written, before Temporal learnt of it) sends the notification again
+// with the `at` the first run's record holds, not a new one: receivers
+// may refuse an old `at` or compare a retry with what they had.
+func (s *ingestSuite) TestNotificationSentAgainKeepsItsAt() {
+	s.inspectOK()
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	s.trail.ranBefore = "status:delivered"
+	s.execute(input())
+
+	s.NoError(s.env.GetWorkflowError())
+	i := slices.IndexFunc(s.trail.stored, func(e audit.Entry) bool { return e.Action == "status:delivered" })
+	s.Require().GreaterOrEqual(i, 0, "no status:delivered entry in %+v", s.trail.stored)
+	first, err := time.Parse(time.RFC3339Nano, s.trail.stored[i].At)
+	s.Require().NoError(err)
+	s.Require().Len(s.events, 1)
+	s.Equal("file.delivered", s.events[0].Type)
+	s.True(s.events[0].At.Equal(first), "notification at %s, want the first run's %s", s.events[0].At, first)
+}
+
 func (s *ingestSuite) TestVanishedObjectIsNotRetriedAndFailsLoudly() {
 	calls := 0
 	s.env.OnActivity(activities.InspectName, mock.Anything, mock.Anything).Return(

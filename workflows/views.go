@@ -46,13 +46,28 @@ func (w *pipeline) change(st filestatus.Status) filestore.Change {
 	return c
 }
 
+// outcomeAt is when the outcome typ announces happened: the time of its
+// status's audit entry as the trail holds it. A run that repeats the step
+// after its worker died (or Temporal lost the workflow task) finds the
+// first run's entry, so the notification it sends again keeps its `at`,
+// as receivers that refuse old `at`s or compare retries expect. For what
+// has no entry of its own (reminders) it is the workflow's time now.
+func (w *pipeline) outcomeAt(ctx workflow.Context, typ string) time.Time {
+	if h := w.auditHead; h != nil && "file."+strings.TrimPrefix(h.Action, "status:") == typ {
+		if at, err := time.Parse(time.RFC3339Nano, h.At); err == nil {
+			return at
+		}
+	}
+	return workflow.Now(ctx)
+}
+
 // event is the notification of type typ.
 func (w *pipeline) event(ctx workflow.Context, typ string) notify.Event {
 	s := w.state
 	ev := notify.Event{
 		Type: typ, FileID: s.FileID, Partner: s.Partner, Bucket: s.Bucket, Key: s.Key, VersionID: s.VersionID,
 		Size: s.Size, SHA256: s.SHA256, Status: string(s.Stage), Reasons: s.Reasons,
-		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVer: s.DestVersionID, At: workflow.Now(ctx),
+		DestBucket: s.DestBucket, DestKey: s.DestKey, DestVer: s.DestVersionID, At: w.outcomeAt(ctx, typ),
 	}
 	if typ == "file.reminder" {
 		ev.Sequence = w.reminders
