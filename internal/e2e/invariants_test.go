@@ -379,8 +379,8 @@ func (c *checker) check(ctx context.Context) (*report, error) {
 				if n.IdempotencyKey != id+"/"+typ {
 					r.add(id, "%s received under idempotency key %q, want %q", typ, n.IdempotencyKey, id+"/"+typ)
 				}
-				if a, b := copies[0].Notification, n.Notification; a.Status != b.Status || a.SHA256 != b.SHA256 || a.DestVer != b.DestVer {
-					r.add(id, "%s sent again under one key with other facts: %s %s %s, then %s %s %s", typ, a.Status, a.SHA256, a.DestVer, b.Status, b.SHA256, b.DestVer)
+				if a, b := copies[0].Notification, n.Notification; a.Status != b.Status || a.SHA256 != b.SHA256 || a.DestVer != b.DestVer || !a.At.Equal(b.At) {
+					r.add(id, "%s sent again under one key with other facts: %s %s %s at %s, then %s %s %s at %s", typ, a.Status, a.SHA256, a.DestVer, a.At, b.Status, b.SHA256, b.DestVer, b.At)
 				}
 			}
 		}
