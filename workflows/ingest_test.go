@@ -411,6 +411,51 @@ func (s *ingestSuite) TestMissingSidecarQuarantinesAfterTheTimeout() {
 	s.Greater(attempts, 3)
 }
 
+// S3 down when the sidecar's wait runs out is not a missing sidecar: the
+// file waits out the outage and one more look decides, finding the
+// sidecar the partner uploaded in time.
+func (s *ingestSuite) TestSidecarWaitEndingInAnS3OutageLooksAgain() {
+	s.inspectOK()
+	began := s.env.Now()
+	looks := 0
+	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(
+		func(context.Context, *activities.FetchSidecarInput) (*activities.FetchSidecarResult, error) {
+			looks++
+			// Down past the end of the wait (which the test environment
+			// ends after 10 attempts, the server at the 10-minute timeout).
+			if s.env.Now().Sub(began) < 5*time.Minute {
+				return nil, errors.New("getting s3://landing/acme/inbound/orders.csv.sha256: dial tcp 127.0.0.1:9000: connect: connection refused")
+			}
+			return &activities.FetchSidecarResult{SHA256: fileSHA}, nil
+		})
+	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(&activities.DeliverResult{DestVersionID: "dv1"}, nil)
+	s.execute(sidecarInput())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Delivered, res.Status, "reasons %v after %d looks", res.Reasons, looks)
+}
+
+// After an outage the last look's answer is final: no sidecar is a
+// missing sidecar, at once.
+func (s *ingestSuite) TestSidecarMissingAfterAnS3OutageQuarantines() {
+	s.inspectOK()
+	began := s.env.Now()
+	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(
+		func(context.Context, *activities.FetchSidecarInput) (*activities.FetchSidecarResult, error) {
+			if s.env.Now().Sub(began) < 5*time.Minute {
+				return nil, errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+			}
+			return nil, temporal.NewApplicationError("no sidecar", activities.ErrSidecarMissing)
+		})
+	s.quarantineOK()
+	s.execute(sidecarInput())
+	var res ingest.Result
+	s.NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(filestatus.Quarantined, res.Status)
+	s.Contains(res.Reasons[0], "no checksum sidecar acme/inbound/orders.csv.sha256 arrived within 10m0s")
+	s.Less(s.env.Now().Sub(began), time.Hour, "the last look's answer was not taken as final")
+}
+
 func (s *ingestSuite) TestInvalidSidecarQuarantinesWithItsProblem() {
 	s.inspectOK()
 	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(nil,

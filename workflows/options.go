@@ -132,6 +132,20 @@ func deliverRetry() *temporal.RetryPolicy {
 // sidecarCtx waits up to timeout for a partner's checksum sidecar: each
 // attempt looks once, and the retry policy's backoff (capped at 30 s) is
 // the wait, kept by the server as timers, so it survives worker restarts.
+// sidecarLastLookCtx is the look that decides once the sidecar's wait ran
+// out during an outage: S3's answer, missing or found, is final, and an
+// outage is waited out as inspection waits (a file is not quarantined as
+// "sidecar missing" because S3 was down when its wait ended).
+func sidecarLastLookCtx(ctx workflow.Context) workflow.Context {
+	retry := inspectRetry()
+	retry.NonRetryableErrorTypes = []string{activities.ErrSidecarMissing, activities.ErrSidecarInvalid}
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: inspectWaits,
+		RetryPolicy:            retry,
+	})
+}
+
 func sidecarCtx(ctx workflow.Context, timeout time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,

@@ -102,6 +102,18 @@ func (w *pipeline) inspect(ctx workflow.Context) (violations []rules.Reason, err
 // checkSidecar waits (durably: the activity's retry policy is the wait) for
 // the partner's <file>.sha256 and compares it with the SHA-256 inspection
 // computed. It returns why the file fails the check.
+// sidecarOutageVersion patches checkSidecar's last look after an outage:
+// executions from before it took a wait that ran out for a missing sidecar.
+const sidecarOutageVersion = "sidecar-last-look-after-outage"
+
+// sidecarAnswered reports whether the sidecar's wait ended with S3's
+// answer (no sidecar, or one that is not valid), also as the cause of a
+// timeout, rather than while S3 could not be asked at all.
+func sidecarAnswered(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && (app.Type() == activities.ErrSidecarMissing || app.Type() == activities.ErrSidecarInvalid)
+}
+
 func (w *pipeline) checkSidecar(ctx workflow.Context) ([]rules.Reason, error) {
 	if !w.in.Rules.Sidecar.Required {
 		return nil, nil
@@ -112,7 +124,14 @@ func (w *pipeline) checkSidecar(ctx workflow.Context) ([]rules.Reason, error) {
 	defer w.waitFor(ctx, "")
 
 	var sc activities.FetchSidecarResult
-	err := workflow.ExecuteActivity(sidecarCtx(ctx, timeout), activities.FetchSidecarName, &activities.FetchSidecarInput{File: w.ref()}).Get(ctx, &sc)
+	fetch := &activities.FetchSidecarInput{File: w.ref()}
+	err := workflow.ExecuteActivity(sidecarCtx(ctx, timeout), activities.FetchSidecarName, fetch).Get(ctx, &sc)
+	if err != nil && !sidecarAnswered(err) && workflow.GetVersion(ctx, sidecarOutageVersion, workflow.DefaultVersion, 1) >= 1 {
+		// The wait ran out while S3 could not be asked (an outage, not a
+		// missing sidecar): one more look, waiting out the outage as
+		// inspection does, decides.
+		err = workflow.ExecuteActivity(sidecarLastLookCtx(ctx), activities.FetchSidecarName, fetch).Get(ctx, &sc)
+	}
 	var app *temporal.ApplicationError
 	var to *temporal.TimeoutError
 	switch {
