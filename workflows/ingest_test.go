@@ -90,6 +90,18 @@ func (s *ingestSuite) SetupTest() {
 		}).Maybe()
 }
 
+// s3Outage returns a check that fails as an unreachable S3 does until d
+// has passed on the test's clock, and passes after.
+func (s *ingestSuite) s3Outage(d time.Duration) func() error {
+	began := s.env.Now()
+	return func() error {
+		if s.env.Now().Sub(began) < d {
+			return errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+		}
+		return nil
+	}
+}
+
 func input() *ingest.Input {
 	return &ingest.Input{
 		FileID: testID, Partner: "acme", Bucket: "landing", Key: "acme/inbound/orders.csv", VersionID: "v1",
@@ -185,13 +197,13 @@ func (s *ingestSuite) TestTransientFailureIsRetried() {
 // attempts gave up after about six minutes, failing every file in flight.)
 func (s *ingestSuite) TestDeliveryWaitsOutAnS3Outage() {
 	s.inspectOK()
-	began := s.env.Now()
+	down := s.s3Outage(24 * time.Hour)
 	calls := 0
 	s.env.OnActivity(activities.DeliverName, mock.Anything, mock.Anything).Return(
 		func(context.Context, *activities.DeliverInput) (*activities.DeliverResult, error) {
 			calls++
-			if s.env.Now().Sub(began) < 24*time.Hour {
-				return nil, errors.New("copying s3://landing/acme/inbound/orders.csv: dial tcp 127.0.0.1:9000: connect: connection refused")
+			if err := down(); err != nil {
+				return nil, err
 			}
 			return &activities.DeliverResult{DestVersionID: "dv1"}, nil
 		})
@@ -416,15 +428,15 @@ func (s *ingestSuite) TestMissingSidecarQuarantinesAfterTheTimeout() {
 // sidecar the partner uploaded in time.
 func (s *ingestSuite) TestSidecarWaitEndingInAnS3OutageLooksAgain() {
 	s.inspectOK()
-	began := s.env.Now()
+	// Down past the end of the wait (which the test environment ends
+	// after 10 attempts, the server at the 10-minute timeout).
+	down := s.s3Outage(5 * time.Minute)
 	looks := 0
 	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(
 		func(context.Context, *activities.FetchSidecarInput) (*activities.FetchSidecarResult, error) {
 			looks++
-			// Down past the end of the wait (which the test environment
-			// ends after 10 attempts, the server at the 10-minute timeout).
-			if s.env.Now().Sub(began) < 5*time.Minute {
-				return nil, errors.New("getting s3://landing/acme/inbound/orders.csv.sha256: dial tcp 127.0.0.1:9000: connect: connection refused")
+			if err := down(); err != nil {
+				return nil, err
 			}
 			return &activities.FetchSidecarResult{SHA256: fileSHA}, nil
 		})
@@ -440,10 +452,11 @@ func (s *ingestSuite) TestSidecarWaitEndingInAnS3OutageLooksAgain() {
 func (s *ingestSuite) TestSidecarMissingAfterAnS3OutageQuarantines() {
 	s.inspectOK()
 	began := s.env.Now()
+	down := s.s3Outage(5 * time.Minute)
 	s.env.OnActivity(activities.FetchSidecarName, mock.Anything, mock.Anything).Return(
 		func(context.Context, *activities.FetchSidecarInput) (*activities.FetchSidecarResult, error) {
-			if s.env.Now().Sub(began) < 5*time.Minute {
-				return nil, errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+			if err := down(); err != nil {
+				return nil, err
 			}
 			return nil, temporal.NewApplicationError("no sidecar", activities.ErrSidecarMissing)
 		})
