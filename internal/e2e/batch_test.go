@@ -149,7 +149,9 @@ func TestBatchManifestWithAWrongChecksumIsQuarantinedNamingTheMismatch(t *testin
 	if !contains(other.Reasons, want) {
 		t.Fatalf("labs_1.csv reasons %q, want the batch's %q", other.Reasons, want)
 	}
-	t.Cleanup(func() { _ = st.Temporal.TerminateWorkflow(context.Background(), state.Batch.WorkflowID, "", "test cleanup") })
+	t.Cleanup(func() {
+		_ = st.Temporal.TerminateWorkflow(context.Background(), state.Batch.WorkflowID, "", "test cleanup")
+	})
 }
 
 func contains(list []string, s string) bool {
