@@ -149,6 +149,7 @@ func TestBatchManifestWithAWrongChecksumIsQuarantinedNamingTheMismatch(t *testin
 	if !contains(other.Reasons, want) {
 		t.Fatalf("labs_1.csv reasons %q, want the batch's %q", other.Reasons, want)
 	}
+	rejectWhenDone(t, st, memberID(t, st, folder, "labs.manifest.json"), "")
 	t.Cleanup(func() {
 		_ = st.Temporal.TerminateWorkflow(context.Background(), state.Batch.WorkflowID, "", "test cleanup")
 	})
