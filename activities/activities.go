@@ -88,6 +88,8 @@ type Activities struct {
 	// Keyrings hold the PGP keys of the partners whose uploads Ferry
 	// decrypts, by partner.
 	Keyrings map[string]*pgp.Keyring
+	// Batches signals batch workflows (the worker's Temporal client).
+	Batches BatchSignaler
 }
 
 // timeStage starts timing one attempt of a stage; call what it returns

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
+	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -127,6 +128,11 @@ func runShow(args []string, out io.Writer) error {
 	row("partner", f.Partner)
 	row("status", string(f.Status))
 	row("source", fmt.Sprintf("s3://%s/%s version %s", f.Bucket, f.Key, f.VersionID))
+	if p, ok := cfg.Partners[f.Partner]; ok && p.Batch != nil {
+		if folder, _, ok := batch.Folder(f.Partner, f.Key); ok {
+			row("batch", fmt.Sprintf("%s (workflow %s): ferry batch --partner %s --folder %s", folder, batch.WorkflowID(f.Partner, f.Bucket, folder), f.Partner, folder))
+		}
+	}
 	row("size", fmt.Sprint(f.Size))
 	row("sha256", f.SHA256)
 	row("partner sha256", f.PartnerSHA256)

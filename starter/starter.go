@@ -5,7 +5,7 @@
 //
 //	ferry bridge     receive S3 event notifications (HTTP, and SQS when
 //	                 bridge.sqs.queue is set) and start IngestFile
-//	ferry list|show|approve|reject|audit|backfill   operator commands
+//	ferry list|show|batch|approve|reject|audit|backfill   operator commands
 //	ferry config from-terraform                     ferry.yaml from Terraform's outputs
 package starter
 
@@ -26,7 +26,9 @@ commands:
            start ingestion for files already in landing (rate-limited, with progress and a final count)
   list     --status S and/or --partner P: list files from the record (newest first)
   show     --workflow-id ID: one file's record and its verified audit trail
-  approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file
+  batch    --partner P --folder B: one batch (a folder below inbound/ with a manifest): status, files,
+           what is missing or mismatched, decisions
+  approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file (or batch: its workflow ID)
   reject   the same flags: reject it
   audit    --file-id ID: print a file's audit trail and verify its hash chain
            --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
@@ -53,6 +55,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = runList(args[1:], stdout)
 	case "show":
 		err = runShow(args[1:], stdout)
+	case "batch":
+		err = runBatch(args[1:], stdout)
 	case "backfill":
 		err = runBackfill(args[1:], stdout, stderr, isTerminal(stderr))
 	case "approve", "reject":

@@ -50,3 +50,11 @@ func TestConfigFromTerraformRendersFromStandardInput(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchFolderHoweverTheOperatorNamesIt(t *testing.T) {
+	for _, f := range []string{"b1", "b1/", "inbound/b1/", "labco/inbound/b1/", "/labco/inbound/b1"} {
+		if got := batchFolder("labco", f); got != "labco/inbound/b1/" {
+			t.Errorf("batchFolder(%q) = %q, want labco/inbound/b1/", f, got)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/ferrydata/ferry/activities"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
+	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/health"
@@ -100,7 +101,9 @@ func run(ctx context.Context, args []string) (err error) {
 		Scanner:      scan,
 		ScanMaxBytes: cfg.Scanner.MaxStreamBytes,
 		Keyrings:     rings,
+		Batches:      tc,
 	})
+	w.RegisterWorkflowWithOptions(workflows.IngestBatch, workflow.RegisterOptions{Name: batch.WorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
 		S3: aws.S3,

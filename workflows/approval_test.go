@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"testing"
 	"time"
 
 	"github.com/ferrydata/ferry/internal/ingest"
@@ -333,11 +334,22 @@ func (s *ingestSuite) TestSignedDecisionsWhenThePolicyRequiresThem() {
 // approverKey is a fresh approver key pair: the private key in PEM, as
 // ferry approve --key reads it, and the public one as approver_keys holds it.
 func (s *ingestSuite) approverKey() (privPEM []byte, authorized string) {
+	return testSigningKey(s.T())
+}
+
+func testSigningKey(t *testing.T) (privPEM []byte, authorized string) {
+	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	s.Require().NoError(err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	block, err := ssh.MarshalPrivateKey(priv, "")
-	s.Require().NoError(err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sshPub, err := ssh.NewPublicKey(pub)
-	s.Require().NoError(err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return pem.EncodeToMemory(block), string(ssh.MarshalAuthorizedKey(sshPub))
 }

@@ -120,6 +120,7 @@ const (
 	refusedUnsigned     = "unsigned"
 	refusedBadSignature = "bad_signature"
 	refusedAuditFailed  = "audit_failed"
+	refusedBatch        = "batch"
 )
 
 // refusal says why a decision must be refused and the refusal's class
@@ -127,6 +128,9 @@ const (
 // a valid signature.
 func (w *pipeline) refusal(p approval.Payload, kind string, d *approval.Decision) (class, why string) {
 	switch {
+	case w.batchOwned:
+		return refusedBatch, fmt.Sprintf("the file is part of batch %s, quarantined as a whole: decide on the batch with `ferry %s --workflow-id %s`",
+			w.state.Batch.Folder, kind, w.state.Batch.WorkflowID)
 	case !w.policy().Enabled():
 		return refusedNoApprovers, fmt.Sprintf("partner %s has no approvers configured: its quarantined files cannot be released by signal", w.in.Partner)
 	case w.decided():
@@ -143,11 +147,16 @@ func (w *pipeline) refusal(p approval.Payload, kind string, d *approval.Decision
 // checkSignature verifies a signed decision against the approver's key and
 // records its manifestation, or says why the decision must be refused.
 func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.Decision) (class, why string) {
-	pol := w.policy()
+	return checkSignature(w.policy(), w.in.Partner, w.id, w.state.SHA256, p, kind, d)
+}
+
+// checkSignature verifies a decision on workflow id, whose content has the
+// SHA-256 sum (a file's, or a batch's digest), under policy pol.
+func checkSignature(pol approval.Policy, partner, id, sum string, p approval.Payload, kind string, d *approval.Decision) (class, why string) {
 	if p.Signature == nil {
 		if pol.RequireSignatures {
 			return refusedUnsigned, fmt.Sprintf("partner %s requires signed decisions: sign with `ferry %s --workflow-id %s --approver %s --key ~/.ssh/id_ed25519 --reason \"...\"`",
-				w.in.Partner, kind, w.id, p.Approver)
+				partner, kind, id, p.Approver)
 		}
 		return "", ""
 	}
@@ -155,7 +164,7 @@ func (w *pipeline) checkSignature(p approval.Payload, kind string, d *approval.D
 	if key == "" {
 		return refusedBadSignature, fmt.Sprintf("the decision is signed but no public key is configured for %s (approval.approver_keys)", p.Approver)
 	}
-	manifest := approval.Manifest(w.id, w.state.SHA256, kind, p.Approver, p.Reason, p.Signature.SignedAt)
+	manifest := approval.Manifest(id, sum, kind, p.Approver, p.Reason, p.Signature.SignedAt)
 	if err := approval.VerifySignature(key, manifest, p.Signature); err != nil {
 		return refusedBadSignature, err.Error()
 	}

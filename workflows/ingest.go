@@ -56,6 +56,9 @@ type pipeline struct {
 	// patched is set for executions started since the small-file fast
 	// path (fastpath.go), small while the file takes it.
 	patched, small bool
+	// batchOwned is set when the file's batch was quarantined as a whole:
+	// its approvers decide on the batch, not on the file (batchmember.go).
+	batchOwned bool
 }
 
 // IngestFile takes one uploaded object version from received to delivered:
@@ -110,6 +113,9 @@ func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
 	violations, err := w.inspect(ctx)
 	if err == nil && len(violations) == 0 {
 		violations, err = w.checkSidecar(ctx)
+	}
+	if err == nil && w.inBatch(ctx) {
+		violations, err = w.awaitBatch(ctx, violations)
 	}
 	if err != nil {
 		return w.fail(ctx, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferrydata/ferry/internal/audit"
+	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/notify"
 
@@ -502,6 +503,15 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reading %s: %v", file, err)
 			}
+			r := worker.NewWorkflowReplayer()
+			start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
+			if start.GetWorkflowType().GetName() == batch.WorkflowName {
+				r.RegisterWorkflowWithOptions(IngestBatch, workflow.RegisterOptions{Name: batch.WorkflowName})
+				if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
+					t.Fatalf("replaying %s: %v", file, err)
+				}
+				return
+			}
 			// The original workflow ID matters: IngestFile checks its
 			// input against it, and the input names it.
 			var in ingest.Input
@@ -509,7 +519,6 @@ func TestReplayRecordedHistories(t *testing.T) {
 				hist.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
 				t.Fatalf("reading the input of %s: %v", file, err)
 			}
-			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(IngestFile, workflow.RegisterOptions{Name: ingest.WorkflowName})
 			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: in.FileID},

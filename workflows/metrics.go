@@ -84,5 +84,5 @@ func (w *pipeline) countDecision(ctx workflow.Context, d approval.Decision, clas
 var refusalClasses = []string{
 	approval.RefusedNoApprover, approval.RefusedNoReason, approval.RefusedNotQuarantined, approval.RefusedUploader,
 	approval.RefusedNotApprover, approval.RefusedAlreadyDecided,
-	refusedNoApprovers, refusedUnsigned, refusedBadSignature, refusedAuditFailed,
+	refusedNoApprovers, refusedUnsigned, refusedBadSignature, refusedAuditFailed, refusedBatch,
 }

@@ -19,6 +19,11 @@ import (
 // not reset them.
 func (w *pipeline) awaitDecision(ctx workflow.Context) error {
 	workflow.SetCurrentDetails(ctx, w.details())
+	if w.batchOwned {
+		// The batch's approvers decide (batch.go); its decisions arrive
+		// by signal and end the wait.
+		return workflow.Await(ctx, w.decided)
+	}
 	p := w.in.Approval
 	deadline := workflow.Now(ctx).Add(p.Deadline)
 	for !w.decided() {

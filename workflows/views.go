@@ -135,7 +135,12 @@ func (w *pipeline) details() string {
 	for _, r := range s.Reasons {
 		d += "\n\n- " + r
 	}
-	if s.Stage == filestatus.Quarantined && w.in.Approval.Enabled() {
+	if b := s.Batch; b != nil {
+		d += fmt.Sprintf("\n\nMember of batch `%s` (workflow `%s`)", b.Folder, b.WorkflowID)
+	}
+	if s.Stage == filestatus.Quarantined && w.batchOwned {
+		d += fmt.Sprintf("\n\n**Waiting for a decision on the whole batch**: `ferry approve --workflow-id %s ...`", s.Batch.WorkflowID)
+	} else if s.Stage == filestatus.Quarantined && w.in.Approval.Enabled() {
 		d += fmt.Sprintf("\n\n**Waiting for a decision** (%d of %d approvals; approvers: %s). Approve or reject with:\n\n"+
 			"`temporal workflow signal --workflow-id %s --name approve --input '{\"approver\":\"<you>\",\"reason\":\"<why>\"}'`\n\n"+
 			"`temporal workflow signal --workflow-id %s --name reject --input '{\"approver\":\"<you>\",\"reason\":\"<why>\"}'`",

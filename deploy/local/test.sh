@@ -62,7 +62,7 @@ FERRY_TEST_S3=versitygw go test -race -count=1 -timeout 30m -tags integration "$
 FERRY_TEST_S3=versitygw go test -race -count=1 -timeout 30m -tags integration "$@" -run '^TestWorkerRecordsTheGovernanceS3Applied$' ./worker/ || rc=1
 
 # A short fuzzing run of each target on top of the committed corpus.
-for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking internal/pgp:FuzzDecrypt; do
+for target in internal/s3event:FuzzParse internal/landing:FuzzRoute internal/rules:FuzzContentCheckChunking internal/pgp:FuzzDecrypt internal/batch:FuzzParseManifest; do
 	say "fuzzing ${target#*:} for 10s"
 	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}" || rc=1
 done

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -319,6 +320,43 @@ type Partner struct {
 	// then quarantined.
 	Decrypt string `mapstructure:"decrypt"`
 	PGP     PGP    `mapstructure:"pgp"`
+	// Batch, when set, makes every folder below the partner's inbound/ a
+	// batch: its files are released together once its manifest's list is
+	// complete and matches (internal/batch). Nil: each file on its own.
+	Batch *Batch `mapstructure:"batch"`
+}
+
+// Batch is a partner's batch policy.
+type Batch struct {
+	// Manifest lists the name patterns (path.Match, no '/') of manifests:
+	// "*.manifest.json" (JSON) or "*.sha256" (sha256sum output).
+	Manifest []string `mapstructure:"manifest"`
+	// Timeout is how long a batch may take from its first file's arrival
+	// before it is quarantined as a whole with what is missing.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+func (b *Batch) validate(field string, p Partner) []error {
+	if b == nil {
+		return nil
+	}
+	var errs []error
+	if len(b.Manifest) == 0 {
+		errs = append(errs, fmt.Errorf(`%s.batch.manifest is required: the name patterns of manifests, like ["*.manifest.json"] or ["*.sha256"]`, field))
+	}
+	for i, pat := range b.Manifest {
+		_, err := path.Match(pat, "")
+		switch {
+		case strings.TrimSpace(pat) == "" || err != nil || strings.Contains(pat, "/"):
+			errs = append(errs, fmt.Errorf("%s.batch.manifest[%d] %q must be a file name pattern like *.manifest.json (no '/')", field, i, pat))
+		case p.Rules.Sidecar.Required && strings.HasSuffix(strings.ToLower(pat), rules.SidecarSuffix):
+			errs = append(errs, fmt.Errorf("%s.batch.manifest[%d] %q ends in %s, which this partner's rules.sidecar reserves for checksum sidecars: use another name or turn the sidecar off", field, i, pat, rules.SidecarSuffix))
+		}
+	}
+	if b.Timeout < time.Second {
+		errs = append(errs, fmt.Errorf("%s.batch.timeout must be a duration of at least 1s, like 2h (how long a batch may take to arrive), got %s", field, b.Timeout))
+	}
+	return errs
 }
 
 // DecryptPGP is Partner.Decrypt's one value.
@@ -676,6 +714,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.rules.scan is on but no scanner is configured: set scanner.clamd (tcp://host:3310 or unix:///path/to/clamd.ctl)", field))
 		}
 		errs = append(errs, c.validatePGP(field, p)...)
+		errs = append(errs, p.Batch.validate(field, p)...)
 	}
 	return errors.Join(errs...)
 }

@@ -102,6 +102,12 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"sns unknown partner", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: alerts\n      topic: ferry-alerts\n      partners: [globex]\n", 1), `notify.sns[0].partners[0] "globex" is not a configured partner`},
 		{"duplicate target names", strings.Replace(good, "notify:\n", "notify:\n  sns:\n    - name: ops\n      topic: ferry-alerts\n", 1), `notify.sns[0].name "ops" is also notify.webhooks[0]'s`},
 		{"negative reconcile grace", strings.Replace(good, "partners:", "reconcile:\n  grace: -1s\npartners:", 1), "reconcile.grace must be a duration of 0 or more"},
+		{"batch without manifest", strings.Replace(good, "    rules:", "    batch:\n      timeout: 2h\n    rules:", 1), "partners.acme.batch.manifest is required"},
+		{"batch manifest with a folder", strings.Replace(good, "    rules:", "    batch:\n      manifest: [\"b/*.json\"]\n      timeout: 2h\n    rules:", 1), `partners.acme.batch.manifest[0] "b/*.json" must be a file name pattern`},
+		{"batch manifest bad pattern", strings.Replace(good, "    rules:", "    batch:\n      manifest: [\"[x\"]\n      timeout: 2h\n    rules:", 1), `partners.acme.batch.manifest[0] "[x"`},
+		{"batch without timeout", strings.Replace(good, "    rules:", "    batch:\n      manifest: [\"*.manifest.json\"]\n    rules:", 1), "partners.acme.batch.timeout must be a duration of at least 1s"},
+		{"batch sha256 manifest with sidecars", strings.Replace(good, "      max_size_bytes: 1048576", "      max_size_bytes: 1048576\n      sidecar:\n        required: true\n        timeout: 1m\n    batch:\n      manifest: [\"*.sha256\"]\n      timeout: 2h", 1),
+			`partners.acme.batch.manifest[0] "*.sha256" ends in .sha256, which this partner's rules.sidecar reserves`},
 		{"bad temporary suffix", strings.Replace(good, "  bucket: landing\n", "  bucket: landing\n  temporary_suffixes: [part]\n", 1), "landing.temporary_suffixes[0]"},
 	}
 	for _, tt := range tests {
@@ -128,6 +134,25 @@ func TestNotificationTargetsWithRoutesAndSecretFromEnv(t *testing.T) {
 	}
 	if len(c.Notify.SNS) != 2 || c.Notify.SNS[0].Partners[0] != "acme" || c.Notify.SNS[1].Topic != "ferry-all" {
 		t.Errorf("sns targets %+v", c.Notify.SNS)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	yaml := strings.Replace(goodYAML(t), "    rules:", "    batch:\n      manifest: [\"*.manifest.json\", \"*.sha256\"]\n      timeout: 2h\n    rules:", 1)
+	c, err := load(t, yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Partners["acme"].Batch
+	if b == nil || len(b.Manifest) != 2 || b.Timeout != 2*time.Hour {
+		t.Fatalf("batch not read: %+v", b)
+	}
+	c, err = load(t, goodYAML(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Partners["acme"].Batch != nil {
+		t.Fatal("a partner without batch: has a batch policy")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
@@ -77,6 +78,10 @@ type Input struct {
 	// Decrypt is the partner's PGP policy; nil when Ferry holds no key
 	// for the partner, so an encrypted upload breaks its rules.
 	Decrypt *Decryption
+	// Batch is set when the file belongs to a batch (its partner sends
+	// batches and the file is in a folder below inbound/): it is then
+	// released or quarantined with its batch. Nil: the file on its own.
+	Batch *batch.Membership
 }
 
 // Decryption is a partner's PGP policy as the workflow sees it. The keys
@@ -139,6 +144,15 @@ type DecryptionFacts struct {
 	SignatureStatus   string
 	SignerFingerprint string
 	SignedAt          time.Time
+}
+
+// BatchFacts is what a member of a batch knows of it.
+type BatchFacts struct {
+	WorkflowID string
+	Folder     string
+	// Outcome is the batch's verdict for the file (batch.Release,
+	// batch.Quarantine, batch.Superseded), empty while it waits.
+	Outcome string
 }
 
 // Validate reports every problem with the input, for the workflow ID it
@@ -241,6 +255,8 @@ type FileState struct {
 	// Scan is the malware scan's verdict (empty when the partner's rules
 	// do not scan).
 	Scan ScanFacts
+	// Batch is the batch's workflow ID and folder for a member of a batch.
+	Batch *BatchFacts
 	// Decryption is set for a PGP upload: Size, SHA256 and the S3
 	// checksum above are then the plaintext's, delivered; the ciphertext's
 	// are here.

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
+	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
@@ -229,6 +230,15 @@ func (in *Intake) route(o s3event.Object) Plan {
 			// One place per object version: two versions of a key are
 			// decrypted side by side without meeting.
 			PlaintextBucket: cfg.Quarantine.Bucket, PlaintextKey: "plaintext/" + up.Partner + "/" + version + "/" + up.Path,
+		}
+	}
+	if b := partner.Batch; b != nil {
+		if folder, name, ok := batch.Folder(up.Partner, o.Key); ok {
+			set := batch.Settings{ManifestPatterns: b.Manifest, Timeout: b.Timeout}
+			p.Input.Batch = &batch.Membership{
+				WorkflowID: batch.WorkflowID(up.Partner, o.Bucket, folder), Folder: folder, Name: name,
+				Manifest: set.IsManifest(name), Settings: set,
+			}
 		}
 	}
 	p.Options = client.StartWorkflowOptions{

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestore"
@@ -374,5 +375,45 @@ func TestStartsThatWaitForTheBoundAreCounted(t *testing.T) {
 	<-h.started
 	if err := errors.Join(<-first, <-second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A partner that sends batches: a file in a folder below inbound/ belongs
+// to that folder's batch, a manifest is told by its name, and a file
+// directly in inbound/ (or any file of a partner without batches) is on
+// its own.
+func TestPlanNamesTheBatch(t *testing.T) {
+	cfg := testConfig()
+	acme := cfg.Partners["acme"]
+	acme.Batch = &config.Batch{Manifest: []string{"*.manifest.json", "*.sha256"}, Timeout: time.Hour}
+	cfg.Partners["acme"] = acme
+	in := &intake.Intake{Config: cfg}
+	plan := func(key string) *batch.Membership {
+		o := upload()
+		o.Key = key
+		p, err := in.Plan(context.Background(), o, intake.SkipKnownCheck)
+		if err != nil || p.Decision != intake.Start {
+			t.Fatalf("%s: planned %s (%s), %v", key, p.Decision, p.Reason, err)
+		}
+		return p.Input.Batch
+	}
+	set := batch.Settings{ManifestPatterns: acme.Batch.Manifest, Timeout: time.Hour}
+	id := batch.WorkflowID("acme", "landing", "acme/inbound/b1/")
+	if got, want := plan("acme/inbound/b1/labs_1.csv"), (&batch.Membership{WorkflowID: id, Folder: "acme/inbound/b1/", Name: "labs_1.csv", Settings: set}); !reflect.DeepEqual(got, want) {
+		t.Errorf("member: %+v, want %+v", got, want)
+	}
+	if got := plan("acme/inbound/b1/labs.manifest.json"); got == nil || !got.Manifest || got.WorkflowID != id {
+		t.Errorf("manifest: %+v, want the manifest of %s", got, id)
+	}
+	if got := plan("acme/inbound/b1/x.sha256"); got == nil || !got.Manifest {
+		t.Errorf("sha256sum manifest: %+v", got)
+	}
+	if got := plan("acme/inbound/labs_1.csv"); got != nil {
+		t.Errorf("a file directly in inbound/ is in batch %+v", got)
+	}
+	o := upload()
+	o.Key = "globex/inbound/b1/labs_1.csv"
+	if p, _ := in.Plan(context.Background(), o, intake.SkipKnownCheck); p.Input == nil || p.Input.Batch != nil {
+		t.Errorf("globex sends no batches, but its file's plan is %+v", p)
 	}
 }

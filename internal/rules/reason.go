@@ -49,13 +49,16 @@ const (
 	// ClassPGPSignature: the PGP signature the partner's policy requires
 	// is missing, does not verify, or is not the partner's.
 	ClassPGPSignature = "pgp_signature"
+	// ClassBatch: the file's batch (internal/batch) was incomplete or did
+	// not match its manifest when its timeout passed.
+	ClassBatch = "batch"
 )
 
 // ReasonClasses are all the classes, the bounded set of their label.
 var ReasonClasses = []string{
 	ClassName, ClassNamePattern, ClassExtension, ClassEmpty, ClassSize, ClassSignature, ClassEncoding,
 	ClassSidecarMissing, ClassSidecarInvalid, ClassSidecarMismatch,
-	ClassMalware, ClassUnscanned, ClassEncrypted, ClassDecryption, ClassPGPSignature,
+	ClassMalware, ClassUnscanned, ClassEncrypted, ClassDecryption, ClassPGPSignature, ClassBatch,
 }
 
 // Messages are the reasons' messages, in order.

@@ -33,18 +33,31 @@ func ParseSidecar(body []byte, fileName string) (string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		sum, name, _ := strings.Cut(line, " ")
-		name = strings.TrimPrefix(strings.TrimSpace(name), "*")
-		if len(sum) != 64 {
-			return "", fmt.Errorf("sidecar line %q does not start with a 64-digit SHA-256: write it with `sha256sum %s > %s%s`", line, fileName, fileName, SidecarSuffix)
-		}
-		if _, err := hex.DecodeString(sum); err != nil {
-			return "", fmt.Errorf("sidecar hash %q is not hexadecimal", sum)
+		sum, name, err := ParseSHA256SumLine(line)
+		if err != nil {
+			return "", fmt.Errorf("sidecar %w: write it with `sha256sum %s > %s%s`", err, fileName, fileName, SidecarSuffix)
 		}
 		if name != "" && path.Base(name) != fileName {
 			return "", fmt.Errorf("sidecar names %q, not %q: it vouches for another file", path.Base(name), fileName)
 		}
-		return strings.ToLower(sum), nil
+		return sum, nil
 	}
 	return "", fmt.Errorf("sidecar is empty: write it with `sha256sum %s > %s%s`", fileName, fileName, SidecarSuffix)
+}
+
+// ParseSHA256SumLine reads one line of `sha256sum` output ("<64 hex>
+// <name>", "<64 hex> *<name>" in binary mode, or the hash alone): the
+// hash in lower case and the name as written ("" when there is none).
+// Sidecars and batch manifests (internal/batch) both read this format.
+func ParseSHA256SumLine(line string) (sum, name string, err error) {
+	line = strings.TrimSpace(line)
+	sum, name, _ = strings.Cut(line, " ")
+	name = strings.TrimPrefix(strings.TrimSpace(name), "*")
+	if len(sum) != 64 {
+		return "", "", fmt.Errorf("line %q does not start with a 64-digit SHA-256", line)
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return "", "", fmt.Errorf("hash %q is not hexadecimal", sum)
+	}
+	return strings.ToLower(sum), name, nil
 }

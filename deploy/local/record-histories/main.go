@@ -92,6 +92,8 @@ func run() error {
 		{"fast-path-delivered", r.delivered},
 		{"fast-path-quarantined-approved", r.approvedAfterRefusal},
 		{"fast-path-handed-back-approved", r.handedBackApproved},
+		{"batch-member-delivered", r.batchMemberDelivered},
+		{"batch-quarantined-approved", r.batchQuarantinedApproved},
 	} {
 		if len(*only) > 0 && !slices.Contains(*only, sc.name) {
 			continue
@@ -110,7 +112,12 @@ func run() error {
 // upload puts a partner's file into landing and returns the ID of the
 // workflow its event started.
 func (r *recorder) upload(ctx context.Context, partner, name string, body []byte) (key, id string, err error) {
-	key = fmt.Sprintf("%s/inbound/record-%s-%s", partner, r.run, name)
+	return r.put(ctx, fmt.Sprintf("%s/inbound/record-%s-%s", partner, r.run, name), body)
+}
+
+// put puts body under key in landing and returns the ID of the workflow
+// its event started.
+func (r *recorder) put(ctx context.Context, key string, body []byte) (_, id string, err error) {
 	if _, err := r.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(r.cfg.Landing.Bucket), Key: aws.String(key), Body: strings.NewReader(string(body))}); err != nil {
 		return "", "", fmt.Errorf("uploading %s: %w", key, err)
 	}
@@ -320,6 +327,58 @@ func (r *recorder) escalatedThenApproved(ctx context.Context) (string, error) {
 }
 
 // save writes the workflow's history as `temporal workflow show -o json` would.
+// batchMemberDelivered: labco's batch folder gets a file, then the
+// manifest listing it; the batch is released and the file delivered.
+func (r *recorder) batchMemberDelivered(ctx context.Context) (string, error) {
+	folder := fmt.Sprintf("labco/inbound/record-%s-delivered/", r.run)
+	body := []byte("id,result\n1,negative\n")
+	_, id, err := r.put(ctx, folder+"labs_1.csv", body)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(body)
+	if _, _, err := r.put(ctx, folder+"labs.sha256", []byte(hex.EncodeToString(sum[:])+"  labs_1.csv\n")); err != nil {
+		return "", err
+	}
+	return id, r.wait(ctx, id)
+}
+
+// batchQuarantinedApproved: labco's manifest lists two files and one
+// arrives; at the batch's timeout it is quarantined as a whole, alice
+// (update) and bob (signal) approve the batch, and the file is delivered.
+// The batch's own history is recorded too.
+func (r *recorder) batchQuarantinedApproved(ctx context.Context) (string, error) {
+	folder := fmt.Sprintf("labco/inbound/record-%s-quarantined/", r.run)
+	body := []byte("id,result\n1,negative\n")
+	sum := sha256.Sum256(body)
+	manifest := fmt.Sprintf(`{"files": [{"name": "labs_1.csv", "size": %d, "sha256": %q}, {"name": "labs_2.csv", "sha256": "%064d"}]}`, len(body), hex.EncodeToString(sum[:]), 0)
+	if _, _, err := r.put(ctx, folder+"labs.manifest.json", []byte(manifest)); err != nil {
+		return "", err
+	}
+	_, id, err := r.put(ctx, folder+"labs_1.csv", body)
+	if err != nil {
+		return "", err
+	}
+	st, err := r.status(ctx, id, "quarantined")
+	if err != nil {
+		return "", err
+	}
+	bid := st.Batch.WorkflowID
+	if err := r.decide(ctx, bid, approval.ApproveSignal, "alice", "labs_2.csv withdrawn by the lab", nil); err != nil {
+		return "", err
+	}
+	if err := r.signal(ctx, bid, approval.ApproveSignal, "bob", "withdrawal notice checked", nil); err != nil {
+		return "", err
+	}
+	if err := r.wait(ctx, id); err != nil {
+		return "", err
+	}
+	if err := r.wait(ctx, bid); err != nil {
+		return "", err
+	}
+	return id, r.save(ctx, bid, "batch-workflow-quarantined-approved")
+}
+
 func (r *recorder) save(ctx context.Context, id, name string) error {
 	var h historypb.History
 	it := r.tc.GetWorkflowHistory(ctx, id, "", false, 0)
