@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/expect"
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
 )
@@ -207,7 +208,7 @@ type Notify struct {
 }
 
 // NotificationTypes are the notifications Ferry sends (notify.Event's Type).
-var NotificationTypes = []string{"file.delivered", "file.quarantined", "file.rejected", "file.failed", "file.reminder", "file.escalated"}
+var NotificationTypes = append([]string{"file.delivered", "file.quarantined", "file.rejected", "file.failed", "file.reminder", "file.escalated"}, expect.Types...)
 
 // Route restricts a notification target to some partners and/or types;
 // an empty list matches all.
@@ -310,6 +311,9 @@ type Partner struct {
 	// then quarantined.
 	Decrypt string `mapstructure:"decrypt"`
 	PGP     PGP    `mapstructure:"pgp"`
+	// Expectations are the files the partner should deliver on a
+	// calendar; a file late or missing is announced (internal/expect).
+	Expectations []expect.Spec `mapstructure:"expectations"`
 }
 
 // DecryptPGP is Partner.Decrypt's one value.
@@ -663,8 +667,28 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.rules.scan is on but no scanner is configured: set scanner.clamd (tcp://host:3310 or unix:///path/to/clamd.ctl)", field))
 		}
 		errs = append(errs, c.validatePGP(field, p)...)
+		names := map[string]int{}
+		for i, e := range p.Expectations {
+			f := fmt.Sprintf("%s.expectations[%d]", field, i)
+			errs = append(errs, e.Check(f)...)
+			if j, dup := names[e.Name]; dup && e.Name != "" {
+				errs = append(errs, fmt.Errorf("%s.name %q is also %s.expectations[%d]'s: a partner's expectations need distinct names", f, e.Name, field, j))
+			}
+			names[e.Name] = i
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// Expectations lists every partner's expectations, partners in order.
+func (c *Config) Expectations() []expect.Expectation {
+	var all []expect.Expectation
+	for _, name := range c.PartnerNames() {
+		for _, s := range c.Partners[name].Expectations {
+			all = append(all, expect.Expectation{Partner: name, Spec: s})
+		}
+	}
+	return all
 }
 
 func (c *Config) validateScanner() []error {
