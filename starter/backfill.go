@@ -80,7 +80,7 @@ func runBackfill(args []string, out, progressOut io.Writer, tty bool) error {
 		// Starts go one at a time at --rate, within the bridge's own bound;
 		// the known-check asks Temporal and the file record.
 		Intake: &intake.Intake{
-			Config: cfg, Temporal: tc, Workflows: tc,
+			Config: cfg, Temporal: tc, Workflows: tc, Arrivals: tc,
 			Files: filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable),
 			Log:   slog.New(slog.DiscardHandler),
 		},

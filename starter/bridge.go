@@ -63,7 +63,7 @@ func bridgeUntil(ctx context.Context, args []string) error {
 	}
 
 	// One intake for HTTP and SQS: both sources share its bound.
-	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log, Metrics: exp.Ferry}
+	in := &intake.Intake{Config: cfg, Temporal: tc, Log: log, Metrics: exp.Ferry, Arrivals: tc}
 	b := &bridge.Bridge{Intake: in, Log: log}
 	srv := &http.Server{Addr: cfg.Bridge.Listen, Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := context.WithCancel(ctx)

@@ -5,7 +5,7 @@
 //
 //	ferry bridge     receive S3 event notifications (HTTP, and SQS when
 //	                 bridge.sqs.queue is set) and start IngestFile
-//	ferry list|show|batch|approve|reject|audit|backfill   operator commands
+//	ferry list|show|batch|approve|reject|audit|backfill|expectations   operator commands
 //	ferry config from-terraform                     ferry.yaml from Terraform's outputs
 package starter
 
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/ferrydata/ferry/internal/bridge"
 )
@@ -32,6 +33,9 @@ commands:
   reject   the same flags: reject it
   audit    --file-id ID: print a file's audit trail and verify its hash chain
            --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
+  expectations [--partner P] [--date YYYY-MM-DD]:
+           the files partners should deliver: each expectation's window, warning and deadline
+           in its time zone, and its state that day (waiting, arrived, late, missing, arrived late)
   config from-terraform [--base FILE] [--out FILE] < terraform-output.json:
            render ferry.yaml from the outputs of Ferry's Terraform module (deploy/terraform)
 
@@ -61,6 +65,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = runBackfill(args[1:], stdout, stderr, isTerminal(stderr))
 	case "approve", "reject":
 		err = runDecide(args[0], args[1:], stdout)
+	case "expectations":
+		err = runExpectations(args[1:], stdout, time.Now())
 	case "config":
 		err = runConfig(args[1:], os.Stdin, stdout)
 	case "-h", "--help", "help":

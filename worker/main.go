@@ -22,6 +22,7 @@ import (
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/config"
+	"github.com/ferrydata/ferry/internal/expect"
 	"github.com/ferrydata/ferry/internal/filestore"
 	"github.com/ferrydata/ferry/internal/health"
 	"github.com/ferrydata/ferry/internal/intake"
@@ -105,11 +106,16 @@ func run(ctx context.Context, args []string) (err error) {
 	})
 	w.RegisterWorkflowWithOptions(workflows.IngestBatch, workflow.RegisterOptions{Name: batch.WorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
+	// Expected files: each expectation's schedule opens its windows,
+	// ExpectFile watches each occurrence (activities: the audit trail and
+	// notifications, registered above).
+	w.RegisterWorkflowWithOptions(workflows.ExpectWindow, workflow.RegisterOptions{Name: expect.WindowWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.ExpectFile, workflow.RegisterOptions{Name: expect.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
 		S3: aws.S3,
 		// The reconciler starts like the bridge does, checking first what
 		// is already known: a workflow in Temporal or a file record.
-		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: exp.Ferry},
+		Intake: &intake.Intake{Config: cfg, Temporal: tc, Workflows: tc, Files: files, Log: log, Metrics: exp.Ferry, Arrivals: tc},
 		Grace:  cfg.Reconcile.Grace,
 	})
 	// Only partners with approvers have files that wait for a decision;
@@ -146,6 +152,9 @@ func run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
+		return err
+	}
+	if err := expect.EnsureSchedules(sctx, tc, cfg.Temporal.TaskQueue, cfg.Expectations(), log); err != nil {
 		return err
 	}
 	// A file is identified by its version ID; in an unversioned landing

@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/ferrydata/ferry/internal/approval"
+	"github.com/ferrydata/ferry/internal/expect"
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/rules"
 )
@@ -217,7 +218,7 @@ type Notify struct {
 }
 
 // NotificationTypes are the notifications Ferry sends (notify.Event's Type).
-var NotificationTypes = []string{"file.delivered", "file.quarantined", "file.rejected", "file.failed", "file.reminder", "file.escalated"}
+var NotificationTypes = append([]string{"file.delivered", "file.quarantined", "file.rejected", "file.failed", "file.reminder", "file.escalated"}, expect.Types...)
 
 // Route restricts a notification target to some partners and/or types;
 // an empty list matches all.
@@ -324,6 +325,9 @@ type Partner struct {
 	// batch: its files are released together once its manifest's list is
 	// complete and matches (internal/batch). Nil: each file on its own.
 	Batch *Batch `mapstructure:"batch"`
+	// Expectations are the files the partner should deliver on a
+	// calendar; a file late or missing is announced (internal/expect).
+	Expectations []expect.Spec `mapstructure:"expectations"`
 }
 
 // Batch is a partner's batch policy.
@@ -715,8 +719,28 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, c.validatePGP(field, p)...)
 		errs = append(errs, p.Batch.validate(field, p)...)
+		names := map[string]int{}
+		for i, e := range p.Expectations {
+			f := fmt.Sprintf("%s.expectations[%d]", field, i)
+			errs = append(errs, e.Check(f)...)
+			if j, dup := names[e.Name]; dup && e.Name != "" {
+				errs = append(errs, fmt.Errorf("%s.name %q is also %s.expectations[%d]'s: a partner's expectations need distinct names", f, e.Name, field, j))
+			}
+			names[e.Name] = i
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// Expectations lists every partner's expectations, partners in order.
+func (c *Config) Expectations() []expect.Expectation {
+	var all []expect.Expectation
+	for _, name := range c.PartnerNames() {
+		for _, s := range c.Partners[name].Expectations {
+			all = append(all, expect.Expectation{Partner: name, Spec: s})
+		}
+	}
+	return all
 }
 
 func (c *Config) validateScanner() []error {

@@ -296,3 +296,77 @@ func TestWorkerStopTimeout(t *testing.T) {
 		t.Errorf("worker.stop_timeout -1s: want an error naming it, got %v", err)
 	}
 }
+
+// withExpectations adds acme's expectations (YAML list items, indented
+// for partners.acme.expectations) to the good config.
+func withExpectations(t *testing.T, items string) string {
+	t.Helper()
+	return goodYAML(t) + "    expectations:\n" + items
+}
+
+func TestExpectationsAreRead(t *testing.T) {
+	c, err := load(t, withExpectations(t, `      - name: labs
+        pattern: labs_*.csv
+        days: [mon, tue, wed, thu, fri]
+        time_zone: Europe/Berlin
+        deadline: "06:00"
+        warn_at: "05:30"
+      - name: monthly
+        pattern: "*.xml"
+        cron: "0 18 1 * *"
+        time_zone: UTC
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := c.Expectations()
+	if len(all) != 2 || all[0].Partner != "acme" || all[0].Spec.Deadline != "06:00" || all[1].Spec.Cron != "0 18 1 * *" {
+		t.Fatalf("expectations %+v", all)
+	}
+}
+
+func TestInvalidExpectationNamesTheField(t *testing.T) {
+	good := `      - name: labs
+        pattern: labs_*.csv
+        days: [mon, tue, wed, thu, fri]
+        time_zone: Europe/Berlin
+        deadline: "06:00"
+        warn_at: "05:30"
+`
+	tests := []struct{ name, items, want string }{
+		{"deadline not a time", strings.Replace(good, `"06:00"`, `"25:00"`, 1), `partners.acme.expectations[0].deadline: "25:00" is not a time of day (HH:MM)`},
+		{"warning after deadline", strings.Replace(good, `"05:30"`, `"06:30"`, 1), `partners.acme.expectations[0].warn_at: "06:30" must be before the deadline (06:00)`},
+		{"warning not a time", strings.Replace(good, `"05:30"`, `"half past five"`, 1), `partners.acme.expectations[0].warn_at: "half past five" is not a time of day`},
+		{"unknown zone", strings.Replace(good, "Europe/Berlin", "Europe/Bonn", 1), `partners.acme.expectations[0].time_zone: "Europe/Bonn" is not an IANA time zone`},
+		{"no zone", strings.Replace(good, "        time_zone: Europe/Berlin\n", "", 1), "partners.acme.expectations[0].time_zone: is required"},
+		{"bad day", strings.Replace(good, "fri]", "fry]", 1), `partners.acme.expectations[0].days[4]: "fry" is not a day`},
+		{"no calendar", strings.Replace(good, "        days: [mon, tue, wed, thu, fri]\n", "", 1), "partners.acme.expectations[0].days: give the days"},
+		{"days and cron", strings.Replace(good, "        deadline:", "        cron: \"0 6 * * 1-5\"\n        deadline:", 1), "partners.acme.expectations[0].cron: give days (with deadline) or cron"},
+		{"cron and deadline", strings.Replace(good, "        days: [mon, tue, wed, thu, fri]\n", "        cron: \"0 6 * * 1-5\"\n", 1), "partners.acme.expectations[0].deadline: leave it out with cron"},
+		{"cron with several hours", strings.Replace(strings.Replace(good, "        days: [mon, tue, wed, thu, fri]\n", "        cron: \"0 6,18 * * 1-5\"\n", 1), "        deadline: \"06:00\"\n", "", 1), "must name one minute and one hour"},
+		{"cron not cron", strings.Replace(strings.Replace(good, "        days: [mon, tue, wed, thu, fri]\n", "        cron: \"0 6 * * funday\"\n", 1), "        deadline: \"06:00\"\n", "", 1), `partners.acme.expectations[0].cron: "0 6 * * funday" is not a cron expression`},
+		{"cron both day fields", strings.Replace(strings.Replace(good, "        days: [mon, tue, wed, thu, fri]\n", "        cron: \"0 6 1 * 1\"\n", 1), "        deadline: \"06:00\"\n", "", 1), "restricts both day-of-month and day-of-week"},
+		{"bad name", strings.Replace(good, "name: labs", "name: Labs Daily", 1), `partners.acme.expectations[0].name: "Labs Daily" must be 1-40 characters`},
+		{"bad pattern", strings.Replace(good, "labs_*.csv", `"labs_[.csv"`, 1), `partners.acme.expectations[0].pattern: "labs_[.csv" is not a valid glob`},
+		{"duplicate name", good + good, `partners.acme.expectations[1].name "labs" is also partners.acme.expectations[0]'s`},
+		{"unknown key", strings.Replace(good, "warn_at:", "warn_before:", 1), "warn_before"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, withExpectations(t, tt.items))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := load(t, withExpectations(t, good)); err != nil {
+		t.Fatalf("the good expectation is refused: %v", err)
+	}
+}
+
+func TestExpectationNotificationTypesRoute(t *testing.T) {
+	yaml := strings.Replace(goodYAML(t), "url: http://127.0.0.1:8086/notify", "url: http://127.0.0.1:8086/notify\n      types: [partner.file_late, partner.file_missing, partner.file_arrived_late]", 1)
+	if _, err := load(t, yaml); err != nil {
+		t.Fatalf("routing the expectations' notification types: %v", err)
+	}
+}

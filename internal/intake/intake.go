@@ -54,6 +54,9 @@ type Intake struct {
 	// Metrics counts what intake does, by source and result; nil counts
 	// nothing.
 	Metrics *metrics.Instruments
+	// Arrivals tells expectations (internal/expect) that a file they wait
+	// for has come; nil tells none.
+	Arrivals Signaler
 
 	throttleOnce sync.Once
 	slots        *semaphore.Weighted
@@ -113,8 +116,10 @@ type Plan struct {
 	// other_bucket, or landing.Ignored's Class.
 	ReasonClass string
 
-	Object     s3event.Object
-	Partner    string
+	Object  s3event.Object
+	Partner string
+	// Path is the key below the partner's inbound/ folder.
+	Path       string
 	WorkflowID string
 	Input      *ingest.Input
 	Options    client.StartWorkflowOptions
@@ -206,7 +211,7 @@ func (in *Intake) route(o s3event.Object) Plan {
 	partner := cfg.Partners[up.Partner]
 	version := fileid.VersionOrETag(o.VersionID, o.ETag)
 	id := fileid.WorkflowID(up.Partner, o.Bucket, o.Key, version)
-	p.Decision, p.Partner, p.WorkflowID = Start, up.Partner, id
+	p.Decision, p.Partner, p.Path, p.WorkflowID = Start, up.Partner, up.Path, id
 	p.Input = &ingest.Input{
 		FileID: id, Partner: up.Partner, Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag,
 		Size: o.Size, EventName: o.EventName, EventTime: o.EventTime, Source: o.Via, Rules: partner.Rules,

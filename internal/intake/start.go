@@ -42,7 +42,7 @@ func (in *Intake) start(ctx context.Context, p Plan, wait time.Duration) error {
 	if errors.As(err, &already) {
 		log.Info("duplicate event: workflow already exists")
 		in.Metrics.Intake(ctx, via, "duplicate", "")
-		return nil
+		return in.announce(ctx, p)
 	}
 	if err != nil {
 		in.Metrics.Intake(ctx, via, "failed", "")
@@ -51,7 +51,7 @@ func (in *Intake) start(ctx context.Context, p Plan, wait time.Duration) error {
 	}
 	in.Metrics.Intake(ctx, via, "started", "")
 	log.Info("ingestion start accepted", "run_id", run.GetRunID())
-	return nil
+	return in.announce(ctx, p)
 }
 
 // acquire waits for a start slot and the rate limiter, for at most wait

@@ -91,6 +91,17 @@ const (
 	// ReconcileStartedTotal counts files the reconciler found that no event
 	// had started (counter; partner). Above zero, events are being lost.
 	ReconcileStartedTotal = "ferry_reconcile_files_without_event_total"
+	// ExpectationsLateTotal counts occurrences of expectations whose
+	// file had not come by warn_at (counter; partner, expectation: its
+	// name in the config), recorded by the ExpectFile workflow.
+	ExpectationsLateTotal = "ferry_expectations_late_total"
+	// ExpectationsMissingTotal counts occurrences whose file had not
+	// come by the deadline (counter; partner, expectation).
+	ExpectationsMissingTotal = "ferry_expectations_missing_total"
+	// ExpectationsArrivedLateTotal counts missing files that came after
+	// their deadline, before the next window (counter; partner,
+	// expectation).
+	ExpectationsArrivedLateTotal = "ferry_expectations_arrived_late_total"
 	// BackfillFilesTotal counts what backfills did with the versions they
 	// listed (counter; partner, result: started, known, ignored).
 	BackfillFilesTotal = "ferry_backfill_files_total"
@@ -118,6 +129,8 @@ const (
 	LabelReason  = "reason"
 	LabelAction  = "action"
 	LabelCode    = "code"
+	// LabelExpectation is an expectation's name, bounded by the config.
+	LabelExpectation = "expectation"
 )
 
 // Other is the label value for anything outside a fixed set: an

@@ -21,8 +21,9 @@ import (
 // with receivers: add fields, never rename them.
 type Event struct {
 	// Type is the outcome (file.delivered, file.quarantined,
-	// file.rejected, file.failed) or what happens while a file waits
-	// (file.reminder, file.escalated).
+	// file.rejected, file.failed), what happens while a file waits
+	// (file.reminder, file.escalated), or an expected file's lateness
+	// (partner.file_late, partner.file_missing, partner.file_arrived_late).
 	Type string `json:"type"`
 	// Sequence numbers the notifications of one type that are each meant
 	// to arrive (the 1st, 2nd, ... reminder); zero for the once-per-file
@@ -41,12 +42,24 @@ type Event struct {
 	DestKey    string    `json:"destinationKey,omitempty"`
 	DestVer    string    `json:"destinationVersionId,omitempty"`
 	At         time.Time `json:"at"`
+	// An expectation's notifications (partner.file_late,
+	// partner.file_missing, partner.file_arrived_late) name the
+	// expectation, the day its file was due (YYYY-MM-DD in its time zone)
+	// and its deadline; file_arrived_late also the file (FileID, Key ...).
+	Expectation string    `json:"expectation,omitempty"`
+	Occurrence  string    `json:"occurrence,omitempty"`
+	Pattern     string    `json:"pattern,omitempty"`
+	Deadline    time.Time `json:"deadline,omitzero"`
 }
 
 // IdempotencyKey names one notification meant to arrive: the same for
 // every retry of it, different for each that must reach the receiver (a
 // file's reminders are many; its outcome is one).
 func (ev Event) IdempotencyKey() string {
+	if ev.Expectation != "" {
+		// One per occurrence and type, whichever file closes the gap.
+		return fmt.Sprintf("%s/%s/%s/%s", ev.Partner, ev.Expectation, ev.Occurrence, ev.Type)
+	}
 	if ev.Sequence > 0 {
 		return fmt.Sprintf("%s/%s/%d", ev.FileID, ev.Type, ev.Sequence)
 	}

@@ -130,3 +130,16 @@ func TestSendTriesEveryMatchingTarget(t *testing.T) {
 		t.Fatalf("acme-only got %d, all got %d; want 1 and 2", len(acmeOnly.got), len(all.got))
 	}
 }
+
+// An expectation's notifications are one per occurrence and type: the
+// key names the partner, the expectation and the day, not a file.
+func TestIdempotencyKeyOfAnExpectation(t *testing.T) {
+	ev := Event{Type: "partner.file_missing", Partner: "acme", Expectation: "labs", Occurrence: "2026-03-27"}
+	if got := ev.IdempotencyKey(); got != "acme/labs/2026-03-27/partner.file_missing" {
+		t.Errorf("key %q", got)
+	}
+	ev.Type, ev.FileID = "partner.file_arrived_late", "ingest-acme-0123"
+	if got := ev.IdempotencyKey(); got != "acme/labs/2026-03-27/partner.file_arrived_late" {
+		t.Errorf("key %q", got)
+	}
+}
