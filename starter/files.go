@@ -127,6 +127,9 @@ func runShow(args []string, out io.Writer) error {
 	row("partner", f.Partner)
 	row("status", string(f.Status))
 	row("source", fmt.Sprintf("s3://%s/%s version %s", f.Bucket, f.Key, f.VersionID))
+	if p := f.Provenance(); p != nil {
+		row("provenance", p.String())
+	}
 	row("size", fmt.Sprint(f.Size))
 	row("sha256", f.SHA256)
 	row("partner sha256", f.PartnerSHA256)
