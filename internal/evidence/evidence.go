@@ -276,8 +276,10 @@ func checks(r *filestore.File, in *ingest.Input) []Check {
 		cs = append(cs, Check{"Checksum stored by S3", Skipped, "S3 stored no checksum for the upload"})
 	}
 	switch {
+	case r.PartnerSHA256 != "" && sidecarMatches(r):
+		cs = append(cs, Check{"Partner's checksum sidecar", Passed, "SHA-256 " + r.PartnerSHA256 + " matches the file"})
 	case r.PartnerSHA256 != "":
-		cs = append(cs, Check{"Partner's checksum sidecar", Passed, "SHA-256 " + r.PartnerSHA256 + " matches"})
+		cs = append(cs, Check{"Partner's checksum sidecar", Failed, "the sidecar says SHA-256 " + r.PartnerSHA256 + ", the file read has " + r.SHA256})
 	case in != nil && in.Rules.Sidecar.Required:
 		cs = append(cs, Check{"Partner's checksum sidecar", Failed, "required, and no matching sidecar was recorded"})
 	default:
@@ -304,6 +306,12 @@ func checks(r *filestore.File, in *ingest.Input) []Check {
 		cs = append(cs, Check{"Delivered copy verified", Passed, fmt.Sprintf("version %s has the size, SHA-256 and S3 checksum read at inspection, and the governance asked for", r.DestVersionID)})
 	}
 	return cs
+}
+
+// sidecarMatches: a partner may vouch for the file as uploaded or, for a
+// decrypted upload, as it was before encryption.
+func sidecarMatches(r *filestore.File) bool {
+	return r.PartnerSHA256 == r.SHA256 || (r.CiphertextSHA256 != "" && r.PartnerSHA256 == r.CiphertextSHA256)
 }
 
 func rulesText(in *ingest.Input) string {
@@ -333,7 +341,11 @@ func rulesText(in *ingest.Input) string {
 func checksums(r *filestore.File) []Checksum {
 	var cs []Checksum
 	if r.PartnerSHA256 != "" {
-		cs = append(cs, Checksum{"Partner (sidecar)", "SHA-256", r.PartnerSHA256, "what the partner vouched for"})
+		note := "what the partner vouched for: matches"
+		if !sidecarMatches(r) {
+			note = "what the partner vouched for: DOES NOT MATCH the file"
+		}
+		cs = append(cs, Checksum{"Partner (sidecar)", "SHA-256", r.PartnerSHA256, note})
 	}
 	if r.CiphertextSHA256 != "" {
 		cs = append(cs, Checksum{"Landing, as uploaded (ciphertext)", "SHA-256", r.CiphertextSHA256, fmt.Sprintf("%d bytes", r.CiphertextSize)})

@@ -109,6 +109,16 @@ func TestBuildWithoutTheWorkflow(t *testing.T) {
 	}
 }
 
+func TestBuildFailsASidecarThatDisagrees(t *testing.T) {
+	s := quarantinedThenApproved()
+	s.Record.PartnerSHA256 = "0000"
+	for _, c := range Build(s).Checks {
+		if c.Name == "Partner's checksum sidecar" && (c.Result != Failed || !strings.Contains(c.Detail, "says SHA-256 0000")) {
+			t.Errorf("sidecar check %+v, want failed", c)
+		}
+	}
+}
+
 func TestBuildSaysWhereTheChainBreaks(t *testing.T) {
 	s := quarantinedThenApproved()
 	s.Trail[2].Details = "edited"
