@@ -47,7 +47,9 @@ func TestProvenanceOfSFTPAndS3Uploads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return fileid.WorkflowID("acme", "landing", key, aws.ToString(put.VersionId))
+			id := fileid.WorkflowID("acme", "landing", key, aws.ToString(put.VersionId))
+			waitStarted(t, st, id, 30*time.Second)
+			return id
 		}},
 	}
 	for _, tt := range tests {
