@@ -20,6 +20,7 @@ import (
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/logging"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/notify"
@@ -125,6 +126,9 @@ type RecordReceivedInput struct {
 	RunID string
 	// Audit is the file's first audit entry, written with the record.
 	Audit *audit.Entry
+	// Provenance is who wrote the file and from where, as its event said
+	// (nil in histories from before it was recorded).
+	Provenance *ingest.Provenance
 }
 
 // RecordReceivedResult says whether the file was new.
@@ -150,13 +154,25 @@ type RecordReceivedResult struct {
 	SameRun bool
 }
 
+// withProvenance adds what the event said about the file's writer to its record.
+func withProvenance(f filestore.File, p *ingest.Provenance) filestore.File {
+	if p == nil {
+		return f
+	}
+	f.Principal, f.SourceIP, f.RequestID, f.ProvenanceNote = p.Principal, p.SourceIP, p.RequestID, p.Note
+	if !p.EventTime.IsZero() {
+		f.EventTime = p.EventTime.UTC().Format(time.RFC3339Nano)
+	}
+	return f
+}
+
 // RecordReceived creates the file's record, or reports the one that exists.
 func (a *Activities) RecordReceived(ctx context.Context, in *RecordReceivedInput) (*RecordReceivedResult, error) {
 	f := in.File
-	got, created, err := a.Files.Receive(ctx, filestore.File{
+	got, created, err := a.Files.Receive(ctx, withProvenance(filestore.File{
 		FileID: f.FileID, Partner: f.Partner, Bucket: f.Bucket, Key: f.Key,
 		VersionID: f.VersionID, ETag: f.ETag, Size: in.Size, WorkflowRunID: in.RunID,
-	})
+	}, in.Provenance))
 	if err != nil {
 		return nil, err
 	}

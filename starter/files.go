@@ -133,6 +133,9 @@ func runShow(args []string, out io.Writer) error {
 			row("batch", fmt.Sprintf("%s (workflow %s): ferry batch --partner %s --folder %s", folder, batch.WorkflowID(f.Partner, f.Bucket, folder), f.Partner, folder))
 		}
 	}
+	if p := f.Provenance(); p != nil {
+		row("provenance", p.String())
+	}
 	row("size", fmt.Sprint(f.Size))
 	row("sha256", f.SHA256)
 	row("partner sha256", f.PartnerSHA256)

@@ -5,7 +5,7 @@
 //
 //	ferry bridge     receive S3 event notifications (HTTP, and SQS when
 //	                 bridge.sqs.queue is set) and start IngestFile
-//	ferry list|show|batch|approve|reject|audit|backfill|expectations   operator commands
+//	ferry list|show|batch|approve|reject|audit|report|backfill|expectations   operator commands
 //	ferry config from-terraform                     ferry.yaml from Terraform's outputs
 package starter
 
@@ -31,6 +31,8 @@ commands:
            what is missing or mismatched, decisions
   approve  --workflow-id ID --approver NAME --reason WHY [--key ~/.ssh/id_ed25519]: release a quarantined file (or batch: its workflow ID)
   reject   the same flags: reject it
+  report   --file-id ID --out DIR, or --partner P --from TIME --to TIME --out DIR:
+           write an evidence report (self-contained HTML that prints to PDF, and the same facts as JSON)
   audit    --file-id ID: print a file's audit trail and verify its hash chain
            --partner NAME: verify the trail of every file of a partner (exit 1 names the first broken entry)
   expectations [--partner P] [--date YYYY-MM-DD]:
@@ -61,6 +63,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = runShow(args[1:], stdout)
 	case "batch":
 		err = runBatch(args[1:], stdout)
+	case "report":
+		err = runReport(args[1:], stdout)
 	case "backfill":
 		err = runBackfill(args[1:], stdout, stderr, isTerminal(stderr))
 	case "approve", "reject":

@@ -42,8 +42,10 @@ type ingestSuite struct {
 	events   []notify.Event
 	// statusAttr records every FileStatus search attribute value upserted.
 	statusAttr []string
-	// received is what the RecordReceived mock answers.
-	received *activities.RecordReceivedResult
+	// received is what the RecordReceived mock answers; receivedWith
+	// what it was asked.
+	received     *activities.RecordReceivedResult
+	receivedWith *activities.RecordReceivedInput
 	// trail is the audit trail as the activities stored it.
 	trail *auditLog
 }
@@ -61,6 +63,7 @@ func (s *ingestSuite) SetupTest() {
 	s.received = &activities.RecordReceivedResult{Status: filestatus.Received}
 	s.env.OnActivity(activities.RecordReceivedName, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in *activities.RecordReceivedInput) (*activities.RecordReceivedResult, error) {
+			s.receivedWith = in
 			if s.received.AlreadyKnown && !s.received.SameRun {
 				return s.received, nil
 			}

@@ -33,11 +33,17 @@ func failed(what string, err error) error {
 // receive records the file as received, or finds that an earlier
 // execution already handled it (done).
 func (w *pipeline) receive(ctx workflow.Context) (done bool, err error) {
+	prov := w.provenance(ctx)
+	w.state.Provenance = prov
 	w.enter(ctx, filestatus.Received)
-	first := w.nextAudit(ctx, "ferry", "status:received", fmt.Sprintf("s3://%s/%s version %s, %s via %s", w.in.Bucket, w.in.Key, w.in.VersionID, w.in.EventName, w.in.Source))
+	details := fmt.Sprintf("s3://%s/%s version %s, %s via %s", w.in.Bucket, w.in.Key, w.in.VersionID, w.in.EventName, w.in.Source)
+	if prov != nil {
+		details += "; provenance: " + prov.String()
+	}
+	first := w.nextAudit(ctx, "ferry", "status:received", details)
 	var rec activities.RecordReceivedResult
 	if err := workflow.ExecuteLocalActivity(recordCtx(ctx), activities.RecordReceivedName, &activities.RecordReceivedInput{
-		File: w.ref(), Size: w.in.Size, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID, Audit: first,
+		File: w.ref(), Size: w.in.Size, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID, Audit: first, Provenance: prov,
 	}).Get(ctx, &rec); err != nil {
 		return false, fmt.Errorf("recording %s as received: %w", w.in.FileID, err)
 	}

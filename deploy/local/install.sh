@@ -16,10 +16,11 @@
 #   sftp, ssh-keygen, curl, node, gpg       apt-get, only when missing (as root)
 #   and gpg-agent
 #   Prometheus + promtool, Alertmanager     apt-get, Debian's packages at the
-#   + amtool, ClamAV's clamd                pinned versions below (as root;
+#   + amtool, ClamAV's clamd, Chromium      pinned versions below (as root;
 #                                           --no-install-recommends, and no
 #                                           service is started: the stack
-#                                           runs them itself)
+#                                           runs them itself; Chromium is for
+#                                           the evidence report's browser test)
 #
 # Idempotent and quick when all is there; one run at a time per machine
 # (flock), as parallel test binaries and other clones may call it at once.
@@ -36,6 +37,7 @@
 #   PROMETHEUS_BIN=/usr/bin/prometheus  PROMTOOL_BIN=/usr/bin/promtool
 #   ALERTMANAGER_BIN=/usr/bin/prometheus-alertmanager  AMTOOL_BIN=/usr/bin/amtool
 #   CLAMD=/usr/sbin/clamd
+#   CHROMIUM_BIN=/usr/bin/chromium
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,6 +76,10 @@ ALERTMANAGER_DEB=0.25.0-1+b4
 # Debian bookworm-security's ClamAV (clamd, for the malware scan). The stack
 # gives it its own config and signature database (deploy/local/clamav/).
 CLAMAV_DEB=1.4.6+dfsg-0+deb12u1
+# Debian bookworm-security's Chromium, headless in the e2e tier: the
+# evidence report (ferry report) is rendered, read, screenshotted and
+# printed to PDF by it (internal/e2e/report_test.go).
+CHROMIUM_DEB=156.0.8078.79-1~deb12u1
 
 say() { printf '%s\n' "install: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -114,6 +120,9 @@ deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
 # clamav-base at its own version: pinned with it, so apt cannot pick others.
 [[ "$(deb_version clamav-daemon)" == "$CLAMAV_DEB" ]] ||
 	missing+=("clamav-daemon=$CLAMAV_DEB" "clamav-freshclam=$CLAMAV_DEB" "clamav-base=$CLAMAV_DEB" "libclamav12=$CLAMAV_DEB")
+# chromium-common comes at chromium's own version: pinned with it.
+[[ "$(deb_version chromium)" == "$CHROMIUM_DEB" ]] ||
+	missing+=("chromium=$CHROMIUM_DEB" "chromium-common=$CHROMIUM_DEB" "chromium-driver=$CHROMIUM_DEB")
 if ((${#missing[@]})); then
 	[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
 	say "installing Debian packages: ${missing[*]}"
@@ -162,3 +171,4 @@ printf 'VERSITYGW_BIN=%s\n' "$VERSITYGW_BIN"
 printf 'PROMETHEUS_BIN=%s\nPROMTOOL_BIN=%s\nALERTMANAGER_BIN=%s\nAMTOOL_BIN=%s\n' \
 	/usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool
 printf 'CLAMD=%s\n' /usr/sbin/clamd
+printf 'CHROMIUM_BIN=%s\n' /usr/bin/chromium

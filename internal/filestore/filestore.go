@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ferrydata/ferry/internal/filestatus"
+	"github.com/ferrydata/ferry/internal/ingest"
 )
 
 // Index names, part of the table's contract with dashboards and runbooks.
@@ -72,10 +73,31 @@ type File struct {
 	DecryptedWith        string `dynamodbav:"decrypted_with,omitempty"`
 	SignatureStatus      string `dynamodbav:"signature_status,omitempty"`
 	SignerFingerprint    string `dynamodbav:"signer_fingerprint,omitempty"`
-	ReceivedAt           string `dynamodbav:"received_at"`
-	UpdatedAt            string `dynamodbav:"updated_at"`
+	// Provenance: who wrote the object and from where, as its event said
+	// (internal/ingest.Provenance); ProvenanceNote says why it is missing
+	// (a file a listing found has no event).
+	Principal      string `dynamodbav:"principal,omitempty"`
+	SourceIP       string `dynamodbav:"source_ip,omitempty"`
+	RequestID      string `dynamodbav:"request_id,omitempty"`
+	EventTime      string `dynamodbav:"event_time,omitempty"` // RFC 3339, UTC
+	ProvenanceNote string `dynamodbav:"provenance_note,omitempty"`
+	ReceivedAt     string `dynamodbav:"received_at"`
+	UpdatedAt      string `dynamodbav:"updated_at"`
 	// StageTimes holds when the file entered each status (RFC 3339, UTC).
 	StageTimes map[string]string `dynamodbav:"stage_times"`
+}
+
+// Provenance is who wrote the file and from where, as the record holds
+// it; nil for records from before Ferry recorded it.
+func (f *File) Provenance() *ingest.Provenance {
+	if f.Principal == "" && f.SourceIP == "" && f.RequestID == "" && f.EventTime == "" && f.ProvenanceNote == "" {
+		return nil
+	}
+	p := &ingest.Provenance{Principal: f.Principal, SourceIP: f.SourceIP, RequestID: f.RequestID, Note: f.ProvenanceNote}
+	// Written by RecordReceived as RFC 3339; anything else is left out
+	// rather than guessed.
+	p.EventTime, _ = time.Parse(time.RFC3339Nano, f.EventTime)
+	return p
 }
 
 // Store reads and writes file records.

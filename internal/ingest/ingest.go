@@ -9,6 +9,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -82,6 +83,50 @@ type Input struct {
 	// batches and the file is in a folder below inbound/): it is then
 	// released or quarantined with its batch. Nil: the file on its own.
 	Batch *batch.Membership
+	// Provenance is who wrote the object and from where, as the event
+	// said. Histories written before it existed lack it (nil), and
+	// replay without it.
+	Provenance *Provenance
+}
+
+// Provenance is who wrote a file and from where, as far as the event that
+// announced it says: nothing here is guessed. A file found by a listing
+// (reconciler, backfill) has no event; Note then says so and the other
+// fields stay empty.
+type Provenance struct {
+	// Principal is who wrote the object: the Transfer Family user's or
+	// IAM principal (S3 userIdentity.principalId, EventBridge requester),
+	// or the MinIO user (its access key, the partner's login).
+	Principal string `json:",omitempty"`
+	// SourceIP is the address the write came from.
+	SourceIP string `json:",omitempty"`
+	// RequestID is S3's ID of the writing request.
+	RequestID string `json:",omitempty"`
+	// EventTime is when S3 says the write happened.
+	EventTime time.Time `json:",omitzero"`
+	// Note says where provenance is missing and why ("started by the
+	// reconciler, no event").
+	Note string `json:",omitempty"`
+}
+
+// String is provenance in one line, for audit entries and the CLI.
+func (p Provenance) String() string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+" "+v)
+		}
+	}
+	add("principal", p.Principal)
+	add("source ip", p.SourceIP)
+	add("request id", p.RequestID)
+	if !p.EventTime.IsZero() {
+		add("event time", p.EventTime.UTC().Format(time.RFC3339Nano))
+	}
+	if p.Note != "" {
+		parts = append(parts, p.Note)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Decryption is a partner's PGP policy as the workflow sees it. The keys
@@ -261,4 +306,7 @@ type FileState struct {
 	// checksum above are then the plaintext's, delivered; the ciphertext's
 	// are here.
 	Decryption *DecryptionFacts
+	// Provenance is who wrote the file and from where (nil for files
+	// started before Ferry recorded it).
+	Provenance *Provenance
 }

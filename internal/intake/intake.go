@@ -226,6 +226,7 @@ func (in *Intake) route(o s3event.Object) Plan {
 			Concurrency:             cfg.Delivery.CopyConcurrency,
 		},
 		SmallFileMaxBytes: cfg.Delivery.SmallFileMaxBytes,
+		Provenance:        provenance(o),
 	}
 	if partner.Decrypt == config.DecryptPGP {
 		maxPlain, maxExp := partner.PGP.Limits(partner.Rules)
@@ -262,6 +263,21 @@ func (in *Intake) route(o s3event.Object) Plan {
 		StaticDetails: fmt.Sprintf("s3://%s/%s\n\nversion `%s` · %d bytes · %s", o.Bucket, o.Key, version, o.Size, o.EventName),
 	}
 	return p
+}
+
+// provenance is who wrote the object and from where, as its event says.
+// A listing (reconciler, backfill: landing.Version.Object) has no event:
+// the note says so rather than passing the listing's stand-ins (its
+// principal names the lister, its time is the object's LastModified) off
+// as the writer's.
+func provenance(o s3event.Object) *ingest.Provenance {
+	switch o.Via {
+	case "reconcile":
+		return &ingest.Provenance{Note: "started by the reconciler, no event"}
+	case "backfill":
+		return &ingest.Provenance{Note: "started by " + o.Principal + ", no event"}
+	}
+	return &ingest.Provenance{Principal: o.Principal, SourceIP: o.SourceIP, RequestID: o.RequestID, EventTime: o.EventTime}
 }
 
 // logger carries the file's identity on every line about it.

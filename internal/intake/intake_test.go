@@ -23,6 +23,7 @@ import (
 	"github.com/ferrydata/ferry/internal/governance"
 	"github.com/ferrydata/ferry/internal/ingest"
 	"github.com/ferrydata/ferry/internal/intake"
+	"github.com/ferrydata/ferry/internal/landing"
 	"github.com/ferrydata/ferry/internal/metrics"
 	"github.com/ferrydata/ferry/internal/metrics/metricstest"
 	"github.com/ferrydata/ferry/internal/rules"
@@ -57,7 +58,7 @@ func upload() s3event.Object {
 	return s3event.Object{
 		EventName: "s3:ObjectCreated:Put", EventTime: time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC),
 		Bucket: "landing", Key: "acme/inbound/2026/orders.csv", VersionID: "v1", ETag: `"abc"`,
-		Size: 12, Principal: "acme", Via: "sqs/s3",
+		Size: 12, Principal: "acme", SourceIP: "127.0.0.1", RequestID: "18EAE6182707631D", Via: "sqs/s3",
 	}
 }
 
@@ -135,6 +136,9 @@ func TestPlanBuildsTheStart(t *testing.T) {
 				QuarantineBucket: "quarantine", QuarantineKey: "acme/" + path, RejectedKey: "rejected/acme/" + path,
 				Uploader: "acme",
 				Copy:     ingest.CopyOptions{MultipartThresholdBytes: 64 << 20, PartSizeBytes: 16 << 20, Concurrency: 4},
+				Provenance: &ingest.Provenance{
+					Principal: "acme", SourceIP: "127.0.0.1", RequestID: "18EAE6182707631D", EventTime: o.EventTime,
+				},
 			}
 			if !reflect.DeepEqual(*p.Input, want) {
 				t.Errorf("input\n got %+v\nwant %+v", *p.Input, want)
@@ -161,6 +165,29 @@ func TestPlanBuildsTheStart(t *testing.T) {
 			}
 			if opts.StaticSummary != "acme: "+path || !strings.Contains(opts.StaticDetails, "s3://landing/"+o.Key) || !strings.Contains(opts.StaticDetails, "`"+tt.version+"`") {
 				t.Errorf("summary %q, details %q", opts.StaticSummary, opts.StaticDetails)
+			}
+		})
+	}
+}
+
+// A file a listing found has no event: its provenance says so, and does
+// not pass the lister or the object's LastModified off as the writer's.
+func TestPlanSaysAListedFileHasNoEvent(t *testing.T) {
+	in := &intake.Intake{Config: testConfig()}
+	for _, tt := range []struct {
+		lister, principal, via, want string
+	}{
+		{"reconciler", "reconciler", "reconcile", "started by the reconciler, no event"},
+		{"backfill", "backfill:alice", "backfill", "started by backfill:alice, no event"},
+	} {
+		t.Run(tt.lister, func(t *testing.T) {
+			v := landing.Version{Key: "acme/inbound/orders.csv", VersionID: "v1", ETag: `"abc"`, Size: 12, LastModified: time.Now()}
+			p, err := in.Plan(context.Background(), v.Object("landing", tt.principal, tt.via), intake.SkipKnownCheck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := *p.Input.Provenance, (ingest.Provenance{Note: tt.want}); got != want {
+				t.Errorf("provenance %+v, want %+v", got, want)
 			}
 		})
 	}

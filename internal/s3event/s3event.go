@@ -41,6 +41,13 @@ type Object struct {
 	// Principal is who wrote the object, as S3 reports it (MinIO: the
 	// access key, which is the partner's login).
 	Principal string
+	// SourceIP is the address the write came from (S3 records:
+	// requestParameters.sourceIPAddress; EventBridge: source-ip-address).
+	SourceIP string
+	// RequestID is S3's ID of the request that wrote the object (S3
+	// records: responseElements["x-amz-request-id"]; EventBridge:
+	// request-id), what AWS support and CloudTrail know the write by.
+	RequestID string
 	// Via says which shape announced the object: "s3" (S3 or MinIO
 	// notification records), "eventbridge", "sns/s3" or "sns/eventbridge".
 	Via string
@@ -93,6 +100,8 @@ type eventBridgeDetail struct {
 		Sequencer string `json:"sequencer"`
 	} `json:"object"`
 	Requester string `json:"requester"`
+	SourceIP  string `json:"source-ip-address"`
+	RequestID string `json:"request-id"`
 	// Reason is the API call behind an "Object Created" event.
 	Reason string `json:"reason"`
 }
@@ -164,6 +173,8 @@ func parse(data []byte, outer string) ([]Object, error) {
 			Sequencer: r.S3.Object.Sequencer,
 			Size:      r.S3.Object.Size,
 			Principal: r.PrincipalID.PrincipalID,
+			SourceIP:  r.RequestParameters.SourceIPAddress,
+			RequestID: r.ResponseElements["x-amz-request-id"],
 			Via:       via("s3"),
 		}
 		switch {
@@ -247,6 +258,8 @@ func parseEventBridge(data []byte, via string) ([]Object, error) {
 		Sequencer: d.Object.Sequencer,
 		Size:      d.Object.Size,
 		Principal: d.Requester,
+		SourceIP:  d.SourceIP,
+		RequestID: d.RequestID,
 		Via:       via,
 	}
 	switch {

@@ -39,6 +39,8 @@ func TestParseMinIOWebhookBody(t *testing.T) {
 		Sequencer: "18EAE618270F3387",
 		Size:      15,
 		Principal: "acme",
+		SourceIP:  "127.0.0.1",
+		RequestID: "18EAE6182707631D",
 		Via:       "s3",
 	}
 	if !o.EventTime.Equal(want.EventTime) {
@@ -133,6 +135,8 @@ func TestParseEverySQSMessageShape(t *testing.T) {
 		Sequencer: "617f08299329d189",
 		Size:      5,
 		Principal: "123456789012",
+		SourceIP:  "1.2.3.4",
+		RequestID: "N4N7GDK58NMKJ12R",
 	}
 	tests := []struct {
 		file, via string
@@ -144,11 +148,13 @@ func TestParseEverySQSMessageShape(t *testing.T) {
 			EventName: "ObjectCreated:Put", EventTime: time.Date(2026, 11, 20, 9, 14, 3, 123e6, time.UTC),
 			Bucket: "landing", Key: "globex/inbound/2026/11/batch=7.xml", VersionID: "096fKKXTRTtl3on89fVO.nfljtsv6qko",
 			ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0055AED6DCD90281E5", Size: 1024, Principal: "AWS:AIDAEXAMPLE",
+			SourceIP: "203.0.113.10", RequestID: "C3D13FE58DE4C810",
 		}},
 		{"aws-s3-put.json", "s3", Object{
 			EventName: "ObjectCreated:Put", EventTime: time.Date(2026, 11, 20, 9, 14, 3, 123e6, time.UTC),
 			Bucket: "landing", Key: "globex/inbound/2026/11/batch=7.xml", VersionID: "096fKKXTRTtl3on89fVO.nfljtsv6qko",
 			ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0055AED6DCD90281E5", Size: 1024, Principal: "AWS:AIDAEXAMPLE",
+			SourceIP: "203.0.113.10", RequestID: "C3D13FE58DE4C810",
 		}},
 	}
 	for _, tt := range tests {

@@ -244,7 +244,7 @@ var discardLogger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
 // tools are the paths deploy/local/install.sh reports.
 type tools struct {
-	temporal, minio, versitygw, goaws, nodeModules, clamd string
+	temporal, minio, versitygw, goaws, nodeModules, clamd, chromium string
 }
 
 // install finds the repository and runs its deploy/local/install.sh,
@@ -275,13 +275,18 @@ func install() (root string, tl tools, err error) {
 			tl.nodeModules = v
 		case "CLAMD":
 			tl.clamd = v
+		case "CHROMIUM_BIN":
+			tl.chromium = v
 		}
 	}
-	if tl.temporal == "" || tl.minio == "" || tl.versitygw == "" || tl.goaws == "" || tl.nodeModules == "" || tl.clamd == "" {
+	if tl.temporal == "" || tl.minio == "" || tl.versitygw == "" || tl.goaws == "" || tl.nodeModules == "" || tl.clamd == "" || tl.chromium == "" {
 		return "", tools{}, fmt.Errorf("deploy/local/install.sh reported no tool paths:\n%s", out)
 	}
 	return root, tl, nil
 }
+
+// Chromium is the path of the pinned headless browser (Debian's chromium).
+func (s *Stack) Chromium() string { return s.tools.chromium }
 
 // TemporalCLI is the path of the pinned temporal CLI.
 func (s *Stack) TemporalCLI() string { return s.tools.temporal }

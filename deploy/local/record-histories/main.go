@@ -94,6 +94,10 @@ func run() error {
 		{"fast-path-handed-back-approved", r.handedBackApproved},
 		{"batch-member-delivered", r.batchMemberDelivered},
 		{"batch-quarantined-approved", r.batchQuarantinedApproved},
+		// Since record-provenance: the event's principal, source IP,
+		// request ID and time in the record and the first audit entry.
+		{"provenance-delivered", r.delivered},
+		{"provenance-signed-four-eyes", r.signedFourEyesConcurrent},
 	} {
 		if len(*only) > 0 && !slices.Contains(*only, sc.name) {
 			continue
