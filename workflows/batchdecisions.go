@@ -4,56 +4,20 @@ import (
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ferrydata/ferry/internal/approval"
 	"github.com/ferrydata/ferry/internal/batch"
 )
 
-// handleDecisions registers the batch's approve and reject signals and
-// its decide Update: the same names and payloads as a file's, so
-// `ferry approve --workflow-id batch-...` and `temporal workflow signal`
-// decide on a batch as on a file.
+// handleDecisions takes decisions on the batch as a file takes its own
+// (takeDecisions): the same signal and Update names and payloads.
 func (b *batchRun) handleDecisions(ctx workflow.Context) error {
-	approveCh := workflow.GetSignalChannel(ctx, approval.ApproveSignal)
-	rejectCh := workflow.GetSignalChannel(ctx, approval.RejectSignal)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var p approval.Payload
-			var kind string
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.ApproveSignal })
-			sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.RejectSignal })
-			sel.Select(ctx)
-			b.taking++
-			b.judge(ctx, p, kind)
-			b.taking--
-		}
-	})
-	return workflow.SetUpdateHandlerWithOptions(ctx, approval.DecideUpdate, func(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
-		d := b.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason, Signature: req.Signature}, req.Decision)
-		if !d.Accepted {
-			return approval.DecideResult{}, temporal.NewNonRetryableApplicationError("decision refused: "+d.Refusal, approval.ErrRefused, nil)
-		}
-		res := approval.DecideResult{Decision: req.Decision, Approvals: b.state.Approvals, Required: b.state.RequiredApprovals}
-		switch {
-		case req.Decision == approval.RejectSignal:
-			res.Outcome = "rejected"
-		case res.Approvals >= res.Required:
-			res.Outcome = "released"
-		default:
-			res.Outcome = fmt.Sprintf("waiting for %d more approvals", res.Required-res.Approvals)
-		}
-		return res, nil
-	}, workflow.UpdateHandlerOptions{
-		Validator: func(_ workflow.Context, req approval.DecideRequest) error {
-			if req.Decision != approval.ApproveSignal && req.Decision != approval.RejectSignal {
-				return fmt.Errorf(`decision must be "approve" or "reject", got %q`, req.Decision)
-			}
-			return nil
-		},
-	})
+	return takeDecisions(ctx, b, &b.taking)
+}
+
+func (b *batchRun) approvals() (got, required int) {
+	return b.state.Approvals, b.state.RequiredApprovals
 }
 
 // judge decides whether a decision on the batch counts, keeps it, and
@@ -61,7 +25,7 @@ func (b *batchRun) handleDecisions(ctx workflow.Context) error {
 // trail of its own: each file's chain stays the file's). The checks and
 // the change of state happen before anything awaits, so two decisions
 // cannot both pass the same check.
-func (b *batchRun) judge(ctx workflow.Context, p approval.Payload, kind string) approval.Decision {
+func (b *batchRun) judge(ctx workflow.Context, p approval.Payload, kind string) (approval.Decision, error) {
 	d := approval.Decision{Approver: p.Approver, Reason: p.Reason, Kind: kind, At: workflow.Now(ctx)}
 	refusal := b.refusal(p, kind, &d)
 	d.Accepted, d.Refusal = refusal == "", refusal
@@ -77,7 +41,7 @@ func (b *batchRun) judge(ctx workflow.Context, p approval.Payload, kind string) 
 			b.signal(ctx, m.FileID, batch.DecisionSignal, d)
 		}
 	}
-	return d
+	return d, nil
 }
 
 // decided reports whether the quarantined batch's decision is made.

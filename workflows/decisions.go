@@ -10,11 +10,24 @@ import (
 	"github.com/ferrydata/ferry/internal/approval"
 )
 
-// handleDecisions registers the approve and reject signals and the decide
-// update. Every decision is judged the moment it arrives, against the
-// file's stage then (an approval sent before the file is quarantined is
-// refused, not kept for later), and is on record before it takes effect.
-func (w *pipeline) handleDecisions(ctx workflow.Context) error {
+// decided is what takes decisions: a file's pipeline, or a batch that
+// was quarantined as a whole.
+type decided interface {
+	// judge decides whether a decision counts, keeps it and applies it.
+	judge(ctx workflow.Context, p approval.Payload, kind string) (approval.Decision, error)
+	// approvals says how many distinct approvers approved so far, and
+	// how many the policy in force requires.
+	approvals() (got, required int)
+}
+
+// takeDecisions registers the approve and reject signals and the decide
+// Update, the same for a file and a batch, so `ferry approve` and
+// `temporal workflow signal` decide on either alike. Signals are judged
+// one at a time in the order they arrive; busy counts the one being
+// judged, so the workflow does not close under it. Every decision is
+// judged the moment it arrives, against the state then (an approval sent
+// before the file is quarantined is refused, not kept for later).
+func takeDecisions(ctx workflow.Context, d decided, busy *int) error {
 	approveCh := workflow.GetSignalChannel(ctx, approval.ApproveSignal)
 	rejectCh := workflow.GetSignalChannel(ctx, approval.RejectSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -25,12 +38,15 @@ func (w *pipeline) handleDecisions(ctx workflow.Context) error {
 			sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.ApproveSignal })
 			sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &p); kind = approval.RejectSignal })
 			sel.Select(ctx)
-			w.judging++
-			_, _ = w.judge(ctx, p, kind)
-			w.judging--
+			*busy++
+			_, _ = d.judge(ctx, p, kind)
+			*busy--
 		}
 	})
-	return workflow.SetUpdateHandlerWithOptions(ctx, approval.DecideUpdate, w.decide, workflow.UpdateHandlerOptions{
+	decide := func(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
+		return answer(ctx, d, req)
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, approval.DecideUpdate, decide, workflow.UpdateHandlerOptions{
 		// Only requests that are not decisions at all are turned away
 		// unrecorded; every real decision, refused or not, is judged and
 		// kept by the handler.
@@ -43,17 +59,18 @@ func (w *pipeline) handleDecisions(ctx workflow.Context) error {
 	})
 }
 
-// decide is the decide Update: the same judgement as a signal, answered.
+// answer is the decide Update: the same judgement as a signal, answered.
 // A refusal is final, so it is answered as a non-retryable error.
-func (w *pipeline) decide(ctx workflow.Context, req approval.DecideRequest) (approval.DecideResult, error) {
-	d, err := w.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason, Signature: req.Signature}, req.Decision)
+func answer(ctx workflow.Context, d decided, req approval.DecideRequest) (approval.DecideResult, error) {
+	dec, err := d.judge(ctx, approval.Payload{Approver: req.Approver, Reason: req.Reason, Signature: req.Signature}, req.Decision)
 	if err != nil {
 		return approval.DecideResult{}, err
 	}
-	if !d.Accepted {
-		return approval.DecideResult{}, temporal.NewNonRetryableApplicationError("decision refused: "+d.Refusal, approval.ErrRefused, nil)
+	if !dec.Accepted {
+		return approval.DecideResult{}, temporal.NewNonRetryableApplicationError("decision refused: "+dec.Refusal, approval.ErrRefused, nil)
 	}
-	res := approval.DecideResult{Decision: req.Decision, Approvals: w.state.Approvals, Required: w.in.Approval.Required()}
+	res := approval.DecideResult{Decision: req.Decision}
+	res.Approvals, res.Required = d.approvals()
 	switch {
 	case req.Decision == approval.RejectSignal:
 		res.Outcome = "rejected"
@@ -63,6 +80,15 @@ func (w *pipeline) decide(ctx workflow.Context, req approval.DecideRequest) (app
 		res.Outcome = fmt.Sprintf("waiting for %d more approvals", res.Required-res.Approvals)
 	}
 	return res, nil
+}
+
+// handleDecisions takes the file's decisions (takeDecisions).
+func (w *pipeline) handleDecisions(ctx workflow.Context) error {
+	return takeDecisions(ctx, w, &w.judging)
+}
+
+func (w *pipeline) approvals() (got, required int) {
+	return w.state.Approvals, w.in.Approval.Required()
 }
 
 // judge decides whether one decision counts, writes it to the audit trail,
