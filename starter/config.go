@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/configrender"
 )
 
@@ -59,4 +60,20 @@ func runConfig(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(rendered)
 	return err
+}
+
+// loadConfig loads the config a command's flags name and checks the
+// partner the operator gave (if any), so a misspelt one is refused,
+// naming the partners there are, before anything is read.
+func loadConfig(fs *pflag.FlagSet, partner string) (*config.Config, error) {
+	cfg, err := config.Load(fs)
+	if err != nil {
+		return nil, err
+	}
+	if partner != "" {
+		if err := cfg.CheckPartner(partner); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
 }

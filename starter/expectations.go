@@ -33,14 +33,9 @@ func runExpectations(args []string, out io.Writer, now time.Time) error {
 			return fmt.Errorf("--date %q is not a day: give YYYY-MM-DD", *date)
 		}
 	}
-	cfg, err := config.Load(fs)
+	cfg, err := loadConfig(fs, *partner)
 	if err != nil {
 		return err
-	}
-	if *partner != "" {
-		if err := cfg.CheckPartner(*partner); err != nil {
-			return err
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -35,14 +35,9 @@ func runList(args []string, out io.Writer) error {
 	if *status == "" && *partner == "" {
 		return errors.New("give --status, --partner or both")
 	}
-	cfg, err := config.Load(fs)
+	cfg, err := loadConfig(fs, *partner)
 	if err != nil {
 		return err
-	}
-	if *partner != "" {
-		if err := cfg.CheckPartner(*partner); err != nil {
-			return err
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -73,14 +73,9 @@ func runReport(args []string, out io.Writer) error {
 	if err := writableDir(*outDir); err != nil {
 		return err
 	}
-	cfg, err := config.Load(fs)
+	cfg, err := loadConfig(fs, *partner)
 	if err != nil {
 		return err
-	}
-	if *partner != "" {
-		if err := cfg.CheckPartner(*partner); err != nil {
-			return err
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
