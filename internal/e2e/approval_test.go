@@ -240,19 +240,27 @@ func ferryCmd(t *testing.T, st *stacktest.Stack, args ...string) (string, error)
 	return string(out), err
 }
 
-// globex requires two distinct approvers and signed decisions.
-func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
-	st := stacktest.Require(t, stacktest.Ferry)
-	name := stacktest.Unique("shipment-") + ".xml"
-	// No sidecar: after its timeout the file would be quarantined; a wrong
-	// one quarantines it at once.
-	file := localFile(t, name, []byte("<shipment id=\"10\"/>\n"))
+// quarantinedShipment uploads a globex shipment over SFTP with a wrong
+// checksum sidecar, which quarantines it at once (with none, only after
+// the sidecar's timeout), and returns its workflow ID once quarantined,
+// and its name.
+func quarantinedShipment(t *testing.T, st *stacktest.Stack, body string) (id, name string) {
+	t.Helper()
+	name = stacktest.Unique("shipment-") + ".xml"
+	file := localFile(t, name, []byte(body))
 	bad := localFile(t, name+".sha256", []byte(strings.Repeat("0", 64)+"  "+name+"\n"))
 	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+bad, "put "+file); err != nil {
 		t.Fatalf("sftp upload failed: %v\n%s", err, out)
 	}
-	id := findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey="globex/inbound/%s"`, name))
+	id = findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey="globex/inbound/%s"`, name))
 	waitStage(t, st, id, filestatus.Quarantined)
+	return id, name
+}
+
+// globex requires two distinct approvers and signed decisions.
+func TestSignedFourEyesReleaseWithStarterApprove(t *testing.T) {
+	st := stacktest.Require(t, stacktest.Ferry)
+	id, _ := quarantinedShipment(t, st, "<shipment id=\"10\"/>\n")
 	keys := filepath.Join(st.Root, "deploy/local/keys")
 
 	// Unsigned, through the CLI: refused, saying how to sign.

@@ -117,14 +117,7 @@ func TestEvidenceReportInChromium(t *testing.T) {
 
 	// globex: a wrong sidecar quarantines the file; carol and dave sign
 	// their approvals.
-	name := stacktest.Unique("shipment-") + ".xml"
-	file := localFile(t, name, []byte("<shipment id=\"11\"/>\n"))
-	bad := localFile(t, name+".sha256", []byte(strings.Repeat("0", 64)+"  "+name+"\n"))
-	if out, err := sftpBatch(t, st, "globex", "cd /landing/globex/inbound", "put "+bad, "put "+file); err != nil {
-		t.Fatalf("sftp upload failed: %v\n%s", err, out)
-	}
-	held := findWorkflow(t, st, fmt.Sprintf(`Partner="globex" AND ObjectKey="globex/inbound/%s"`, name))
-	waitStage(t, st, held, filestatus.Quarantined)
+	held, _ := quarantinedShipment(t, st, "<shipment id=\"11\"/>\n")
 	keys := filepath.Join(st.Root, "deploy/local/keys")
 	for _, a := range []struct{ who, why string }{{"carol", "sidecar typo confirmed by globex"}, {"dave", "agreed after a call"}} {
 		if out, err := ferryCmd(t, st, "approve", "--workflow-id", held, "--approver", a.who, "--reason", a.why, "--key", filepath.Join(keys, a.who)); err != nil {
