@@ -56,9 +56,12 @@ func TestExpectedFilesOnTheStack(t *testing.T) {
 	date := now.Format(expect.DateLayout)
 	for _, name := range []string{never, late} {
 		id := expect.ScheduleID("initech", name)
-		if out, err := exec.Command(st.TemporalCLI(), "schedule", "trigger", "--address", st.Config.Temporal.Address, "--schedule-id", id).CombinedOutput(); err != nil {
-			t.Fatalf("temporal schedule trigger --schedule-id %s (the worker creates it at start): %v\n%s", id, err, out)
-		}
+		// The server answers a trigger only once the schedule's own
+		// workflow runs, a moment after the worker created it.
+		stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
+			out, err := exec.Command(st.TemporalCLI(), "schedule", "trigger", "--address", st.Config.Temporal.Address, "--schedule-id", id).CombinedOutput()
+			return err == nil, fmt.Sprintf("temporal schedule trigger --schedule-id %s (the worker creates it at start): %v\n%s", id, err, out)
+		})
 	}
 
 	lateEv := expectationNotification(t, st, never, expect.TypeLate, 90*time.Second)
