@@ -56,12 +56,9 @@ func TestExpectedFilesOnTheStack(t *testing.T) {
 	date := now.Format(expect.DateLayout)
 	for _, name := range []string{never, late} {
 		id := expect.ScheduleID("initech", name)
-		// The server answers a trigger only once the schedule's own
-		// workflow runs, a moment after the worker created it.
-		stacktest.Eventually(t, 30*time.Second, func() (bool, string) {
-			out, err := exec.Command(st.TemporalCLI(), "schedule", "trigger", "--address", st.Config.Temporal.Address, "--schedule-id", id).CombinedOutput()
-			return err == nil, fmt.Sprintf("temporal schedule trigger --schedule-id %s (the worker creates it at start): %v\n%s", id, err, out)
-		})
+		if out, err := exec.Command(st.TemporalCLI(), "schedule", "trigger", "--address", st.Config.Temporal.Address, "--schedule-id", id).CombinedOutput(); err != nil {
+			t.Fatalf("temporal schedule trigger --schedule-id %s (the worker creates it at start): %v\n%s", id, err, out)
+		}
 	}
 
 	lateEv := expectationNotification(t, st, never, expect.TypeLate, 90*time.Second)
@@ -143,12 +140,14 @@ func expectationsConfig(t *testing.T, st *stacktest.Stack, expectations string) 
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(base), "../../.ferry/", filepath.Join(st.Root, ".ferry")+"/")
-	// initech is the file's last partner: its expectations go at the end.
-	if !strings.Contains(text[strings.LastIndex(text, "\n  initech:"):], "escalation_approvers") {
-		t.Fatal("deploy/local/ferry.yaml no longer ends with partner initech: place the expectations otherwise")
+	// The expectations go first in initech's entry, wherever it stands.
+	const initech = "\n  initech:\n"
+	if strings.Count(text, initech) != 1 {
+		t.Fatalf("deploy/local/ferry.yaml has no partner entry %q to give expectations to", strings.TrimSpace(initech))
 	}
+	text = strings.Replace(text, initech, initech+expectations, 1)
 	path := filepath.Join(t.TempDir(), "ferry.yaml")
-	if err := os.WriteFile(path, []byte(strings.TrimRight(text, "\n")+"\n"+expectations), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("FERRY_CONFIG", path)
