@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	// Where the audit chains' heads are anchored (nil: off).
+	anchors := anchor.FromConfig(aws.S3, cfg)
 	w.RegisterActivity(&activities.Activities{
 		S3:           aws.S3,
 		Files:        files,
@@ -100,7 +103,10 @@ func run(ctx context.Context, args []string) (err error) {
 		Scanner:      scan,
 		ScanMaxBytes: cfg.Scanner.MaxStreamBytes,
 		Keyrings:     rings,
+		Anchors:      anchors,
 	})
+	w.RegisterWorkflowWithOptions(workflows.AnchorAudit, workflow.RegisterOptions{Name: anchor.WorkflowName})
+	w.RegisterActivity(&anchor.Activities{Anchors: anchors, Files: files, Trails: trails, Log: log})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	w.RegisterActivity(&reconcile.Activities{
 		S3: aws.S3,
@@ -134,6 +140,9 @@ func run(ctx context.Context, args []string) (err error) {
 	exp.Ferry.StartAuditFailuresAtZero(ctx)
 	if every := cfg.Audit.VerifyInterval; every > 0 {
 		v := &audit.Verifier{Files: files, Trails: trails, Metrics: exp.Ferry, Interval: every, Log: log}
+		if anchors != nil {
+			v.Anchors = anchors
+		}
 		go v.Run(ctx)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -143,6 +152,16 @@ func run(ctx context.Context, args []string) (err error) {
 	}
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
 		return err
+	}
+	if anchors == nil {
+		log.Warn("audit anchoring is off (audit.anchor.bucket is not set): whoever can write the audit table can recompute a whole chain unnoticed; set a bucket with Object Lock")
+	} else {
+		if len(anchors.Key) == 0 {
+			log.Warn("audit anchors are hashed, not signed (" + config.AnchorKeyEnv + " is not set): whoever can write to the anchor bucket can add a forged later anchor; set the key")
+		}
+		if err := anchor.EnsureSchedule(sctx, tc, cfg); err != nil {
+			return err
+		}
 	}
 	// A file is identified by its version ID; in an unversioned landing
 	// bucket only by its ETag, so re-uploading identical bytes under the

@@ -150,3 +150,14 @@ func headOf(d Document, fileID string) (Head, bool) {
 	}
 	return Head{}, false
 }
+
+// CheckAnchors is Check for the worker's audit.Verifier: nil when the
+// chain matches every anchor (or has none yet), else a break at the
+// first anchored entry that differs, with every problem in its words.
+func (s *Store) CheckAnchors(ctx context.Context, fileID string, es []audit.Entry) (*audit.Break, error) {
+	r, err := s.Check(ctx, fileID, es)
+	if err != nil || r.Status != Mismatch {
+		return nil, err
+	}
+	return &audit.Break{Seq: r.Problems[0].Anchor.Seq, Problem: r.String()}, nil
+}

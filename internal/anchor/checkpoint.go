@@ -74,6 +74,9 @@ type Activities struct {
 // previous checkpoint.
 func (a *Activities) WriteCheckpoint(ctx context.Context, _ *CheckpointInput) (*CheckpointResult, error) {
 	s := a.Anchors
+	if s == nil {
+		return nil, temporal.NewNonRetryableApplicationError("audit anchoring is off (audit.anchor.bucket is not set) but the "+ScheduleID+" schedule runs: set the bucket, or delete the schedule", "AnchoringOff", nil)
+	}
 	start := s.now().UTC()
 	lookback := a.Lookback
 	if lookback <= 0 {

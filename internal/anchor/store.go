@@ -145,3 +145,29 @@ func httpStatus(err error) int {
 	}
 	return 0
 }
+
+// CreateBucket creates an anchor bucket where none exists (the local
+// stack's provision, tests; Terraform in AWS): versioned, Object Lock
+// enabled, and a default COMPLIANCE retention of retentionDays for any
+// object written without its own.
+func CreateBucket(ctx context.Context, c *s3.Client, bucket string, retentionDays int) error {
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)})
+	var owned *types.BucketAlreadyOwnedByYou
+	var exists *types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("creating the anchor bucket %s: %w", bucket, err)
+	}
+	_, err = c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
+		Bucket: aws.String(bucket),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{
+			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
+			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
+				Mode: types.ObjectLockRetentionModeCompliance, Days: aws.Int32(int32(retentionDays)),
+			}},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("setting the default COMPLIANCE retention of the anchor bucket %s (was it created without Object Lock? it cannot be added later): %w", bucket, err)
+	}
+	return nil
+}
