@@ -100,7 +100,9 @@ func Seal(d Document, key []byte) ([]byte, error) {
 	if len(key) > 0 {
 		env.Signature = hmacsig.Sign(key, raw)
 	}
-	return json.MarshalIndent(env, "", "  ")
+	// Not MarshalIndent: it would re-indent the document, whose exact
+	// bytes the hash and signature cover.
+	return json.Marshal(env)
 }
 
 // Opened is a document read back, and how far it could be checked.
