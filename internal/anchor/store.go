@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -108,12 +109,10 @@ func (s *Store) FileAnchors(ctx context.Context, fileID string) ([]Stored, error
 		// A delete marker hides the object from plain reads but cannot
 		// remove a locked version; the versions above are what counts.
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Key != out[j].Key {
-			return out[i].Key < out[j].Key
-		}
-		return out[i].LastModified.Before(out[j].LastModified)
-	})
+	// S3 lists each key's versions newest first, and LastModified has
+	// one-second precision: reverse the listing, then order by key only.
+	slices.Reverse(out)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
 }
 
