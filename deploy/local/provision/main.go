@@ -41,8 +41,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/minio/madmin-go/v3"
 
-	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/anchor"
+	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
