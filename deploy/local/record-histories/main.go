@@ -92,6 +92,11 @@ func run() error {
 		{"fast-path-delivered", r.delivered},
 		{"fast-path-quarantined-approved", r.approvedAfterRefusal},
 		{"fast-path-handed-back-approved", r.handedBackApproved},
+		// Since the audit-anchor patch: each file anchors its audit head
+		// at the end.
+		{"anchored-fast-path-delivered", r.delivered},
+		{"anchored-rejected", r.rejected},
+		{"anchored-handed-back-approved", r.handedBackApproved},
 	} {
 		if len(*only) > 0 && !slices.Contains(*only, sc.name) {
 			continue
