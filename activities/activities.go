@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/clamd"
 	"github.com/ferrydata/ferry/internal/fileid"
@@ -41,6 +42,7 @@ const (
 	AppendAuditName      = "AppendAudit"
 	NotifyName           = "Notify"
 	DiscardPlaintextName = "DiscardPlaintext"
+	AnchorFileName       = "AnchorFile"
 )
 
 // Error types of non-retryable failures. Workflows branch on them and
@@ -91,6 +93,9 @@ type Activities struct {
 	Keyrings map[string]*pgp.Keyring
 	// Batches signals batch workflows (the worker's Temporal client).
 	Batches BatchSignaler
+	// Anchors is where audit chain heads are anchored (nil: anchoring
+	// is off, AnchorFile does nothing).
+	Anchors *anchor.Store
 }
 
 // timeStage starts timing one attempt of a stage; call what it returns

@@ -896,8 +896,8 @@ func TestBucketsDenyInsecureTransportAndAreLockedDown(t *testing.T) {
 	for _, b := range instances(t, mod, "aws_s3_bucket.trail") {
 		buckets[b.GetAttr("id").AsString()] = b
 	}
-	if len(buckets) != 4 {
-		t.Fatalf("buckets %v: want landing, delivered, quarantine and the trail's (the example turns data events on)", slices.Sorted(maps.Keys(buckets)))
+	if len(buckets) != 5 {
+		t.Fatalf("buckets %v: want landing, delivered, quarantine, the audit anchors and the trail's (the example turns data events on)", slices.Sorted(maps.Keys(buckets)))
 	}
 	withPolicy := map[string]bool{}
 	for _, addr := range []string{"aws_s3_bucket_policy.ferry", "aws_s3_bucket_policy.trail"} {
@@ -959,6 +959,52 @@ func TestDestinationBucketsHaveObjectLock(t *testing.T) {
 	rule := get(t, mod, "aws_s3_bucket_object_lock_configuration.delivered", "rule", 0, "default_retention", 0)
 	if rule.GetAttr("mode").AsString() != "GOVERNANCE" || rule.GetAttr("days").IsNull() {
 		t.Errorf("default retention %s", rule.GoString())
+	}
+}
+
+// The audit anchors' bucket (audit.anchor.bucket of the rendered config)
+// has Object Lock with a default COMPLIANCE retention, and the worker may
+// write, retain, read and list anchors there and delete none.
+func TestAuditAnchorBucketIsLockedInComplianceMode(t *testing.T) {
+	_, mod := example(t)
+	c := renderedConfig(t)
+	name := c.Audit.Anchor.Bucket
+	if name == "" {
+		t.Fatal("the rendered config sets no audit.anchor.bucket")
+	}
+	b := get(t, mod, "aws_s3_bucket.ferry", "anchors")
+	if b.GetAttr("bucket").AsString() != name || !b.GetAttr("object_lock_enabled").True() {
+		t.Fatalf("anchors bucket %s (want %s) must have Object Lock enabled", b.GetAttr("bucket").AsString(), name)
+	}
+	lock := get(t, mod, "aws_s3_bucket_object_lock_configuration.anchors")
+	rule := lock.GetAttr("rule").Index(cty.NumberIntVal(0)).GetAttr("default_retention").Index(cty.NumberIntVal(0))
+	if lock.GetAttr("bucket").AsString() != name || rule.GetAttr("mode").AsString() != "COMPLIANCE" || rule.GetAttr("days").IsNull() {
+		t.Errorf("anchors' Object Lock configuration: bucket %s, default retention %s; want COMPLIANCE with days on %s", lock.GetAttr("bucket").AsString(), rule.GoString(), name)
+	}
+	if days, _ := rule.GetAttr("days").AsBigFloat().Int64(); int(days) != c.Audit.Anchor.RetentionDays {
+		t.Errorf("the bucket's default retention is %d days, the rendered audit.anchor.retention_days %d", days, c.Audit.Anchor.RetentionDays)
+	}
+	arn := b.GetAttr("arn").AsString()
+	policy := parsePolicy(t, "worker", getString(t, mod, "aws_iam_role_policy.worker", "policy"))
+	allowed := map[string]bool{}
+	for _, st := range policy.Statement {
+		for _, r := range st.Resource {
+			if st.Effect == "Allow" && (r == arn || r == arn+"/*") {
+				for _, a := range st.Action {
+					allowed[a] = true
+				}
+			}
+		}
+	}
+	for _, a := range []string{"s3:PutObject", "s3:PutObjectRetention", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"} {
+		if !allowed[a] {
+			t.Errorf("the worker may not %s on the anchors bucket", a)
+		}
+	}
+	for a := range allowed {
+		if strings.HasPrefix(a, "s3:Delete") || a == "s3:BypassGovernanceRetention" {
+			t.Errorf("the worker may %s on the anchors bucket", a)
+		}
 	}
 }
 

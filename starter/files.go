@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/batch"
@@ -164,5 +165,5 @@ func runShow(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "\naudit trail:\n%s", audit.Summary(trail))
-	return report(out, *id, trail)
+	return report(ctx, out, anchor.FromConfig(cl.S3, cfg), *id, trail)
 }

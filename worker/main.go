@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ferrydata/ferry/activities"
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/batch"
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	// Where the audit chains' heads are anchored (nil: off).
+	anchors := anchor.FromConfig(aws.S3, cfg)
 	w.RegisterActivity(&activities.Activities{
 		S3:           aws.S3,
 		Files:        files,
@@ -103,8 +106,11 @@ func run(ctx context.Context, args []string) (err error) {
 		ScanMaxBytes: cfg.Scanner.MaxStreamBytes,
 		Keyrings:     rings,
 		Batches:      tc,
+		Anchors:      anchors,
 	})
 	w.RegisterWorkflowWithOptions(workflows.IngestBatch, workflow.RegisterOptions{Name: batch.WorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.AnchorAudit, workflow.RegisterOptions{Name: anchor.WorkflowName})
+	w.RegisterActivity(&anchor.Activities{Anchors: anchors, Files: files, Trails: trails, Log: log})
 	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: reconcile.WorkflowName})
 	// Expected files: each expectation's schedule opens its windows,
 	// ExpectFile watches each occurrence (activities: the audit trail and
@@ -144,6 +150,9 @@ func run(ctx context.Context, args []string) (err error) {
 	exp.Ferry.StartAuditFailuresAtZero(ctx)
 	if every := cfg.Audit.VerifyInterval; every > 0 {
 		v := &audit.Verifier{Files: files, Trails: trails, Metrics: exp.Ferry, Interval: every, Log: log}
+		if anchors != nil {
+			v.Anchors = anchors
+		}
 		go v.Run(ctx)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -153,6 +162,16 @@ func run(ctx context.Context, args []string) (err error) {
 	}
 	if err := reconcile.EnsureSchedule(sctx, tc, cfg); err != nil {
 		return err
+	}
+	if anchors == nil {
+		log.Warn("audit anchoring is off (audit.anchor.bucket is not set): whoever can write the audit table can recompute a whole chain unnoticed; set a bucket with Object Lock")
+	} else {
+		if len(anchors.Key) == 0 {
+			log.Warn("audit anchors are hashed, not signed (" + config.AnchorKeyEnv + " is not set): whoever can write to the anchor bucket can add a forged later anchor; set the key")
+		}
+		if err := anchor.EnsureSchedule(sctx, tc, cfg); err != nil {
+			return err
+		}
 	}
 	if err := expect.EnsureSchedules(sctx, tc, cfg.Temporal.TaskQueue, cfg.Expectations(), log); err != nil {
 		return err

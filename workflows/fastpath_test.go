@@ -62,7 +62,8 @@ func (s *ingestSuite) TestSmallFileTakesTheFastPath() {
 	s.Equal(filestatus.Delivered, res.Status)
 	s.Equal(fileSHA, res.SHA256)
 	s.Equal("dv1", res.DestVersionID)
-	s.Equal([]string{activities.RecordReceivedName, activities.InspectName, activities.DeliverName, activities.RecordStatusName, activities.NotifyName}, k.local)
+	s.Equal([]string{activities.RecordReceivedName, activities.InspectName, activities.DeliverName, activities.RecordStatusName, activities.NotifyName, activities.AnchorFileName}, k.local,
+		"the whole file, its anchor included, runs in local activities")
 	s.Empty(k.regular)
 	s.Equal(int64(8<<20), maxBytes, "the local inspection must refuse what is larger than the fast path takes")
 	s.Equal([]filestatus.Status{filestatus.Delivered}, s.moves)

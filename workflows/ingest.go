@@ -82,6 +82,7 @@ func IngestFile(ctx workflow.Context, in *ingest.Input) (*ingest.Result, error) 
 	if werr := workflow.Await(ctx, func() bool { return w.judging == 0 && workflow.AllHandlersFinished(ctx) }); werr != nil && err == nil {
 		err = werr
 	}
+	w.anchorHead(ctx)
 	return res, err
 }
 

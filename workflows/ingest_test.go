@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/batch"
 	"github.com/ferrydata/ferry/internal/ingest"
@@ -48,6 +49,10 @@ type ingestSuite struct {
 	receivedWith *activities.RecordReceivedInput
 	// trail is the audit trail as the activities stored it.
 	trail *auditLog
+	// anchored holds every audit head the workflow anchored.
+	anchored []anchor.Head
+	// anchorErr, when set, is what AnchorFile answers.
+	anchorErr error
 }
 
 func TestIngestFile(t *testing.T) { suite.Run(t, new(ingestSuite)) }
@@ -58,7 +63,15 @@ func (s *ingestSuite) SetupTest() {
 	// Registering the real struct makes the activity names known; every
 	// call below is answered by a mock.
 	s.env.RegisterActivity(&activities.Activities{})
-	s.moves, s.notified, s.events, s.statusAttr = nil, nil, nil, nil
+	s.moves, s.notified, s.events, s.statusAttr, s.anchored, s.anchorErr = nil, nil, nil, nil, nil, nil
+	s.env.OnActivity(activities.AnchorFileName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in *activities.AnchorFileInput) (*activities.AnchorFileResult, error) {
+			if s.anchorErr != nil {
+				return nil, s.anchorErr
+			}
+			s.anchored = append(s.anchored, in.Head)
+			return &activities.AnchorFileResult{Key: anchor.FileKey(in.Head.FileID, in.Head.Seq)}, nil
+		}).Maybe()
 	s.trail = &auditLog{}
 	s.received = &activities.RecordReceivedResult{Status: filestatus.Received}
 	s.env.OnActivity(activities.RecordReceivedName, mock.Anything, mock.Anything).Return(

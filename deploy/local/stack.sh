@@ -256,6 +256,7 @@ export AWS_ENDPOINT_URL_SNS=http://127.0.0.1:$SNS_PORT
 export FERRY_WEBHOOK_SECRET=$(cat "$SECRETS/webhook_secret")
 export FERRY_CONFIG=$HERE/ferry.yaml
 export FERRY_BRIDGE_AUTH_TOKEN=$(cat "$SECRETS/bridge_token")
+export FERRY_AUDIT_ANCHOR_KEY=$(cat "$SECRETS/audit_anchor_key")
 export FERRY_SFTP_ADDRESS=$SFTP_ADDR
 export FERRY_TEMPORAL_UI=http://127.0.0.1:$TEMPORAL_UI_PORT
 export FERRY_NOTIFICATIONS_FILE=$DATA/notifications.jsonl
@@ -280,6 +281,8 @@ up() {
 
 	secret minio_root_password sh -c "head -c 18 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	secret bridge_token sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
+	# Signs the audit anchors (audit.anchor.key); kept apart from DynamoDB.
+	secret audit_anchor_key sh -c "head -c 32 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	# MinIO's built-in KMS, so server-side encryption on the local stack is real.
 	secret webhook_secret sh -c "head -c 24 /dev/urandom | base64 | tr -d '/+='" >/dev/null
 	secret minio_kms_key sh -c 'echo "ferry-local:$(head -c 32 /dev/urandom | base64)"' >/dev/null

@@ -151,6 +151,29 @@ func (s *Store) List(ctx context.Context, fileID string) ([]Entry, error) {
 	return all, nil
 }
 
+// Head returns a file's last entry, or nil when it has none.
+func (s *Store) Head(ctx context.Context, fileID string) (*Entry, error) {
+	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    aws.String("file_id = :f"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberS{Value: fileID}},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(1),
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the last audit entry of %s: %w", fileID, err)
+	}
+	if len(out.Items) == 0 {
+		return nil, nil
+	}
+	var e Entry
+	if err := attributevalue.UnmarshalMap(out.Items[0], &e); err != nil {
+		return nil, fmt.Errorf("decoding the last audit entry of %s: %w", fileID, err)
+	}
+	return &e, nil
+}
+
 // Break is the first place a chain does not hold.
 type Break struct {
 	Seq     int64

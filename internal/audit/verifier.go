@@ -28,6 +28,9 @@ import (
 type Verifier struct {
 	Files  *filestore.Store
 	Trails *Store
+	// Anchors checks each chain against what was anchored outside
+	// DynamoDB (internal/anchor); nil checks the chains alone.
+	Anchors AnchorChecker
 	// Metrics counts broken chains; nil counts nothing.
 	Metrics *metrics.Instruments
 	// Interval is the time between passes (positive: Run needs it).
@@ -45,6 +48,15 @@ type Verifier struct {
 	// counted holds, per file, the break last counted, so a chain that
 	// stays broken counts once, and again only if it breaks elsewhere.
 	counted map[string]Break
+}
+
+// AnchorChecker compares a chain with the heads anchored for it outside
+// DynamoDB (internal/anchor.Store): a chain recomputed consistently
+// after it was anchored verifies, but no longer matches its anchor.
+type AnchorChecker interface {
+	// CheckAnchors returns nil when the entries match every anchor of
+	// the file (or it has none yet), else where they differ.
+	CheckAnchors(ctx context.Context, fileID string, es []Entry) (*Break, error)
 }
 
 // overlap is how much earlier than the last pass's start a pass looks:
@@ -111,6 +123,13 @@ func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 		}
 		verified++
 		b := Verify(es)
+		if b == nil && v.Anchors != nil {
+			if b, err = v.Anchors.CheckAnchors(ctx, f.FileID, es); err != nil {
+				flog.Warn("audit: could not read the trail's anchors to check it against them", "error", err)
+				unread = err
+				continue
+			}
+		}
 		if b == nil {
 			continue
 		}
@@ -119,7 +138,7 @@ func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 			continue
 		}
 		v.counted[f.FileID] = *b
-		flog.Error("audit: trail does not verify: it was edited, or entries were removed, after they were written",
+		flog.Error("audit: trail does not verify: it was edited, or entries were removed or rewritten, after they were written or anchored",
 			"seq", b.Seq, "problem", b.Problem, "entries", len(es), "status", f.Status)
 		v.Metrics.AuditVerificationFailed(ctx, f.Partner)
 	}

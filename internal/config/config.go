@@ -280,7 +280,34 @@ type Audit struct {
 	// broken one in ferry_audit_verification_failures_total; 0 turns it
 	// off (ferry audit still verifies on demand).
 	VerifyInterval time.Duration `mapstructure:"verify_interval"`
+	// Anchor is where the chains' heads are anchored (internal/anchor).
+	Anchor AuditAnchor `mapstructure:"anchor"`
 }
+
+// AuditAnchor configures the anchoring of the audit chains' heads in a
+// bucket with S3 Object Lock in COMPLIANCE mode (internal/anchor): at
+// every final status and every Interval, so that a chain recomputed
+// wholesale in DynamoDB no longer matches what was anchored.
+type AuditAnchor struct {
+	// Bucket has Object Lock enabled; empty turns anchoring off.
+	Bucket string `mapstructure:"bucket"`
+	// RetentionDays is how long each anchor object is locked in
+	// COMPLIANCE mode: nobody, root included, can delete it before.
+	RetentionDays int `mapstructure:"retention_days"`
+	// Interval is how often the ferry-audit-anchor schedule writes a
+	// checkpoint of the chains that changed.
+	Interval time.Duration `mapstructure:"interval"`
+	// Key signs every anchor (HMAC-SHA256). From FERRY_AUDIT_ANCHOR_KEY,
+	// never the file: whoever can rewrite DynamoDB must not hold it.
+	Key string `mapstructure:"key"`
+}
+
+// AnchorKeyEnv is the variable that holds audit.anchor.key.
+const AnchorKeyEnv = "FERRY_AUDIT_ANCHOR_KEY"
+
+// minAnchorKey is the shortest anchor key accepted: an HMAC key shorter
+// than 16 bytes can be guessed.
+const minAnchorKey = 16
 
 // Scanner is the malware scanner that partners' rules.scan feeds during
 // inspection: a ClamAV clamd, spoken to over its INSTREAM protocol.
@@ -494,6 +521,10 @@ var defaults = map[string]any{
 	"metrics.worker_listen":              "",
 	"metrics.bridge_listen":              "",
 	"audit.verify_interval":              "1h",
+	"audit.anchor.bucket":                "",
+	"audit.anchor.retention_days":        2557, // 7 years, a common GxP record retention
+	"audit.anchor.interval":              "1h",
+	"audit.anchor.key":                   "",
 	"scanner.clamd":                      "",
 	"scanner.timeout":                    "3m",
 	"scanner.max_stream_bytes":           100 << 20,
@@ -589,6 +620,33 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 	return &c, nil
 }
 
+// validateAnchor checks audit.anchor when anchoring is on.
+func (c *Config) validateAnchor() []error {
+	a := c.Audit.Anchor
+	if a.Bucket == "" {
+		if a.Key != "" {
+			return []error{fmt.Errorf("audit.anchor.key is set but audit.anchor.bucket is not: set the bucket (with Object Lock) to anchor the audit chains, or drop the key")}
+		}
+		return nil
+	}
+	var errs []error
+	if a.RetentionDays < 1 || a.RetentionDays > 36500 {
+		errs = append(errs, fmt.Errorf("audit.anchor.retention_days must be 1 to 36500, got %d", a.RetentionDays))
+	}
+	if a.Interval < time.Minute {
+		errs = append(errs, fmt.Errorf("audit.anchor.interval must be at least 1m, got %s", a.Interval))
+	}
+	if a.Key != "" && len(a.Key) < minAnchorKey {
+		errs = append(errs, fmt.Errorf("audit.anchor.key (%s) must be at least %d characters, got %d: generate one with head -c 32 /dev/urandom | base64", AnchorKeyEnv, minAnchorKey, len(a.Key)))
+	}
+	for field, b := range map[string]string{"landing.bucket": c.Landing.Bucket, "quarantine.bucket": c.Quarantine.Bucket} {
+		if a.Bucket == b {
+			errs = append(errs, fmt.Errorf("audit.anchor.bucket must be a bucket of its own, not %s (%s)", field, b))
+		}
+	}
+	return errs
+}
+
 // Validate returns every problem found, each naming its field.
 func (c *Config) Validate() error {
 	var errs []error
@@ -678,6 +736,7 @@ func (c *Config) Validate() error {
 	if v := c.Audit.VerifyInterval; v != 0 && v < time.Minute {
 		errs = append(errs, fmt.Errorf("audit.verify_interval must be 0 (off) or at least 1m, got %s", v))
 	}
+	errs = append(errs, c.validateAnchor()...)
 	errs = append(errs, c.validateScanner()...)
 	if f := strings.ToLower(c.Log.Format); f != "text" && f != "json" {
 		errs = append(errs, fmt.Errorf("log.format must be text or json, got %q", c.Log.Format))

@@ -44,6 +44,8 @@ type Outputs struct {
 	DeliveredBucket      string             `json:"delivered_bucket"`
 	FilesTable           string             `json:"files_table"`
 	AuditTable           string             `json:"audit_table"`
+	AnchorBucket         string             `json:"anchor_bucket"`
+	AnchorRetentionDays  int                `json:"anchor_retention"`
 	EventsQueue          string             `json:"events_queue"`
 	DeadLetterQueue      string             `json:"dead_letter_queue"`
 	MaxReceives          int                `json:"max_receives"`
@@ -120,6 +122,11 @@ func Render(o *Outputs, base []byte) ([]byte, error) {
 	set(doc, o.QuarantineBucket, "quarantine", "bucket")
 	set(doc, o.FilesTable, "dynamodb", "files_table")
 	set(doc, o.AuditTable, "dynamodb", "audit_table")
+	// An older module has no anchors bucket: the base file decides.
+	if o.AnchorBucket != "" {
+		set(doc, o.AnchorBucket, "audit", "anchor", "bucket")
+		set(doc, o.AnchorRetentionDays, "audit", "anchor", "retention_days")
+	}
 	// The bridge moves a failing message to the DLQ after max_receives,
 	// with the reason, before the queue's own redrive would.
 	set(doc, o.EventsQueue, "bridge", "sqs", "queue")

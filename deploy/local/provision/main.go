@@ -41,6 +41,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/minio/madmin-go/v3"
 
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
@@ -104,6 +105,12 @@ func run() error {
 		if err := ensureBucket(ctx, clients.S3, cfg.Partners[name].Destination.Bucket, true); err != nil {
 			return err
 		}
+	}
+	if a := cfg.Audit.Anchor; a.Bucket != "" {
+		if err := anchor.CreateBucket(ctx, clients.S3, a.Bucket, a.RetentionDays); err != nil {
+			return err
+		}
+		slog.Info("anchor bucket ready", "bucket", a.Bucket, "object_lock", "COMPLIANCE", "retention_days", a.RetentionDays)
 	}
 	arn := fmt.Sprintf("arn:minio:sqs::%s:webhook", *target)
 	if _, err := clients.S3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{

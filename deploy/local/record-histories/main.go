@@ -98,6 +98,11 @@ func run() error {
 		// request ID and time in the record and the first audit entry.
 		{"provenance-delivered", r.delivered},
 		{"provenance-signed-four-eyes", r.signedFourEyesConcurrent},
+		// Since the audit-anchor patch: each file anchors its audit head
+		// at the end.
+		{"anchored-fast-path-delivered", r.delivered},
+		{"anchored-rejected", r.rejected},
+		{"anchored-handed-back-approved", r.handedBackApproved},
 	} {
 		if len(*only) > 0 && !slices.Contains(*only, sc.name) {
 			continue

@@ -134,7 +134,7 @@ test checks this against it.
 {{/*
 env: the variables both processes get: the region, the webhooks' secrets
 (the config requires every secret_env to be set in every process that
-reads it), Temporal's TLS settings and API key.
+reads it), the audit anchors' signing key, Temporal's TLS settings and API key.
 */}}
 {{- define "ferry.env" -}}
 {{- if .Values.aws.region }}
@@ -149,6 +149,13 @@ reads it), Temporal's TLS settings and API key.
       name: {{ required (printf "secrets.webhooks.existingSecret: config.notify.webhooks[%d] (%s) names secret_env %s; name the Secret holding it (key %s)" $i $w.name $w.secret_env $w.secret_env) $.Values.secrets.webhooks.existingSecret }}
       key: {{ $w.secret_env }}
 {{- end }}
+{{- end }}
+{{- with .Values.secrets.auditAnchor.existingSecret }}
+- name: FERRY_AUDIT_ANCHOR_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.auditAnchor.key }}
 {{- end }}
 {{- $tls := .Values.temporal.tls }}
 {{- if or $tls.enabled .Values.temporal.apiKey.existingSecret }}

@@ -8,12 +8,16 @@
 #   delivered   Ferry's verified copies; Object Lock with a default
 #               retention, tagged for data classification
 #   quarantine  files that broke a rule, waiting for a decision
+#   anchors     the audit chains' heads (internal/anchor): Object Lock in
+#               COMPLIANCE mode, so nobody, root included, deletes or
+#               replaces an anchor before its retention ends
 
 locals {
   buckets = {
     landing    = { object_lock = false, tags = {} }
     delivered  = { object_lock = true, tags = var.delivered_tags }
     quarantine = { object_lock = false, tags = {} }
+    anchors    = { object_lock = true, tags = {} }
   }
 }
 
@@ -93,6 +97,19 @@ resource "aws_s3_bucket_object_lock_configuration" "delivered" {
     default_retention {
       mode = var.delivered_retention.mode
       days = var.delivered_retention.days
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.ferry]
+}
+
+# Ferry writes every anchor with its own COMPLIANCE retention; this
+# default covers any object written without one.
+resource "aws_s3_bucket_object_lock_configuration" "anchors" {
+  bucket = aws_s3_bucket.ferry["anchors"].id
+  rule {
+    default_retention {
+      mode = "COMPLIANCE"
+      days = var.audit_anchor_retention_days
     }
   }
   depends_on = [aws_s3_bucket_versioning.ferry]

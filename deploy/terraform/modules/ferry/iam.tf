@@ -45,6 +45,7 @@ locals {
   landing    = aws_s3_bucket.ferry["landing"].arn
   delivered  = aws_s3_bucket.ferry["delivered"].arn
   quarantine = aws_s3_bucket.ferry["quarantine"].arn
+  anchors    = aws_s3_bucket.ferry["anchors"].arn
 
   worker_policy = {
     Version = "2012-10-17"
@@ -118,6 +119,23 @@ locals {
         Effect   = "Allow"
         Action   = ["s3:ListBucketMultipartUploads", "s3:ListBucketVersions"]
         Resource = [local.quarantine]
+      },
+      {
+        # Audit anchors: written once each (PutObject with If-None-Match
+        # and a COMPLIANCE retention) and read back, every version, to
+        # check chains against them. No delete: the lock refuses it anyway.
+        Sid      = "AnchorObjects"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:PutObjectRetention", "s3:GetObject", "s3:GetObjectVersion"]
+        Resource = ["${local.anchors}/*"]
+      },
+      {
+        # Finding a file's anchors (ListObjectVersions) and the latest
+        # checkpoint (ListObjectsV2).
+        Sid      = "AnchorBucket"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
+        Resource = [local.anchors]
       },
       {
         # The file records and the audit trail (conditional puts, reads,

@@ -28,6 +28,7 @@ locals {
     delivered  = coalesce(var.bucket_names.delivered, "${var.name}-delivered-${local.account_id}-${local.region}")
     quarantine = coalesce(var.bucket_names.quarantine, "${var.name}-quarantine-${local.account_id}-${local.region}")
     trail      = coalesce(var.bucket_names.trail, "${var.name}-trail-${local.account_id}-${local.region}")
+    anchors    = coalesce(var.bucket_names.anchors, "${var.name}-anchors-${local.account_id}-${local.region}")
   }
 
   # Each partner's files are delivered below this prefix of the delivered

@@ -14,6 +14,8 @@ output "ferry_config" {
     delivered_bucket  = aws_s3_bucket.ferry["delivered"].bucket
     files_table       = aws_dynamodb_table.files.name
     audit_table       = aws_dynamodb_table.audit.name
+    anchor_bucket     = aws_s3_bucket.ferry["anchors"].bucket
+    anchor_retention  = var.audit_anchor_retention_days
     # Names, which the bridge looks up with GetQueueUrl (its role may).
     events_queue           = aws_sqs_queue.events.name
     dead_letter_queue      = aws_sqs_queue.dlq.name

@@ -16,8 +16,20 @@ variable "bucket_names" {
     delivered  = optional(string)
     quarantine = optional(string)
     trail      = optional(string)
+    anchors    = optional(string)
   })
   default = {}
+}
+
+variable "audit_anchor_retention_days" {
+  description = "COMPLIANCE retention of the audit anchor bucket's objects (Ferry's audit.anchor.retention_days): nobody can delete an anchor before. At least the audit trail's own retention."
+  type        = number
+  default     = 2557 # 7 years
+
+  validation {
+    condition     = var.audit_anchor_retention_days >= 1
+    error_message = "audit_anchor_retention_days must be at least 1."
+  }
 }
 
 variable "partners" {
