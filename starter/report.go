@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/ferrydata/ferry/internal/anchor"
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/awsclients"
 	"github.com/ferrydata/ferry/internal/config"
@@ -25,11 +26,18 @@ import (
 	"github.com/ferrydata/ferry/internal/temporalclient"
 )
 
-// anchorChecker builds the check of audit chains against their WORM
-// anchor for the evidence report; nil (or a nil result) reports every
-// chain "not anchored: no anchor configured". The anchored audit
-// checkpoints set it.
-var anchorChecker func(cfg *config.Config, cl *awsclients.Clients) evidence.AnchorChecker
+// anchorCheck checks a file's audit chain against the heads anchored for
+// it in the Object Lock bucket (internal/anchor), for the report.
+type anchorCheck struct{ anchors *anchor.Store }
+
+func (a anchorCheck) CheckAnchor(ctx context.Context, fileID string, chain []audit.Entry) (evidence.Anchor, error) {
+	r, err := a.anchors.Check(ctx, fileID, chain)
+	if err != nil {
+		return evidence.Anchor{}, fmt.Errorf("checking the anchors of %s: %w", fileID, err)
+	}
+	state := map[anchor.Status]string{anchor.Verified: evidence.AnchorVerified, anchor.Mismatch: evidence.AnchorMismatch, anchor.NotAnchored: evidence.AnchorNotAnchored}[r.Status]
+	return evidence.Anchor{State: state, Detail: r.String()}, nil
+}
 
 // runReport writes evidence reports, HTML and JSON, into --out:
 //
@@ -87,8 +95,10 @@ func runReport(args []string, out io.Writer) error {
 		files: filestore.New(cl.DynamoDB, cfg.DynamoDB.FilesTable),
 		trail: &audit.Store{DB: cl.DynamoDB, Table: cfg.DynamoDB.AuditTable},
 	}
-	if anchorChecker != nil {
-		g.anchor = anchorChecker(cfg, cl)
+	// Without audit.anchor.bucket every file reads "not anchored: no
+	// anchor configured".
+	if anchors := anchor.FromConfig(cl.S3, cfg); anchors != nil {
+		g.anchor = anchorCheck{anchors}
 	}
 	// Without Temporal the report still stands on the record and the
 	// trail; each file says what could not be read.
