@@ -73,13 +73,18 @@ VERSITYGW_BIN="$CACHE/bin/versitygw-$VERSITYGW_VERSION/versitygw"
 # into the cache.
 PROMETHEUS_DEB=2.42.0+ds-5+deb12u1
 ALERTMANAGER_DEB=0.25.0-1+b4
-# Debian bookworm-security's ClamAV (clamd, for the malware scan). The stack
-# gives it its own config and signature database (deploy/local/clamav/).
-CLAMAV_DEB=1.4.6+dfsg-0+deb12u1
-# Debian bookworm-security's Chromium, headless in the e2e tier: the
-# evidence report (ferry report) is rendered, read, screenshotted and
-# printed to PDF by it (internal/e2e/report_test.go).
-CHROMIUM_DEB=156.0.8078.79-1~deb12u1
+# Packages from bookworm-security are pinned to their upstream release, not
+# to one Debian build: the security archive serves only the newest build of
+# a package, so an exact pin breaks as soon as Debian ships a fix (Chromium
+# 156.0.8078.79 was replaced by .129 within two weeks, and every fresh
+# install failed). The newest build of the pinned release is installed.
+# ClamAV's clamd, for the malware scan; the stack gives it its own config
+# and signature database (deploy/local/clamav/).
+CLAMAV_RELEASE=1.4.6+dfsg-
+# Chromium, headless in the e2e tier: the evidence report (ferry report) is
+# rendered, read, screenshotted and printed to PDF by it
+# (internal/e2e/report_test.go).
+CHROMIUM_RELEASE=156.0.8078.
 
 say() { printf '%s\n' "install: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -116,17 +121,36 @@ command -v node >/dev/null || missing+=(nodejs npm)
 deb_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || true; }
 [[ "$(deb_version prometheus)" == "$PROMETHEUS_DEB" ]] || missing+=("prometheus=$PROMETHEUS_DEB")
 [[ "$(deb_version prometheus-alertmanager)" == "$ALERTMANAGER_DEB" ]] || missing+=("prometheus-alertmanager=$ALERTMANAGER_DEB")
-# clamav-daemon needs clamav-freshclam (Debian's only clamav-data) and
-# clamav-base at its own version: pinned with it, so apt cannot pick others.
-[[ "$(deb_version clamav-daemon)" == "$CLAMAV_DEB" ]] ||
-	missing+=("clamav-daemon=$CLAMAV_DEB" "clamav-freshclam=$CLAMAV_DEB" "clamav-base=$CLAMAV_DEB" "libclamav12=$CLAMAV_DEB")
-# chromium-common comes at chromium's own version: pinned with it.
-[[ "$(deb_version chromium)" == "$CHROMIUM_DEB" ]] ||
-	missing+=("chromium=$CHROMIUM_DEB" "chromium-common=$CHROMIUM_DEB" "chromium-driver=$CHROMIUM_DEB")
-if ((${#missing[@]})); then
-	[[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them with: sudo apt-get install -y ${missing[*]}"
-	say "installing Debian packages: ${missing[*]}"
+# Pinned by release (see above): PACKAGE RELEASE-PREFIX, then the packages
+# that must come at the same version (clamav-daemon needs clamav-freshclam,
+# Debian's only clamav-data, and clamav-base at its own version;
+# chromium-common and chromium-driver come at chromium's).
+by_release=()
+[[ "$(deb_version clamav-daemon)" == "$CLAMAV_RELEASE"* ]] ||
+	by_release+=("clamav-daemon $CLAMAV_RELEASE clamav-freshclam clamav-base libclamav12")
+[[ "$(deb_version chromium)" == "$CHROMIUM_RELEASE"* ]] ||
+	by_release+=("chromium $CHROMIUM_RELEASE chromium-common chromium-driver")
+
+# newest_build PACKAGE PREFIX: the newest version apt can install whose
+# version starts with PREFIX.
+newest_build() {
+	local best="" v
+	for v in $(apt-cache madison "$1" | awk -v p="$2" '{ if (index($3, p) == 1) print $3 }'); do
+		if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+	done
+	[[ -n $best ]] || die "no build of $1 $2* in apt's sources (apt-cache madison $1 lists what there is): a new Debian release line? raise the pin in deploy/local/install.sh"
+	printf '%s' "$best"
+}
+
+if ((${#missing[@]} + ${#by_release[@]})); then
+	[[ $(id -u) == 0 ]] || die "missing ${missing[*]} ${by_release[*]}: install them with sudo apt-get install (see deploy/local/install.sh for the versions)"
 	apt-get update -qq >/dev/null
+	for entry in "${by_release[@]}"; do
+		read -r pkg prefix rest <<<"$entry"
+		version="$(newest_build "$pkg" "$prefix")"
+		for p in "$pkg" $rest; do missing+=("$p=$version"); done
+	done
+	say "installing Debian packages: ${missing[*]}"
 	# freshclam as a daemon (Debian's default) starts in the background;
 	# "manual" or "cron" would run it once inside the install, which waits
 	# on an internet that is not there. It is stopped below.
