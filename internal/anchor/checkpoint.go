@@ -2,7 +2,6 @@ package anchor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/ferrydata/ferry/internal/audit"
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/filestore"
+	"github.com/ferrydata/ferry/internal/schedule"
 )
 
 // Contract names: operators trigger the schedule by its ID, the worker
@@ -223,19 +223,11 @@ func EnsureSchedule(ctx context.Context, tc client.Client, cfg *config.Config) e
 		WorkflowRunTimeout: max(every*4, time.Hour),
 	}
 	// Overlapping runs are skipped: the next checkpoint covers the gap.
-	_, err := tc.ScheduleClient().Create(ctx, client.ScheduleOptions{
+	err := schedule.Ensure(ctx, tc.ScheduleClient(), client.ScheduleOptions{
 		ID: ScheduleID, Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 	})
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		h := tc.ScheduleClient().GetHandle(ctx, ScheduleID)
-		return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := in.Description.Schedule
-			s.Spec, s.Action = &spec, action
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		}})
-	}
 	if err != nil {
-		return fmt.Errorf("creating the audit anchor schedule %s: %w", ScheduleID, err)
+		return fmt.Errorf("the audit anchor checkpoints' schedule: %w", err)
 	}
 	return nil
 }

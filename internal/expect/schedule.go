@@ -2,7 +2,6 @@ package expect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,7 +9,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
+
+	temporalschedule "github.com/ferrydata/ferry/internal/schedule"
 )
 
 // Expectation is a partner's Spec.
@@ -42,20 +42,13 @@ func EnsureSchedules(ctx context.Context, tc client.Client, taskQueue string, al
 			Args:               []any{&WindowInput{Partner: e.Partner, Spec: e.Spec}},
 			WorkflowRunTimeout: time.Hour,
 		}
-		policies := &client.SchedulePolicies{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL, CatchupWindow: 24 * time.Hour}
-		_, err := sc.Create(ctx, client.ScheduleOptions{
-			ID: id, Spec: spec, Action: action, Overlap: policies.Overlap, CatchupWindow: policies.CatchupWindow,
+		err := temporalschedule.Ensure(ctx, sc, client.ScheduleOptions{
+			ID: id, Spec: spec, Action: action,
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL, CatchupWindow: 24 * time.Hour,
 			Memo: map[string]any{"partner": e.Partner, "expectation": e.Spec.Name},
 		})
-		if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-			err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-				s := in.Description.Schedule
-				s.Spec, s.Action, s.Policy = &spec, action, policies
-				return &client.ScheduleUpdate{Schedule: &s}, nil
-			}})
-		}
 		if err != nil {
-			return fmt.Errorf("creating or updating the schedule %s of expectation %s of %s: %w", id, e.Spec.Name, e.Partner, err)
+			return fmt.Errorf("expectation %s of %s: %w", e.Spec.Name, e.Partner, err)
 		}
 	}
 	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})

@@ -7,16 +7,17 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/landing"
+	"github.com/ferrydata/ferry/internal/schedule"
 )
 
 // Contract names: operators trigger the schedule by its ID, the worker
@@ -121,19 +122,13 @@ func EnsureSchedule(ctx context.Context, tc client.Client, cfg *config.Config) e
 		// A run must not outlast the interval by much; the next one resumes.
 		WorkflowRunTimeout: max(cfg.Reconcile.Interval*4, time.Hour),
 	}
-	_, err := tc.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID: ScheduleID, Spec: spec, Action: action, Overlap: overlapSkip,
+	// Overlapping runs are skipped: one reconciler at a time is enough, and
+	// the next interval picks up where a slow run left off.
+	err := schedule.Ensure(ctx, tc.ScheduleClient(), client.ScheduleOptions{
+		ID: ScheduleID, Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 	})
-	if errors.Is(err, errAlreadyRunning) {
-		h := tc.ScheduleClient().GetHandle(ctx, ScheduleID)
-		return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := in.Description.Schedule
-			s.Spec, s.Action = &spec, action
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		}})
-	}
 	if err != nil {
-		return fmt.Errorf("creating the reconcile schedule %s: %w", ScheduleID, err)
+		return fmt.Errorf("the reconciler's schedule: %w", err)
 	}
 	return nil
 }
