@@ -74,17 +74,7 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 
 	url := "http://" + addr + metrics.Path
 	acme := map[string]string{"partner": "acme"}
-	var m metricstest.Families
-	stacktest.Eventually(t, time.Minute, func() (bool, string) {
-		var err error
-		m, err = metricstest.Scrape(url)
-		if err != nil {
-			return false, err.Error()
-		}
-		v, _ := m.Value(metrics.FilesTotal, map[string]string{"partner": "acme", "outcome": "delivered"})
-		return v == 1, "ferry_files_total{partner=acme,outcome=delivered} is not 1"
-	})
-	for _, s := range []struct {
+	series := []struct {
 		name   string
 		labels map[string]string
 	}{
@@ -100,11 +90,28 @@ func TestWorkerServesMetricsAfterADelivery(t *testing.T) {
 		{"temporal_request_total", map[string]string{"namespace": "default"}},
 		// A small file is inspected by a local activity (the fast path).
 		{"temporal_local_activity_execution_latency_seconds", map[string]string{"activity_type": "Inspect"}},
-	} {
-		if _, ok := m.Value(s.name, s.labels); !ok {
-			t.Errorf("no series %s%v at %s", s.name, s.labels, url)
-		}
 	}
+	// Every series, not only the delivery's count: the SDK records a
+	// workflow task's latency once the task is done, which may be a
+	// scrape after the count the task's code added.
+	var m metricstest.Families
+	stacktest.Eventually(t, time.Minute, func() (bool, string) {
+		var err error
+		m, err = metricstest.Scrape(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		if v, _ := m.Value(metrics.FilesTotal, map[string]string{"partner": "acme", "outcome": "delivered"}); v != 1 {
+			return false, "ferry_files_total{partner=acme,outcome=delivered} is not 1"
+		}
+		var missing []string
+		for _, s := range series {
+			if _, ok := m.Value(s.name, s.labels); !ok {
+				missing = append(missing, fmt.Sprintf("%s%v", s.name, s.labels))
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("no series %s at %s", strings.Join(missing, ", "), url)
+	})
 	// deploy/local/ferry.yaml gives initech alone a deadline (10s).
 	if v, ok := m.Value(metrics.QuarantineDeadline, map[string]string{"partner": "initech", "action": "escalate"}); !ok || v != 10 {
 		t.Errorf("initech's quarantine deadline %v (present %v), want 10 s", v, ok)
