@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
@@ -127,11 +128,13 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 	waiting := put(stacktest.Unique("initech/inbound/dash-")+".csv", "MZ\x90\x00 not a csv")
 	rejectWhenDone(t, st, waiting, "")
 
-	first := put(stacktest.Unique("acme/inbound/dash-")+".csv", "id,qty\n0,1\n")
+	firstKey := stacktest.Unique("acme/inbound/dash-") + ".csv"
+	first := put(firstKey, "id,qty\n0,1\n")
 	waitStarted(t, st, first, time.Minute)
 	if res := waitResult(t, st, first); res.Status != filestatus.Delivered {
 		t.Fatalf("%s: result %+v, want delivered", first, res)
 	}
+	eventBurst(t, st, first, firstKey)
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
 		n, err := prom.finiteSamples(`ferry_file_e2e_latency_seconds_count{partner="acme"}`, true, time.Now(), time.Now(), time.Second)
 		return err == nil && n > 0, fmt.Sprintf("Prometheus has not scraped the first delivery's latency yet (%v)", err)
@@ -147,6 +150,10 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 	// An event for an object gone before Ferry read it: the file fails.
 	ghost := stacktest.Unique("acme/inbound/dash-gone-") + ".csv"
 	postEvent(t, st, st.Env["FERRY_BRIDGE_AUTH_TOKEN"], ghost, "00000000-0000-0000-0000-000000000001", http.StatusNoContent)
+	// A partner's client makes a folder: the marker's event is ignored.
+	if out, err := sftpBatch(t, st, "acme", "cd /landing/acme/inbound", "mkdir "+stacktest.Unique("dash-folder-")); err != nil {
+		t.Fatalf("sftp mkdir failed: %v\n%s", err, out)
+	}
 	// A sender with the wrong token is refused (401).
 	postEvent(t, st, "not-the-token", ghost, "00000000-0000-0000-0000-000000000002", http.StatusUnauthorized)
 
@@ -178,6 +185,43 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 	// A failure with a cause fails the workflow too; the status says why.
 	findWorkflow(t, st, fmt.Sprintf(`FileStatus="failed" AND ObjectKey=%q`, ghost))
 	notification(t, st, waiting, "file.escalated")
+}
+
+// eventBurst posts the event of a delivered file many times at once, as
+// a sender retrying in a hurry would: more than the bridge starts at
+// once (bridge.max_concurrent_starts), so starts wait at its bound (the
+// back-pressure panel); each is acknowledged, and none starts a second
+// workflow.
+func eventBurst(t *testing.T, st *stacktest.Stack, id, key string) {
+	t.Helper()
+	head, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("landing"), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := s3Event(landedFile{partner: "acme", key: key, version: aws.ToString(head.VersionId), size: aws.ToInt64(head.ContentLength)}, aws.ToString(head.ETag))
+	n := 4 * st.Config.Bridge.MaxConcurrentStarts
+	errs := make(chan error, n)
+	client := &http.Client{Timeout: time.Minute}
+	for range n {
+		go func() {
+			_, _, err := postUntilAcknowledged(client, st, body)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every run of the ID, closed ones too: a second run would be a
+	// second delivery.
+	runs, err := st.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = %q", id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(runs.GetExecutions()); got != 1 {
+		t.Fatalf("%d events of one file: %d runs of %s, want 1", n, got, id)
+	}
 }
 
 // postEvent posts an S3 event for key to the bridge with token and wants
