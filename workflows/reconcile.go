@@ -26,7 +26,10 @@ func Reconcile(ctx workflow.Context, in *reconcile.Input) (*intake.Counts, error
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10},
+		// A killed worker's page is retried 30 s later, not 5 minutes:
+		// the schedule skips every run while this one is open.
+		HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy:      &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 	totals, cur := in.Totals, in.Cursor
 	for pages := 0; cur.PartnerIndex < len(in.Partners); pages++ {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferrydata/ferry/internal/config"
@@ -92,6 +93,13 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 	res := PageResult{Truncated: page.Truncated, NextKeyMarker: page.NextKeyMarker, NextVersionIDMarker: page.NextVersionMarker}
 	now := time.Now()
 	for _, v := range page.Versions {
+		// A page of up to 1,000 versions may take a while; the heartbeat
+		// lets Temporal hand the page to another worker soon after this
+		// one dies, instead of after the start-to-close timeout, while the
+		// schedule skips every run that would overlap.
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, res.Counts.Listed)
+		}
 		res.Counts.Listed++
 		if !a.due(v, now) {
 			res.Counts.Deferred++
