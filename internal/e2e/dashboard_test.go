@@ -21,7 +21,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ferrydata/ferry/internal/fileid"
 	"github.com/ferrydata/ferry/internal/filestatus"
@@ -108,14 +107,16 @@ func TestEveryDashboardPanelShowsDataAfterRealTraffic(t *testing.T) {
 // traffic that goes on, which the rest of this traffic is.
 func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 	ctx := context.Background()
-	put := func(key, body string) string {
+	// putFile writes an object to landing; put gives its workflow ID.
+	putFile := func(key, body string) smallFile {
 		t.Helper()
 		out, err := st.AWS.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader(body)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fileid.WorkflowID(strings.SplitN(key, "/", 2)[0], "landing", key, aws.ToString(out.VersionId))
+		return smallFile{landedFile{partner: strings.SplitN(key, "/", 2)[0], key: key, version: aws.ToString(out.VersionId), size: int64(len(body))}, aws.ToString(out.ETag)}
 	}
+	put := func(key, body string) string { return putFile(key, body).id() }
 
 	// A file whose event is lost, put first: the reconciler takes it for
 	// lost only once it is older than reconcile.grace.
@@ -128,13 +129,13 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 	waiting := put(stacktest.Unique("initech/inbound/dash-")+".csv", "MZ\x90\x00 not a csv")
 	rejectWhenDone(t, st, waiting, "")
 
-	firstKey := stacktest.Unique("acme/inbound/dash-") + ".csv"
-	first := put(firstKey, "id,qty\n0,1\n")
+	firstFile := putFile(stacktest.Unique("acme/inbound/dash-")+".csv", "id,qty\n0,1\n")
+	first := firstFile.id()
 	waitStarted(t, st, first, time.Minute)
 	if res := waitResult(t, st, first); res.Status != filestatus.Delivered {
 		t.Fatalf("%s: result %+v, want delivered", first, res)
 	}
-	eventBurst(t, st, first, firstKey)
+	eventBurst(t, st, firstFile)
 	stacktest.Eventually(t, time.Minute, func() (bool, string) {
 		n, err := prom.finiteSamples(`ferry_file_e2e_latency_seconds_count{partner="acme"}`, true, time.Now(), time.Now(), time.Second)
 		return err == nil && n > 0, fmt.Sprintf("Prometheus has not scraped the first delivery's latency yet (%v)", err)
@@ -192,13 +193,9 @@ func dashboardTraffic(t *testing.T, st *stacktest.Stack, prom *promAPI) {
 // once (bridge.max_concurrent_starts), so starts wait at its bound (the
 // back-pressure panel); each is acknowledged, and none starts a second
 // workflow.
-func eventBurst(t *testing.T, st *stacktest.Stack, id, key string) {
+func eventBurst(t *testing.T, st *stacktest.Stack, f smallFile) {
 	t.Helper()
-	head, err := st.AWS.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("landing"), Key: aws.String(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := s3Event(landedFile{partner: "acme", key: key, version: aws.ToString(head.VersionId), size: aws.ToInt64(head.ContentLength)}, aws.ToString(head.ETag))
+	body := s3Event(f.landedFile, f.etag)
 	n := 4 * st.Config.Bridge.MaxConcurrentStarts
 	errs := make(chan error, n)
 	client := &http.Client{Timeout: time.Minute}
@@ -215,12 +212,8 @@ func eventBurst(t *testing.T, st *stacktest.Stack, id, key string) {
 	}
 	// Every run of the ID, closed ones too: a second run would be a
 	// second delivery.
-	runs, err := st.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = %q", id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := len(runs.GetExecutions()); got != 1 {
-		t.Fatalf("%d events of one file: %d runs of %s, want 1", n, got, id)
+	if got := st.Runs(t, f.id()); got != 1 {
+		t.Fatalf("%d events of one file: %d runs of %s, want 1", n, got, f.id())
 	}
 }
 
