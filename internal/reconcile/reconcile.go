@@ -97,9 +97,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 		// lets Temporal hand the page to another worker soon after this
 		// one dies, instead of after the start-to-close timeout, while the
 		// schedule skips every run that would overlap.
-		if activity.IsActivity(ctx) {
-			activity.RecordHeartbeat(ctx, res.Counts.Listed)
-		}
+		activity.RecordHeartbeat(ctx, res.Counts.Listed)
 		res.Counts.Listed++
 		if !a.due(v, now) {
 			res.Counts.Deferred++
