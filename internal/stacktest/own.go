@@ -111,7 +111,8 @@ func (o *ownServices) launch(st *Stack, s Service) (*process, error) {
 		// A SQLite file, as the local stack's: the same store, so the same
 		// speed (an in-memory one starts workflows ten times as fast).
 		args := []string{st.tools.temporal, "server", "start-dev", "--ip", host, "--port", port, "--headless",
-			"--db-filename", filepath.Join(o.dir, "temporal.db"), "--namespace", st.Config.Temporal.Namespace, "--log-level", "warn"}
+			"--db-filename", filepath.Join(o.dir, "temporal.db"), "--namespace", st.Config.Temporal.Namespace, "--log-level", "warn",
+			"--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL"}
 		for _, a := range ingest.SearchAttributes {
 			args = append(args, "--search-attribute", a.GetName()+"="+a.GetValueType().String())
 		}
