@@ -89,3 +89,26 @@ func BenchmarkInspectPass(b *testing.B) {
 		}
 	})
 }
+
+// The read's buffers follow the object's size, and a size that turns out
+// wrong (or unknown) still reads every byte once.
+func TestReadBuffersForAnyClaimedSize(t *testing.T) {
+	for _, size := range []int{0, 1, 4095, 4096, 4097, 100_000, readBuffer - 1, readBuffer, readBuffer + 1} {
+		data := make([]byte, size)
+		if _, err := rand.Read(data); err != nil {
+			t.Fatal(err)
+		}
+		want := sha256.Sum256(data)
+		for _, claimed := range []int64{int64(size), int64(size) / 2, int64(size)*2 + 1, -1} {
+			bufSize, nbuf := readBuffersFor(claimed)
+			if claimed >= 0 && claimed < readBuffer && (bufSize <= int(claimed) || nbuf != 1) {
+				t.Errorf("claimed %d bytes: buffers %d × %d, want one buffer larger than the object", claimed, nbuf, bufSize)
+			}
+			sha := sha256.New()
+			n, err := teeParallel(bytes.NewReader(data), bufSize, nbuf, sha, io.Discard)
+			if err != nil || n != int64(size) || !bytes.Equal(sha.Sum(nil), want[:]) {
+				t.Errorf("%d bytes claimed as %d: read %d, err %v, same bytes %v", size, claimed, n, err, bytes.Equal(sha.Sum(nil), want[:]))
+			}
+		}
+	}
+}
