@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string) (err error) {
 	// them at 0 from the start, so the first one shows as an increase.
 	exp.Ferry.StartAuditFailuresAtZero(ctx)
 	if every := cfg.Audit.VerifyInterval; every > 0 {
-		v := &audit.Verifier{Files: files, Trails: trails, Metrics: exp.Ferry, Interval: every, Log: log}
+		v := &audit.Verifier{Files: files, Trails: trails, Progress: files, Metrics: exp.Ferry, Interval: every, Log: log}
 		if anchors != nil {
 			v.Anchors = anchors
 		}

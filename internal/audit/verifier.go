@@ -15,10 +15,11 @@ import (
 // Verifier recomputes, in the background, the hash chains of the files
 // whose record changed since its last pass, and counts each chain it finds
 // broken in metrics.AuditVerificationFailuresTotal, logging the file and
-// the break. What it keeps in memory (where its last pass began, what it
-// has counted) may be lost: after a restart the first pass looks back
-// Lookback, so changes made shortly before the restart are still checked,
-// and a break it finds again is counted again, once.
+// the break. Where its last complete pass began is kept in the files
+// table (Progress), so a restarted worker goes on from there instead of
+// reading a day of trails again; without it (or when it is older), the
+// first pass looks back Lookback. What it has counted is kept in memory
+// only: a break found again after a restart is counted again, once.
 //
 // The record changes with every status (its updated_at), so a pass checks
 // each chain as it grows and once more after its last status change; it
@@ -39,12 +40,20 @@ type Verifier struct {
 	// start, and one after passes that could not read everything (24h
 	// when zero).
 	Lookback time.Duration
+	// Progress keeps where the last complete pass began across restarts
+	// and replicas (filestore.Store's marks); nil keeps it in memory.
+	Progress Progress
 	Log      *slog.Logger
 	Now      func() time.Time
 
 	// since is where the next pass starts: the start of the last pass
 	// that read everything.
 	since time.Time
+	// verified holds, per file, the record's updated_at at which its
+	// chain last verified: the overlap lists a file again that has not
+	// changed since, and its chain is not read twice. Files older than
+	// the pass's lower bound are dropped from it.
+	verified map[string]string
 	// counted holds, per file, the break last counted, so a chain that
 	// stays broken counts once, and again only if it breaks elsewhere.
 	counted map[string]Break
@@ -58,6 +67,16 @@ type AnchorChecker interface {
 	// the file (or it has none yet), else where they differ.
 	CheckAnchors(ctx context.Context, fileID string, es []Entry) (*Break, error)
 }
+
+// Progress stores a named time (filestore.Store).
+type Progress interface {
+	Mark(ctx context.Context, name string) (time.Time, error)
+	SetMark(ctx context.Context, name string, at time.Time) error
+}
+
+// ProgressMark names the verifier's progress in Progress: the start of
+// the last pass that read every changed trail, by any replica.
+const ProgressMark = "audit-verifier"
 
 // overlap is how much earlier than the last pass's start a pass looks:
 // records are stamped by the clock of whichever worker wrote them, and the
@@ -92,6 +111,14 @@ func (v *Verifier) Run(ctx context.Context) {
 func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 	log := v.log()
 	start := v.now()
+	if v.since.IsZero() && v.Progress != nil {
+		// A replica's complete pass covers this one's start as well.
+		at, err := v.Progress.Mark(ctx, ProgressMark)
+		if err != nil {
+			log.Warn("audit: could not read where the last pass got to; looking back the whole lookback", "error", err)
+		}
+		v.since = at
+	}
 	since := v.since.Add(-overlap)
 	lookback := v.Lookback
 	if lookback <= 0 {
@@ -105,10 +132,13 @@ func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 		return 0, 0, fmt.Errorf("audit: listing files changed since %s: %w", since.Format(time.RFC3339), err)
 	}
 	if v.counted == nil {
-		v.counted = map[string]Break{}
+		v.counted, v.verified = map[string]Break{}, map[string]string{}
 	}
 	var unread error
 	for _, f := range files {
+		if v.verified[f.FileID] == f.UpdatedAt {
+			continue // verified as it is now, by the previous pass
+		}
 		flog := log.With(logging.File(f.FileID, f.Partner, f.Bucket, f.Key, f.VersionID)...)
 		es, err := v.Trails.List(ctx, f.FileID)
 		if err != nil {
@@ -131,6 +161,7 @@ func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 			}
 		}
 		if b == nil {
+			v.verified[f.FileID] = f.UpdatedAt
 			continue
 		}
 		broken++
@@ -146,6 +177,17 @@ func (v *Verifier) Pass(ctx context.Context) (verified, broken int, err error) {
 		return verified, broken, fmt.Errorf("audit: some trails could not be read, e.g.: %w", unread)
 	}
 	v.since = start
+	for id, at := range v.verified {
+		// No later pass lists it again unless it changes.
+		if t, err := time.Parse(time.RFC3339Nano, at); err != nil || t.Before(since) {
+			delete(v.verified, id)
+		}
+	}
+	if v.Progress != nil {
+		if err := v.Progress.SetMark(ctx, ProgressMark, start); err != nil {
+			log.Warn("audit: could not store where this pass got to; a restarted worker looks back further", "error", err)
+		}
+	}
 	level := slog.LevelInfo
 	if verified == 0 {
 		level = slog.LevelDebug // nothing changed: no line every pass
