@@ -27,7 +27,7 @@ install:
 # bare starts, and the scanning inspection against a bare GET.
 bench:
 	go test -tags e2e -count=1 -run '^$$' -bench IngestLargeObject -benchtime 3x -timeout 30m ./internal/e2e/
-	go test -tags e2e -count=1 -run '^$$' -bench SmallFiles -benchtime 3x -timeout 30m ./internal/e2e/
+	go test -tags e2e -count=1 -run '^$$' -bench SmallFiles -benchtime 5x -timeout 30m ./internal/e2e/
 	go test -tags integration -count=1 -run '^$$' -bench EventsToDurableStarts -benchtime 3x ./internal/bridge/
 	go test -tags integration -count=1 -run '^$$' -bench InspectScanning -benchtime 5x ./activities/
 

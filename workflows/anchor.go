@@ -25,7 +25,9 @@ const anchorVersion = "audit-anchor"
 // the ferry-audit-anchor schedule's next checkpoint anchors every chain
 // whose file changed, this one included.
 func (w *pipeline) anchorHead(ctx workflow.Context) {
-	if workflow.GetVersion(ctx, anchorVersion, workflow.DefaultVersion, 1) < 1 || w.auditHead == nil {
+	// An execution from before releaseVersion asks the patch's version
+	// whether or not there is a head, as it always did.
+	if !w.sinceRelease && workflow.GetVersion(ctx, anchorVersion, workflow.DefaultVersion, 1) < 1 || w.auditHead == nil {
 		return
 	}
 	// Also when the workflow is being cancelled: what is on record is

@@ -1,5 +1,16 @@
 package workflows
 
+// releaseVersion marks executions started with every patch before it in
+// place: the small-file fast path, recorded provenance and the anchored
+// audit head. Each patch's own GetVersion wrote a marker and made the SDK
+// upsert TemporalChangeVersion, and each upsert is a visibility write on
+// the server: three per small file, most of what a file cost Temporal
+// beyond a bare workflow. A new execution asks this one version; one
+// started before it replays with the markers of the patches it has. A
+// later patch gets a GetVersion of its own again (or a release of its
+// own, when several land at once).
+const releaseVersion = "ferry-release-2026-12"
+
 // fastPathVersion marks histories whose files may take the small-file
 // fast path (workflow.GetVersion in run); those written before it replay
 // on the regular path. The same mark lets a file's first status stand as

@@ -53,6 +53,9 @@ type pipeline struct {
 	// content is the object whose bytes are delivered: the upload itself,
 	// or the plaintext decrypted from it.
 	content activities.FileRef
+	// sinceRelease is set for executions started since releaseVersion: every
+	// patch it stands for applies without a marker of its own.
+	sinceRelease bool
 	// patched is set for executions started since the small-file fast
 	// path (fastpath.go), small while the file takes it.
 	patched, small bool
@@ -106,7 +109,8 @@ func setup(ctx workflow.Context, id string, in *ingest.Input) (*pipeline, error)
 
 // run is the pipeline, step by step.
 func (w *pipeline) run(ctx workflow.Context) (*ingest.Result, error) {
-	w.patched = workflow.GetVersion(ctx, fastPathVersion, workflow.DefaultVersion, 1) >= 1
+	w.sinceRelease = workflow.GetVersion(ctx, releaseVersion, workflow.DefaultVersion, 1) >= 1
+	w.patched = w.sinceRelease || workflow.GetVersion(ctx, fastPathVersion, workflow.DefaultVersion, 1) >= 1
 	if done, err := w.receive(ctx); done || err != nil {
 		return w.result(), err
 	}

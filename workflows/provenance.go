@@ -20,7 +20,7 @@ func (w *pipeline) provenance(ctx workflow.Context) *ingest.Provenance {
 	if w.in.Provenance == nil {
 		return nil
 	}
-	if workflow.GetVersion(ctx, provenanceVersion, workflow.DefaultVersion, 1) < 1 {
+	if !w.sinceRelease && workflow.GetVersion(ctx, provenanceVersion, workflow.DefaultVersion, 1) < 1 {
 		return nil
 	}
 	p := *w.in.Provenance

@@ -103,6 +103,12 @@ func run() error {
 		{"anchored-fast-path-delivered", r.delivered},
 		{"anchored-rejected", r.rejected},
 		{"anchored-handed-back-approved", r.handedBackApproved},
+		// Since ferry-release-2026-12: one version marker stands for the
+		// three patches above.
+		{"release-fast-path-delivered", r.delivered},
+		{"release-rejected", r.rejected},
+		{"release-handed-back-approved", r.handedBackApproved},
+		{"release-signed-four-eyes-concurrent", r.signedFourEyesConcurrent},
 	} {
 		if len(*only) > 0 && !slices.Contains(*only, sc.name) {
 			continue
