@@ -566,6 +566,7 @@ var sdkPermissions = map[string][]perm{
 	"s3.ListObjectVersions":       {{"s3:ListBucketVersions", onBucket}},
 	"s3.ListObjectsV2":            {{"s3:ListBucket", onBucket}},
 	"dynamodb.GetItem":            {{"dynamodb:GetItem", onTable}},
+	"dynamodb.BatchGetItem":       {{"dynamodb:BatchGetItem", onTable}},
 	"dynamodb.PutItem":            {{"dynamodb:PutItem", onTable}},
 	"dynamodb.UpdateItem":         {{"dynamodb:UpdateItem", onTable}},
 	"dynamodb.DeleteItem":         {{"dynamodb:DeleteItem", onTable}},

@@ -5,6 +5,7 @@ package filestore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -143,4 +144,45 @@ func TestListUpdatedSince(t *testing.T) {
 	if !maps.Equal(status, want) {
 		t.Fatalf("updated since %s: %v, want %v", since, status, want)
 	}
+}
+
+// Recorded answers for any number of files, a hundred per request, and
+// names exactly those with a record, whatever repeats in the question.
+func TestRecordedAnswersForAWholeListing(t *testing.T) {
+	st := stacktest.Require(t, stacktest.DynamoDB).FilesTable(t)
+	ctx := context.Background()
+	prefix := stacktest.Unique("ingest-acme-recorded-")
+	var ids []string
+	want := map[string]bool{}
+	for i := range 250 {
+		id := fmt.Sprintf("%s%03d", prefix, i)
+		ids = append(ids, id)
+		if i%3 == 0 {
+			want[id] = true
+			if _, _, err := st.Receive(ctx, filestore.File{FileID: id, Partner: "acme", Bucket: "landing", Key: "acme/inbound/" + id, VersionID: "v1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ids = append(ids, ids[0], ids[1]) // a listing may name a version twice
+	got, err := st.Recorded(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Recorded named %d files (%d of them wrongly), want the %d with a record", len(got), len(got)-countIn(got, want), len(want))
+	}
+	if got, err := st.Recorded(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("Recorded(nothing) = %v, %v; want an empty answer", got, err)
+	}
+}
+
+func countIn(got, want map[string]bool) int {
+	n := 0
+	for id := range got {
+		if want[id] {
+			n++
+		}
+	}
+	return n
 }

@@ -133,6 +133,13 @@ var ErrBusy = errors.New("the bridge is at its start limit; retry later")
 // known (only with CheckKnown), or start it. It returns an error only when
 // the known-check could not be answered.
 func (in *Intake) Plan(ctx context.Context, o s3event.Object, check Check) (Plan, error) {
+	return in.plan(ctx, o, check, nil)
+}
+
+// plan is Plan; recorded, when not nil, already says which workflow IDs
+// have a record (PlanPage asked for them together), so only Temporal is
+// asked about the others.
+func (in *Intake) plan(ctx context.Context, o s3event.Object, check Check, recorded map[string]bool) (Plan, error) {
 	p := in.route(o)
 	log := in.logger(p)
 	switch {
@@ -142,7 +149,16 @@ func (in *Intake) Plan(ctx context.Context, o s3event.Object, check Check) (Plan
 		// It may be a partner's file that nobody will deliver: say so.
 		log.Warn("ignored event: the object will not be ingested", "reason", p.Reason)
 	case check == CheckKnown:
-		known, err := in.known(ctx, p.WorkflowID)
+		var known bool
+		var err error
+		if recorded != nil {
+			known = recorded[p.WorkflowID]
+			if !known {
+				known, err = in.running(ctx, p.WorkflowID)
+			}
+		} else {
+			known, err = in.known(ctx, p.WorkflowID)
+		}
 		if err != nil {
 			return Plan{}, fmt.Errorf("checking whether s3://%s/%s (version %s) is already known: %w", o.Bucket, o.Key, o.VersionID, err)
 		}
@@ -152,6 +168,53 @@ func (in *Intake) Plan(ctx context.Context, o s3event.Object, check Check) (Plan
 		}
 	}
 	return p, nil
+}
+
+// PlanPage plans a listing's versions as Plan with CheckKnown does, but
+// asks the file store for all their records at once (in batches, when
+// Files is a BatchRecords) instead of one lookup per version: a listing
+// is mostly files delivered long ago, and the reconciler lists every
+// landing version at every run.
+func (in *Intake) PlanPage(ctx context.Context, objs []s3event.Object) ([]Plan, error) {
+	batch, ok := in.Files.(BatchRecords)
+	if !ok {
+		plans := make([]Plan, len(objs))
+		for i, o := range objs {
+			p, err := in.Plan(ctx, o, CheckKnown)
+			if err != nil {
+				in.Metrics.Intake(ctx, o.Via, "failed", "")
+				return nil, err
+			}
+			plans[i] = p
+		}
+		return plans, nil
+	}
+	var ids []string
+	for _, o := range objs {
+		if p := in.route(o); p.Decision == Start {
+			ids = append(ids, p.WorkflowID)
+		}
+	}
+	recorded, err := batch.Recorded(ctx, ids)
+	if err != nil {
+		in.Metrics.Intake(ctx, objs[0].Via, "failed", "")
+		return nil, fmt.Errorf("checking which of %d listed versions are already recorded (is DynamoDB reachable?): %w", len(ids), err)
+	}
+	plans := make([]Plan, len(objs))
+	for i, o := range objs {
+		if plans[i], err = in.plan(ctx, o, CheckKnown, recorded); err != nil {
+			in.Metrics.Intake(ctx, o.Via, "failed", "")
+			return nil, err
+		}
+	}
+	return plans, nil
+}
+
+// ActWhenFree does what p says, as IngestWhenFree does after planning:
+// counts an ignored or known version, starts a file, waiting at the bound
+// for as long as ctx lasts.
+func (in *Intake) ActWhenFree(ctx context.Context, p Plan) error {
+	return in.act(ctx, p, 0)
 }
 
 // Ingest plans o and starts it. At the bound it waits bridge.queue_wait,
@@ -171,18 +234,23 @@ func (in *Intake) IngestWhenFree(ctx context.Context, o s3event.Object, check Ch
 
 func (in *Intake) ingest(ctx context.Context, o s3event.Object, check Check, wait time.Duration) (Plan, error) {
 	p, err := in.Plan(ctx, o, check)
-	switch {
-	case err != nil:
+	if err != nil {
 		in.Metrics.Intake(ctx, o.Via, "failed", "")
 		return p, err
-	case p.Decision == Ignore:
-		in.Metrics.Intake(ctx, o.Via, "ignored", p.ReasonClass)
-		return p, nil
-	case p.Decision == Known:
-		in.Metrics.Intake(ctx, o.Via, "known", "")
-		return p, nil
 	}
-	return p, in.start(ctx, p, wait)
+	return p, in.act(ctx, p, wait)
+}
+
+func (in *Intake) act(ctx context.Context, p Plan, wait time.Duration) error {
+	switch p.Decision {
+	case Ignore:
+		in.Metrics.Intake(ctx, p.Object.Via, "ignored", p.ReasonClass)
+		return nil
+	case Known:
+		in.Metrics.Intake(ctx, p.Object.Via, "known", "")
+		return nil
+	}
+	return in.start(ctx, p, wait)
 }
 
 // route is the pure part of Plan: no service is asked.

@@ -444,3 +444,77 @@ func TestPlanNamesTheBatch(t *testing.T) {
 		t.Errorf("globex sends no batches, but its file's plan is %+v", p)
 	}
 }
+
+// batchRecords is a file store that also answers for many files at once.
+type batchRecords struct {
+	records
+	batches int
+	err     error
+}
+
+func (b *batchRecords) Recorded(_ context.Context, ids []string) (map[string]bool, error) {
+	b.batches++
+	if b.err != nil {
+		return nil, b.err
+	}
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = b.have[id]
+	}
+	return out, nil
+}
+
+// A listing's page asks the file store once for every version's record,
+// and Temporal only about those without one; a folder marker is ignored
+// without a lookup. A store that cannot batch is asked one by one, as
+// Plan does.
+func TestPlanPageAsksForThePagesRecordsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	version := func(key, v string) s3event.Object {
+		o := upload()
+		o.Key, o.VersionID = key, v
+		return o
+	}
+	delivered, running, lost := version("acme/inbound/a.csv", "v1"), version("acme/inbound/b.csv", "v1"), version("acme/inbound/c.csv", "v1")
+	folder := version("acme/inbound/2026/", "v1")
+	idOf := func(o s3event.Object) string { return fileid.WorkflowID("acme", o.Bucket, o.Key, o.VersionID) }
+	page := []s3event.Object{delivered, folder, running, lost}
+	want := []intake.Decision{intake.Known, intake.Ignore, intake.Known, intake.Start}
+
+	store := &batchRecords{records: records{have: map[string]bool{idOf(delivered): true}}}
+	wfs := &workflows{have: map[string]bool{idOf(running): true}}
+	in := &intake.Intake{Config: testConfig(), Files: store, Workflows: wfs}
+	plans, err := in.PlanPage(ctx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range plans {
+		if p.Decision != want[i] {
+			t.Errorf("%s: planned %s, want %s", page[i].Key, p.Decision, want[i])
+		}
+	}
+	if store.batches != 1 || store.asked != 0 || wfs.asked != 2 {
+		t.Errorf("asked the store %d batches and %d single lookups, Temporal %d times; want 1, 0 and 2 (the two without a record)", store.batches, store.asked, wfs.asked)
+	}
+
+	down := errors.New("connection refused")
+	in.Files = &batchRecords{err: down}
+	if _, err := in.PlanPage(ctx, page); !errors.Is(err, down) || !strings.Contains(err.Error(), "already recorded") {
+		t.Errorf("batch lookup failing: %v, want an error saying what was checked, wrapping the cause", err)
+	}
+
+	single := &records{have: map[string]bool{idOf(delivered): true}}
+	in.Files, in.Workflows = single, &workflows{have: map[string]bool{idOf(running): true}}
+	plans, err = in.PlanPage(ctx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range plans {
+		if p.Decision != want[i] {
+			t.Errorf("one by one, %s: planned %s, want %s", page[i].Key, p.Decision, want[i])
+		}
+	}
+	if single.asked != 3 {
+		t.Errorf("a store that cannot batch was asked %d times, want 3 (one per upload)", single.asked)
+	}
+}

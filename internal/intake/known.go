@@ -21,6 +21,12 @@ type Records interface {
 	Get(ctx context.Context, fileID string) (*filestore.File, error)
 }
 
+// BatchRecords answers for many files at once which have a record;
+// *filestore.Store satisfies it.
+type BatchRecords interface {
+	Recorded(ctx context.Context, fileIDs []string) (map[string]bool, error)
+}
+
 // known reports whether the file with this workflow ID has been started
 // before: its record exists in the file store, or Temporal has a workflow
 // under its ID (running, or closed within retention). The record is asked
@@ -35,6 +41,15 @@ func (in *Intake) known(ctx context.Context, workflowID string) (bool, error) {
 		return true, nil
 	} else if !errors.Is(err, filestore.ErrNotFound) {
 		return false, fmt.Errorf("reading the file record %s (is DynamoDB reachable?): %w", workflowID, err)
+	}
+	return in.running(ctx, workflowID)
+}
+
+// running reports whether Temporal has a workflow under the ID (running,
+// or closed within retention).
+func (in *Intake) running(ctx context.Context, workflowID string) (bool, error) {
+	if in.Workflows == nil {
+		return false, errors.New("intake: the known-check needs Workflows set")
 	}
 	_, err := in.Workflows.DescribeWorkflowExecution(ctx, workflowID, "")
 	var nf *serviceerror.NotFound

@@ -18,6 +18,7 @@ import (
 	"github.com/ferrydata/ferry/internal/config"
 	"github.com/ferrydata/ferry/internal/intake"
 	"github.com/ferrydata/ferry/internal/landing"
+	"github.com/ferrydata/ferry/internal/s3event"
 	"github.com/ferrydata/ferry/internal/schedule"
 )
 
@@ -92,19 +93,28 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 	}
 	res := PageResult{Truncated: page.Truncated, NextKeyMarker: page.NextKeyMarker, NextVersionIDMarker: page.NextVersionMarker}
 	now := time.Now()
+	var due []s3event.Object
 	for _, v := range page.Versions {
-		// A page of up to 1,000 versions may take a while; the heartbeat
-		// lets Temporal hand the page to another worker soon after this
-		// one dies, instead of after the start-to-close timeout, while the
-		// schedule skips every run that would overlap.
-		activity.RecordHeartbeat(ctx, res.Counts.Listed)
 		res.Counts.Listed++
 		if !a.due(v, now) {
 			res.Counts.Deferred++
 			continue
 		}
-		p, err := a.Intake.IngestWhenFree(ctx, v.Object(in.Bucket, "reconciler", "reconcile"), intake.CheckKnown)
-		if err != nil {
+		due = append(due, v.Object(in.Bucket, "reconciler", "reconcile"))
+	}
+	// One batch of record lookups for the page, not one per version.
+	plans, err := a.Intake.PlanPage(ctx, due)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range plans {
+		// Starting waits at intake's bound and a page holds up to 1,000
+		// versions: the heartbeat lets Temporal hand the page to another
+		// worker soon after this one dies, instead of after the
+		// start-to-close timeout, while the schedule skips every run
+		// that would overlap.
+		activity.RecordHeartbeat(ctx, i)
+		if err := a.Intake.ActWhenFree(ctx, p); err != nil {
 			return nil, err
 		}
 		res.Counts.Add(p.Decision)
@@ -112,7 +122,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in *PageInput) (*PageRes
 			// A lost event: worth an operator's look at the event source.
 			a.Intake.Metrics.Reconciled(ctx, p.Partner)
 			slog.Warn("reconciler started a file no event had started", "partner", p.Partner, "bucket", in.Bucket,
-				"key", v.Key, "version_id", v.VersionID, "workflow_id", p.WorkflowID, "age", now.Sub(v.LastModified).Round(time.Second))
+				"key", p.Object.Key, "version_id", p.Object.VersionID, "workflow_id", p.WorkflowID, "age", now.Sub(p.Object.EventTime).Round(time.Second))
 		}
 	}
 	return &res, nil

@@ -139,10 +139,11 @@ locals {
       },
       {
         # The file records and the audit trail (conditional puts, reads,
-        # updates, queries), and the readiness probe (DescribeTable).
+        # updates, queries; the reconciler's batched record lookups), and
+        # the readiness probe (DescribeTable).
         Sid      = "Tables"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DescribeTable"]
         Resource = [aws_dynamodb_table.files.arn, aws_dynamodb_table.audit.arn]
       },
       {
