@@ -258,6 +258,19 @@ func (a *Activities) appendAudit(ctx context.Context, e *audit.Entry) (*audit.En
 	return e, nil
 }
 
+// takenBefore returns the stored entry when the trail already holds e
+// (the same change, chained to the same predecessor), else nil.
+func (a *Activities) takenBefore(ctx context.Context, e *audit.Entry) (*audit.Entry, error) {
+	if e == nil || a.Audit == nil {
+		return nil, nil
+	}
+	got, ok, err := a.Audit.Get(ctx, e.FileID, e.Seq)
+	if err != nil || !ok || !e.Restates(*got) {
+		return nil, err
+	}
+	return got, nil
+}
+
 // RecordStatusInput is RecordStatus's input.
 type RecordStatusInput struct {
 	FileID string
@@ -278,10 +291,28 @@ type RecordStatusResult struct {
 // moves the record to the status it is already in (filestatus allows it)
 // and appends the identical entry again; a second run of the workflow
 // step, after the first wrote its entry, finds that entry and returns it.
+//
+// A record already past the status is refused for good, unless the trail
+// holds this very change's entry: then this workflow took the step before
+// and went further in a workflow task that Temporal never recorded (a
+// server restart while the task's local activities ran, the fault suite
+// found), and the step is run again from its start. The stored entry is
+// returned and the record left where it is; the steps after it find
+// their own work done the same way.
 func (a *Activities) RecordStatus(ctx context.Context, in *RecordStatusInput) (*RecordStatusResult, error) {
 	err := a.Files.Move(ctx, in.FileID, in.Change)
 	var conflict *filestore.StatusConflictError
 	if errors.As(err, &conflict) {
+		stored, rerr := a.takenBefore(ctx, in.Audit)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if stored != nil {
+			FileRef{FileID: in.FileID, Partner: fileid.Partner(in.FileID)}.logger(ctx).Info(
+				"record already past this status, and the trail holds this change: an earlier run of this workflow task took the step and went further; continuing from the stored entry",
+				"proposed", conflict.Proposed, "current", conflict.Current, "seq", stored.Seq)
+			return &RecordStatusResult{Audit: stored}, nil
+		}
 		return nil, temporal.NewNonRetryableApplicationError(conflict.Error(), ErrStatusConflict, err)
 	}
 	if err != nil {

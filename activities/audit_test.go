@@ -4,6 +4,7 @@ package activities_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +206,61 @@ func TestRecordReceivedTellsItsOwnEarlierAttemptFromAnotherRun(t *testing.T) {
 	other := record("run-2", time.Now())
 	if other.SameRun || !other.AlreadyKnown || other.AuditHead == nil || other.AuditHead.Seq != 2 {
 		t.Errorf("another run answered %+v, want known, not the same run, the trail's last entry", other)
+	}
+}
+
+// A workflow task Temporal never recorded (the server restarted while its
+// local activities ran) had moved the file on, past an approval to
+// delivered; its next run records the approval again. The record is past
+// that status, but the trail holds the approval's entry: the step answers
+// with it and leaves the record where it is. A change the trail does not
+// hold is refused for good, as before: a file never moves backwards.
+func TestStatusStepRunAgainAfterTheFileMovedOn(t *testing.T) {
+	env, files, _, ref := recordFixture(t)
+	ctx := context.Background()
+	t0 := time.Now()
+	first := audit.Next(nil, ref.FileID, t0, "ferry", "status:received", "")
+	if _, err := env.ExecuteActivity(activities.RecordReceivedName, &activities.RecordReceivedInput{File: ref, Audit: &first}); err != nil {
+		t.Fatal(err)
+	}
+	step := func(prev *audit.Entry, s filestatus.Status, at time.Time, details string) (audit.Entry, *activities.RecordStatusResult, error) {
+		e := audit.Next(prev, ref.FileID, at, "ferry", "status:"+string(s), details)
+		val, err := env.ExecuteActivity(activities.RecordStatusName, &activities.RecordStatusInput{FileID: ref.FileID, Change: filestore.Change{Status: s}, Audit: &e})
+		if err != nil {
+			return e, nil, err
+		}
+		var res activities.RecordStatusResult
+		return e, &res, val.Get(&res)
+	}
+	inspecting, _, err := step(&first, filestatus.Inspecting, t0.Add(time.Second), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivering, _, err := step(&inspecting, filestatus.Delivering, t0.Add(2*time.Second), "approved by alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := step(&delivering, filestatus.Delivered, t0.Add(3*time.Second), ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// The lost task's next run: the same change, later.
+	_, res, err := step(&inspecting, filestatus.Delivering, t0.Add(time.Minute), "approved by alice")
+	if err != nil || res.Audit == nil || res.Audit.Hash != delivering.Hash {
+		t.Fatalf("the step run again answered %+v, %v; want the stored entry", res, err)
+	}
+	if f, err := files.Get(ctx, ref.FileID); err != nil || f.Status != filestatus.Delivered {
+		t.Fatalf("record after the step ran again: %+v, %v; want it still delivered", f, err)
+	}
+
+	// Another change under that number, or one past the trail's end.
+	for _, tc := range []struct {
+		prev    *audit.Entry
+		details string
+	}{{&inspecting, "approved by mallory"}, {&delivering, ""}} {
+		_, _, err := step(tc.prev, filestatus.Delivering, t0.Add(2*time.Minute), tc.details)
+		if err == nil || !strings.Contains(err.Error(), "never moves backwards") {
+			t.Errorf("moving a delivered file back (%q after entry %d): %v, want it refused", tc.details, tc.prev.Seq, err)
+		}
 	}
 }

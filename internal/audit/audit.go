@@ -113,6 +113,15 @@ func (s *Store) Append(ctx context.Context, e Entry) error {
 	return nil
 }
 
+// Get returns a file's entry under seq, and false when there is none.
+func (s *Store) Get(ctx context.Context, fileID string, seq int64) (*Entry, bool, error) {
+	e, err := s.get(ctx, fileID, seq)
+	if err != nil || e.FileID == "" {
+		return nil, false, err
+	}
+	return e, true, nil
+}
+
 func (s *Store) get(ctx context.Context, fileID string, seq int64) (*Entry, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
