@@ -27,7 +27,7 @@ const anchorVersion = "audit-anchor"
 func (w *pipeline) anchorHead(ctx workflow.Context) {
 	// An execution from before releaseVersion asks the patch's version
 	// whether or not there is a head, as it always did.
-	if !w.sinceRelease && workflow.GetVersion(ctx, anchorVersion, workflow.DefaultVersion, 1) < 1 || w.auditHead == nil {
+	if (!w.sinceRelease && workflow.GetVersion(ctx, anchorVersion, workflow.DefaultVersion, 1) < 1) || w.auditHead == nil {
 		return
 	}
 	// Also when the workflow is being cancelled: what is on record is

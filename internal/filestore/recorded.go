@@ -3,6 +3,7 @@ package filestore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,14 +20,11 @@ const batchGetMax = 100
 // DynamoDB leaves unprocessed (throttling) are asked again with backoff.
 func (s *Store) Recorded(ctx context.Context, fileIDs []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(fileIDs))
-	for start := 0; start < len(fileIDs); start += batchGetMax {
-		keys := make([]map[string]types.AttributeValue, 0, batchGetMax)
-		seen := map[string]bool{}
-		for _, id := range fileIDs[start:min(start+batchGetMax, len(fileIDs))] {
-			if !seen[id] { // a batch must not name a key twice
-				seen[id] = true
-				keys = append(keys, key(id))
-			}
+	// A batch must not name a key twice; a listing may.
+	for ids := range slices.Chunk(dedupe(fileIDs), batchGetMax) {
+		keys := make([]map[string]types.AttributeValue, 0, len(ids))
+		for _, id := range ids {
+			keys = append(keys, key(id))
 		}
 		req := map[string]types.KeysAndAttributes{s.Table: {
 			Keys: keys, ProjectionExpression: aws.String("file_id"), ConsistentRead: aws.Bool(true),

@@ -133,14 +133,14 @@ var ErrBusy = errors.New("the bridge is at its start limit; retry later")
 // known (only with CheckKnown), or start it. It returns an error only when
 // the known-check could not be answered.
 func (in *Intake) Plan(ctx context.Context, o s3event.Object, check Check) (Plan, error) {
-	return in.plan(ctx, o, check, nil)
+	return in.decide(ctx, in.route(o), check, nil)
 }
 
-// plan is Plan; recorded, when not nil, already says which workflow IDs
-// have a record (PlanPage asked for them together), so only Temporal is
-// asked about the others.
-func (in *Intake) plan(ctx context.Context, o s3event.Object, check Check, recorded map[string]bool) (Plan, error) {
-	p := in.route(o)
+// decide finishes a routed plan: logs an ignored version and, with
+// CheckKnown, asks whether the file is known. recorded, when not nil,
+// already says which workflow IDs have a record (PlanPage asked for them
+// together), so only Temporal is asked about the others.
+func (in *Intake) decide(ctx context.Context, p Plan, check Check, recorded map[string]bool) (Plan, error) {
 	log := in.logger(p)
 	switch {
 	case p.Decision == Ignore && p.Expected:
@@ -160,6 +160,7 @@ func (in *Intake) plan(ctx context.Context, o s3event.Object, check Check, recor
 			known, err = in.known(ctx, p.WorkflowID)
 		}
 		if err != nil {
+			o := p.Object
 			return Plan{}, fmt.Errorf("checking whether s3://%s/%s (version %s) is already known: %w", o.Bucket, o.Key, o.VersionID, err)
 		}
 		if known {
@@ -176,34 +177,25 @@ func (in *Intake) plan(ctx context.Context, o s3event.Object, check Check, recor
 // is mostly files delivered long ago, and the reconciler lists every
 // landing version at every run.
 func (in *Intake) PlanPage(ctx context.Context, objs []s3event.Object) ([]Plan, error) {
-	batch, ok := in.Files.(BatchRecords)
-	if !ok {
-		plans := make([]Plan, len(objs))
-		for i, o := range objs {
-			p, err := in.Plan(ctx, o, CheckKnown)
-			if err != nil {
-				in.Metrics.Intake(ctx, o.Via, "failed", "")
-				return nil, err
-			}
-			plans[i] = p
-		}
-		return plans, nil
-	}
-	var ids []string
-	for _, o := range objs {
-		if p := in.route(o); p.Decision == Start {
-			ids = append(ids, p.WorkflowID)
-		}
-	}
-	recorded, err := batch.Recorded(ctx, ids)
-	if err != nil {
-		in.Metrics.Intake(ctx, objs[0].Via, "failed", "")
-		return nil, fmt.Errorf("checking which of %d listed versions are already recorded (is DynamoDB reachable?): %w", len(ids), err)
-	}
 	plans := make([]Plan, len(objs))
+	var ids []string
 	for i, o := range objs {
-		if plans[i], err = in.plan(ctx, o, CheckKnown, recorded); err != nil {
-			in.Metrics.Intake(ctx, o.Via, "failed", "")
+		if plans[i] = in.route(o); plans[i].Decision == Start {
+			ids = append(ids, plans[i].WorkflowID)
+		}
+	}
+	var recorded map[string]bool // nil: decide asks one by one
+	if batch, ok := in.Files.(BatchRecords); ok && len(ids) > 0 {
+		var err error
+		if recorded, err = batch.Recorded(ctx, ids); err != nil {
+			in.Metrics.Intake(ctx, objs[0].Via, "failed", "")
+			return nil, fmt.Errorf("checking which of %d listed versions are already recorded (is DynamoDB reachable?): %w", len(ids), err)
+		}
+	}
+	for i, p := range plans {
+		var err error
+		if plans[i], err = in.decide(ctx, p, CheckKnown, recorded); err != nil {
+			in.Metrics.Intake(ctx, p.Object.Via, "failed", "")
 			return nil, err
 		}
 	}
